@@ -1,0 +1,28 @@
+# Replication pipeline for LIMEREF, G-LIME, AGA and SEP. All logic lives in the `interprobust`
+# package (workflow/interprobust); the rules in workflow/rules/ only wire files to its CLI.
+#
+#   snakemake --cores all --configfile config/embedded.yaml    # offline, CPU, minutes
+#   snakemake --cores all                                      # paper scale (config.yaml)
+
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+configfile: "config.yaml"
+
+
+validate(config, schema="workflow/schemas/config.schema.yaml", set_default=True)
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/figures.smk"
+
+
+# `rule all` must stay in this file: Snakemake ignores default targets set in included files.
+rule all:
+    input:
+        final_outputs(),
+    default_target: True

@@ -1,0 +1,119 @@
+import numpy as np
+import pytest
+import torch
+
+from interprobust import train
+from interprobust.data import batches, store
+
+
+def _tiny_model(channels=3, classes=10):
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Conv2d(channels, 4, 3, padding=1), torch.nn.ReLU(),
+                               torch.nn.AdaptiveAvgPool2d(4), torch.nn.Flatten(), torch.nn.Linear(64, classes))
+
+
+@pytest.fixture
+def small_data(embedded_dir, tmp_path):
+    d = store.load_prepared(embedded_dir / "digits_rgb32")
+    store.write_prepared(tmp_path / "small", name="small", train_x=np.asarray(d.train_x[:96]),
+                         train_y=np.asarray(d.train_y[:96]), test_x=np.asarray(d.test_x[:40]),
+                         test_y=np.asarray(d.test_y[:40]), classes=d.meta["classes"])
+    return store.load_prepared(tmp_path / "small")
+
+
+CFG = dict(epochs=3, batch_size=32, lr=0.05, crop_padding=2, flip=True)
+
+
+def test_cpu_training_is_bitwise_deterministic(small_data):
+    states = []
+    for _ in range(2):
+        m = _tiny_model()
+        h = train.fit(m, small_data, config=train.TrainConfig(**CFG), seed=1, show_progress=False)
+        states.append(m.state_dict())
+    for k in states[0]:
+        assert torch.equal(states[0][k], states[1][k]), k
+    assert len(h) == 3 and {"epoch", "train_loss", "test_acc", "seconds"} <= set(h[0])
+    m3 = _tiny_model()
+    train.fit(m3, small_data, config=train.TrainConfig(**CFG), seed=2, show_progress=False)
+    assert not torch.equal(m3.state_dict()["0.weight"], states[0]["0.weight"])
+
+
+def test_killed_run_resumes_to_the_same_weights(small_data, tmp_path, monkeypatch):
+    ref = _tiny_model()
+    ref_hist = train.fit(ref, small_data, config=train.TrainConfig(**CFG), seed=0, show_progress=False)
+
+    calls = {"n": 0}
+    real_eval = train.evaluate_loss_accuracy
+
+    def dying_eval(*a, **k):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt("killed")
+        return real_eval(*a, **k)
+
+    monkeypatch.setattr(train, "evaluate_loss_accuracy", dying_eval)
+    with pytest.raises(KeyboardInterrupt):
+        train.fit(_tiny_model(), small_data, config=train.TrainConfig(**CFG), seed=0,
+                  checkpoint_dir=tmp_path / "ckpt", show_progress=False)
+    monkeypatch.setattr(train, "evaluate_loss_accuracy", real_eval)
+    saved = torch.load(tmp_path / "ckpt" / "last.pt", weights_only=True)
+    assert saved["epoch"] == 2
+
+    resumed = _tiny_model()
+    hist = train.fit(resumed, small_data, config=train.TrainConfig(**CFG), seed=0,
+                     checkpoint_dir=tmp_path / "ckpt", show_progress=False)
+    assert [r["epoch"] for r in hist] == [1, 2, 3]
+    assert hist[-1]["test_acc"] == ref_hist[-1]["test_acc"]
+    for k, v in ref.state_dict().items():
+        assert torch.equal(v, resumed.state_dict()[k]), k
+
+
+def test_non_finite_loss_names_epoch_and_step(small_data):
+    def nan_loss(model, x, y, params):
+        logits = model(x)
+        return logits.sum() * float("nan"), logits
+
+    train.TRAINING_METHODS["_nan"] = nan_loss
+    try:
+        with pytest.raises(train.NonFiniteLossError, match="epoch 1, step 1"):
+            train.fit(_tiny_model(), small_data, method="_nan", config=train.TrainConfig(**CFG), show_progress=False)
+    finally:
+        del train.TRAINING_METHODS["_nan"]
+
+
+def test_unknown_method_and_option_list_valid_names():
+    with pytest.raises(ValueError, match="valid methods: .*ce"):
+        train.get_method("nope")
+    with pytest.raises(ValueError, match="unknown training option"):
+        train.TrainConfig.from_dict({"epochz": 3})
+
+
+def test_training_learns(small_data):
+    m = _tiny_model()
+    h = train.fit(m, small_data, config=train.TrainConfig(epochs=6, batch_size=16, lr=0.05, crop_padding=0,
+                                                          flip=False), show_progress=False)
+    assert h[-1]["train_loss"] < h[0]["train_loss"]
+
+
+def test_crop_flip_augmentation():
+    x = torch.rand(6, 3, 8, 8)
+    g = torch.Generator().manual_seed(0)
+    assert torch.equal(batches.random_crop_flip(x, 0, False, g), x)
+    out = batches.random_crop_flip(x, 2, False, torch.Generator().manual_seed(0))
+    padded = torch.nn.functional.pad(x, (2, 2, 2, 2))
+    for i in range(6):  # each output is some 8x8 window of its own padded input
+        windows = padded[i].unfold(1, 8, 1).unfold(2, 8, 1)  # (C, 5, 5, 8, 8)
+        assert any(torch.equal(windows[:, r, c], out[i]) for r in range(5) for c in range(5))
+    flipped = batches.random_crop_flip(x, 0, True, torch.Generator().manual_seed(1))
+    is_flip = [torch.equal(flipped[i], x[i].flip(-1)) for i in range(6)]
+    is_same = [torch.equal(flipped[i], x[i]) for i in range(6)]
+    assert all(a or b for a, b in zip(is_flip, is_same)) and any(is_flip) and any(is_same)
+
+
+def test_to_tensor_layout_and_errors():
+    x = np.arange(2 * 3 * 4 * 3, dtype=np.uint8).reshape(2, 3, 4, 3)
+    t = batches.to_tensor(x)
+    assert t.shape == (2, 3, 3, 4) and t.dtype == torch.float32
+    assert t[1, 2, 0, 3].item() == pytest.approx(x[1, 0, 3, 2] / 255)
+    with pytest.raises(ValueError, match="uint8"):
+        batches.to_tensor(x.astype(np.int32))

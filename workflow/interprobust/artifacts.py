@@ -1,0 +1,46 @@
+"""Saved models: weights plus the metadata needed to rebuild, audit and cite them."""
+
+from __future__ import annotations
+
+import platform
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .io import atomic_path
+
+
+def versions() -> dict[str, str]:
+    import numpy
+    import sklearn
+    from . import __version__
+    return {"interprobust": __version__, "torch": torch.__version__, "numpy": numpy.__version__,
+            "scikit-learn": sklearn.__version__, "python": platform.python_version()}
+
+
+def save_model(path: str | Path, model: torch.nn.Module, meta: dict[str, Any]) -> None:
+    """Write {state_dict, meta} atomically; ``meta['signature']`` must rebuild the architecture."""
+    if "signature" not in meta:
+        raise ValueError("meta needs a 'signature' (models.model_signature(...)) to rebuild the model")
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    with atomic_path(path) as tmp:
+        torch.save({"state_dict": state, "meta": meta}, tmp)
+
+
+def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[torch.nn.Module, dict]:
+    """Rebuild and load a saved model in eval mode (``weights_only=True``: no code runs on load)."""
+    from .models import build_from_signature
+    blob = torch.load(path, map_location="cpu", weights_only=True)
+    model = build_from_signature(blob["meta"]["signature"])
+    model.load_state_dict(blob["state_dict"])
+    return model.to(device).eval(), blob["meta"]
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """``auto`` = CUDA when present, else CPU; an explicit ``cuda`` without a GPU is a clear error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError(f"device {name!r} requested but CUDA is not available; set device: auto or cpu")
+    return torch.device(name)

@@ -1,0 +1,52 @@
+"""Turning prepared uint8 arrays into model batches: the one conversion every stage uses."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import numpy as np
+import torch
+
+
+def to_tensor(x, device: str | torch.device = "cpu") -> torch.Tensor:
+    """uint8 (N, H, W, C) array/tensor -> float32 (N, C, H, W) in [0, 1] on ``device``.
+    Float NCHW tensors pass through (moved to ``device``)."""
+    if isinstance(x, torch.Tensor) and x.is_floating_point():
+        return x.to(device)
+    if not isinstance(x, torch.Tensor):
+        a = np.asarray(x)
+        x = torch.from_numpy(a if a.flags.writeable else a.copy())  # memory-mapped slices are read-only
+    t = x
+    if t.dtype != torch.uint8 or t.ndim != 4:
+        raise ValueError(f"expected uint8 images (N, H, W, C); got {t.dtype} {tuple(t.shape)}")
+    t = t.to(device, non_blocking=True)
+    return t.permute(0, 3, 1, 2).float().div_(255.0).contiguous()
+
+
+def iterate(x, y, batch_size: int, device: str | torch.device = "cpu",
+            limit: int | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Batches of (float images in [0, 1] NCHW, int64 labels) on ``device``, in order."""
+    n = len(x) if limit is None else min(limit, len(x))
+    for i in range(0, n, batch_size):
+        j = min(i + batch_size, n)
+        yield to_tensor(x[i:j], device), torch.as_tensor(np.asarray(y[i:j]), dtype=torch.long).to(device)
+
+
+def random_crop_flip(x: torch.Tensor, padding: int, flip: bool, generator: torch.Generator) -> torch.Tensor:
+    """Batched augmentation on the batch's device: random crop with zero padding and horizontal flip.
+
+    Offsets come from ``generator`` (a CPU generator, so runs are reproducible on any device).
+    """
+    b, c, h, w = x.shape
+    if padding > 0:
+        off = torch.randint(0, 2 * padding + 1, (b, 2), generator=generator).to(x.device)
+        padded = torch.nn.functional.pad(x, (padding, padding, padding, padding))
+        rows = (off[:, 0, None] + torch.arange(h, device=x.device))[:, None, :, None]
+        cols = (off[:, 1, None] + torch.arange(w, device=x.device))[:, None, None, :]
+        bidx = torch.arange(b, device=x.device)[:, None, None, None]
+        cidx = torch.arange(c, device=x.device)[None, :, None, None]
+        x = padded[bidx, cidx, rows, cols]
+    if flip:
+        mask = (torch.rand(b, generator=generator) < 0.5).to(x.device)
+        x = torch.where(mask[:, None, None, None], x.flip(-1), x)
+    return x

@@ -1,0 +1,217 @@
+"""One training entry point for every (dataset, architecture, method, seed).
+
+Training methods come from a registry: a method is a function ``loss(model, x, y, params) -> (loss,
+logits)`` on a batch already on the device. This module provides ``ce``; the paper modules register
+their regularisers and adversarial-training losses with ``@register_method``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+
+from .data import batches
+from .data.store import Prepared
+from .io import atomic_path, progress
+
+LossFn = Callable[[torch.nn.Module, torch.Tensor, torch.Tensor, dict], tuple[torch.Tensor, torch.Tensor]]
+TRAINING_METHODS: dict[str, LossFn] = {}
+
+
+def register_method(name: str) -> Callable[[LossFn], LossFn]:
+    def deco(fn: LossFn) -> LossFn:
+        if name in TRAINING_METHODS:
+            raise ValueError(f"training method {name!r} registered twice")
+        TRAINING_METHODS[name] = fn
+        return fn
+    return deco
+
+
+def get_method(name: str) -> LossFn:
+    try:
+        return TRAINING_METHODS[name]
+    except KeyError:
+        raise ValueError(f"unknown training method {name!r}; valid methods: "
+                         f"{', '.join(sorted(TRAINING_METHODS))}") from None
+
+
+@register_method("ce")
+def cross_entropy(model, x, y, params):
+    logits = model(x)
+    return F.cross_entropy(logits, y), logits
+
+
+class NonFiniteLossError(RuntimeError):
+    pass
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 30
+    batch_size: int = 128
+    optimizer: str = "sgd"          # sgd | adam | adamw
+    lr: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    nesterov: bool = False
+    schedule: str = "cosine"        # cosine | step | constant
+    milestones: list[int] = field(default_factory=list)
+    lr_gamma: float = 0.1
+    grad_clip: float | None = None
+    crop_padding: int = 4
+    flip: bool = True
+    bf16: bool = False
+    channels_last: bool = False
+    eval_batch_size: int = 512
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        known = {f for f in cls.__dataclass_fields__}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"unknown training option(s) {sorted(unknown)}; valid: {sorted(known)}")
+        return cls(**d)
+
+
+def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+    params = [p for p in model.parameters() if p.requires_grad]
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay,
+                               nesterov=cfg.nesterov)
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    raise ValueError(f"unknown optimizer {cfg.optimizer!r}; valid: sgd, adam, adamw")
+
+
+def make_schedule(opt: torch.optim.Optimizer, cfg: TrainConfig, steps_per_epoch: int):
+    """A per-step schedule (so cosine is smooth within epochs and resumes exactly)."""
+    total = max(1, cfg.epochs * steps_per_epoch)
+    if cfg.schedule == "cosine":
+        return torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total) / total)))
+    if cfg.schedule == "step":
+        ms = [m * steps_per_epoch for m in cfg.milestones]
+        return torch.optim.lr_scheduler.LambdaLR(opt, lambda s: cfg.lr_gamma ** sum(s >= m for m in ms))
+    if cfg.schedule == "constant":
+        return torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0)
+    raise ValueError(f"unknown schedule {cfg.schedule!r}; valid: cosine, step, constant")
+
+
+def _epoch_generator(seed: int, epoch: int) -> torch.Generator:
+    # One generator per epoch, derived from (seed, epoch): a resumed run draws exactly what it would have.
+    return torch.Generator().manual_seed(seed * 100_003 + epoch)
+
+
+@torch.no_grad()
+def evaluate_loss_accuracy(model, x, y, batch_size: int, device) -> tuple[float, float]:
+    """Mean cross-entropy and accuracy (%) over uint8 images ``x`` with labels ``y``."""
+    model.eval()
+    total, loss_sum, correct = 0, 0.0, 0
+    for xb, yb in batches.iterate(x, y, batch_size, device):
+        logits = model(xb).float()
+        loss_sum += F.cross_entropy(logits, yb, reduction="sum").item()
+        correct += (logits.argmax(1) == yb).sum().item()
+        total += len(yb)
+    return loss_sum / max(total, 1), 100.0 * correct / max(total, 1)
+
+
+def config_fingerprint(obj) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def fit(model: torch.nn.Module, data: Prepared, *, method: str = "ce", method_params: dict | None = None,
+        config: TrainConfig | None = None, seed: int = 0, device: torch.device | str = "cpu",
+        checkpoint_dir: str | Path | None = None, show_progress: bool = True) -> list[dict]:
+    """Train ``model`` in place; returns the per-epoch history.
+
+    With ``checkpoint_dir`` a resumable checkpoint is written after every epoch and picked up on the
+    next call with the same settings, so a killed job continues where it stopped.
+    """
+    cfg = config or TrainConfig()
+    loss_fn = get_method(method)
+    method_params = dict(method_params or {})
+    device = torch.device(device)
+    if data.train_x is None:
+        raise ValueError(f"dataset {data.meta['name']!r} has no training split")
+    torch.manual_seed(seed)
+    if device.type == "cpu":
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    model.to(device)
+    if cfg.channels_last:
+        model.to(memory_format=torch.channels_last)
+    n = len(data.train_x)
+    steps_per_epoch = math.ceil(n / cfg.batch_size)
+    opt = make_optimizer(model, cfg)
+    sched = make_schedule(opt, cfg, steps_per_epoch)
+    history: list[dict] = []
+    start_epoch = 0
+    fingerprint = config_fingerprint({"cfg": cfg.__dict__, "method": method, "params": method_params,
+                                      "seed": seed, "data": data.meta.get("arrays")})
+    ckpt = Path(checkpoint_dir) / "last.pt" if checkpoint_dir else None
+    if ckpt is not None and ckpt.exists():
+        state = torch.load(ckpt, map_location="cpu", weights_only=True)
+        if state.get("fingerprint") == fingerprint:
+            model.load_state_dict(state["model"])
+            opt.load_state_dict(state["optimizer"])
+            sched.load_state_dict(state["scheduler"])
+            history = state["history"]
+            start_epoch = state["epoch"]
+            print(f"resuming from {ckpt} after epoch {start_epoch}", flush=True)
+
+    x_all, y_all = data.train_x, data.train_y
+    autocast = torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=cfg.bf16)
+    for epoch in range(start_epoch, cfg.epochs):
+        t0 = time.perf_counter()
+        gen = _epoch_generator(seed, epoch)
+        perm = torch.randperm(n, generator=gen).numpy()
+        model.train()
+        loss_sum, correct, seen = 0.0, 0, 0
+        bar = progress(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False,
+                       disable=not show_progress)
+        for step in bar:
+            idx = perm[step * cfg.batch_size:(step + 1) * cfg.batch_size]
+            idx.sort()  # sorted gathers are much faster on memory-mapped arrays
+            xb = batches.to_tensor(x_all[idx], device)
+            yb = torch.as_tensor(y_all[idx], dtype=torch.long, device=device)
+            xb = batches.random_crop_flip(xb, cfg.crop_padding, cfg.flip, gen)
+            if cfg.channels_last:
+                xb = xb.contiguous(memory_format=torch.channels_last)
+            with autocast:
+                loss, logits = loss_fn(model, xb, yb, method_params)
+            if not torch.isfinite(loss):
+                raise NonFiniteLossError(
+                    f"non-finite training loss ({loss.item()}) at epoch {epoch + 1}, step {step + 1}: "
+                    f"lower the learning rate ({cfg.lr}) or the method's weights ({method_params})")
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.grad_clip:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            opt.step()
+            sched.step()
+            loss_sum += loss.item() * len(yb)
+            correct += (logits.detach().argmax(1) == yb).sum().item()
+            seen += len(yb)
+            bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{100 * correct / seen:.1f}")
+        bar.close()
+        test_loss, test_acc = evaluate_loss_accuracy(model, data.test_x, data.test_y, cfg.eval_batch_size, device)
+        row = dict(epoch=epoch + 1, train_loss=loss_sum / seen, train_acc=100.0 * correct / seen,
+                   test_loss=test_loss, test_acc=test_acc, lr=opt.param_groups[0]["lr"],
+                   seconds=time.perf_counter() - t0)
+        history.append(row)
+        print(f"epoch {epoch + 1}/{cfg.epochs}: train loss {row['train_loss']:.4f} acc {row['train_acc']:.2f} | "
+              f"test loss {test_loss:.4f} acc {test_acc:.2f} | {row['seconds']:.1f}s", flush=True)
+        if ckpt is not None:
+            with atomic_path(ckpt) as tmp:
+                torch.save({"fingerprint": fingerprint, "epoch": epoch + 1, "history": history,
+                            "model": model.state_dict(), "optimizer": opt.state_dict(),
+                            "scheduler": sched.state_dict()}, tmp)
+    return history

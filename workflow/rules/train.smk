@@ -1,0 +1,28 @@
+# Train one model per config `models` entry. Resumable checkpoints live in results/checkpoints/,
+# outside the declared outputs (Snakemake deletes declared outputs before a job starts).
+
+
+rule train:
+    input:
+        data=lambda w: prepared(w.dataset),
+    output:
+        model="results/models/{dataset}/{arch}/{method}/seed{seed}/model.pt",
+        history="results/models/{dataset}/{arch}/{method}/seed{seed}/history.csv",
+    log:
+        "results/logs/train/{dataset}/{arch}/{method}/seed{seed}.log",
+    params:
+        settings=lambda w: shlex.quote(training_params(w)),
+        checkpoints="results/checkpoints/{dataset}/{arch}/{method}/seed{seed}",
+        device=config["device"],
+    threads: config["threads"]
+    resources:
+        gpu=res("train", "gpu", 0),
+        mem_mb=res("train", "mem_mb", 8000),
+        runtime=res("train", "runtime", 60),
+    conda:
+        "../../envs/pipeline.yaml"
+    shell:
+        "interprobust train --data {input.data} --arch {wildcards.arch} --method {wildcards.method}"
+        " --seed {wildcards.seed} --settings {params.settings} --device {params.device} --threads {threads}"
+        " --checkpoint-dir {params.checkpoints} --model-out {output.model} --history-out {output.history}"
+        " > {log} 2>&1"
