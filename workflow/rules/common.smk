@@ -2,6 +2,7 @@
 # Pure bookkeeping: no tensors here, and the package's registry is read only for dataset metadata.
 
 import json
+import shlex
 import sys
 from pathlib import Path
 
@@ -112,3 +113,21 @@ def final_outputs():
         if corrupted_of(d):
             out += expand("results/overview/{d}_corruptions.{ext}", d=d, ext=["pdf", "png", "csv", "md"])
     return out
+
+
+def prepare_inputs(w):
+    spec = DATASETS[w.dataset]
+    inputs = {}
+    if spec.needs_download:
+        inputs["raw"] = f"{DOWNLOADS}/{w.dataset}/verified.json"
+    if spec.source:
+        inputs["source"] = prepared(spec.source)
+    return inputs
+
+
+def model_files(name, folder=eval_dir):
+    return lambda w: [f"{folder(m)}/{name}" for m in models_on(w.dataset)]
+
+
+def labels(w):
+    return " ".join(shlex.quote(model_label(m)) for m in models_on(w.dataset))

@@ -1,18 +1,5 @@
 # Download (real datasets), verify, extract and prepare every dataset once into results/data/<name>/.
 
-import shlex
-
-
-def prepare_inputs(w):
-    spec = DATASETS[w.dataset]
-    inputs = {}
-    if spec.needs_download:
-        inputs["raw"] = f"{DOWNLOADS}/{w.dataset}/verified.json"
-    if spec.source:
-        inputs["source"] = prepared(spec.source)
-    return inputs
-
-
 rule download_dataset:
     output:
         f"{DOWNLOADS}/{{dataset}}/verified.json",
@@ -27,7 +14,7 @@ rule download_dataset:
     conda:
         "../../envs/pipeline.yaml"
     shell:
-        "interprobust data download --dataset {wildcards.dataset} --marker {output}"
+        "python -m interprobust data download --dataset {wildcards.dataset} --marker {output}"
         " --url-overrides {params.overrides} > {log} 2>&1"
 
 
@@ -49,5 +36,5 @@ rule prepare_dataset:
     conda:
         "../../envs/pipeline.yaml"
     shell:
-        "interprobust data prepare --dataset {wildcards.dataset} --meta {output}"
+        "python -m interprobust data prepare --dataset {wildcards.dataset} --meta {output}"
         " {params.raw} {params.source} --options {params.options} > {log} 2>&1"

@@ -20,7 +20,7 @@ rule evaluate_robustness:
     conda:
         "../../envs/pipeline.yaml"
     shell:
-        "interprobust evaluate robustness --model {input.model} --data {input.data}"
+        "python -m interprobust evaluate robustness --model {input.model} --data {input.data}"
         " --settings {params.settings} --device {params.device} --threads {threads} --out {output} > {log} 2>&1"
 
 
@@ -43,5 +43,5 @@ rule evaluate_corruptions:
     conda:
         "../../envs/pipeline.yaml"
     shell:
-        "interprobust evaluate corruptions --model {input.model} --data {input.data}"
+        "python -m interprobust evaluate corruptions --model {input.model} --data {input.data}"
         " --settings {params.settings} --device {params.device} --threads {threads} --out {output} > {log} 2>&1"

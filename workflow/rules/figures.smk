@@ -1,14 +1,6 @@
 # Overview tables and figures per dataset, each built from cached per-model CSVs.
 
 
-def model_files(name, folder=eval_dir):
-    return lambda w: [f"{folder(m)}/{name}" for m in models_on(w.dataset)]
-
-
-def labels(w):
-    return " ".join(shlex.quote(model_label(m)) for m in models_on(w.dataset))
-
-
 rule figure_training_curves:
     input:
         model_files("history.csv", folder=model_dir),
@@ -27,7 +19,7 @@ rule figure_training_curves:
     conda:
         "../../envs/pipeline.yaml"
     shell:
-        "interprobust figure training-curves --inputs {input} --labels {params.labels}"
+        "python -m interprobust figure training-curves --inputs {input} --labels {params.labels}"
         " --title {wildcards.dataset} --pdf {output.pdf} --png {output.png} > {log} 2>&1"
 
 
@@ -49,7 +41,7 @@ rule table_robustness:
     conda:
         "../../envs/pipeline.yaml"
     shell:
-        "interprobust table robustness --inputs {input} --labels {params.labels}"
+        "python -m interprobust table robustness --inputs {input} --labels {params.labels}"
         " --csv {output.csv} --md {output.md} > {log} 2>&1"
 
 
@@ -69,7 +61,7 @@ rule figure_robustness:
     conda:
         "../../envs/pipeline.yaml"
     shell:
-        "interprobust figure robustness --table {input} --title {wildcards.dataset}"
+        "python -m interprobust figure robustness --table {input} --title {wildcards.dataset}"
         " --pdf {output.pdf} --png {output.png} > {log} 2>&1"
 
 
@@ -91,7 +83,7 @@ rule table_corruptions:
     conda:
         "../../envs/pipeline.yaml"
     shell:
-        "interprobust table corruptions --inputs {input} --labels {params.labels}"
+        "python -m interprobust table corruptions --inputs {input} --labels {params.labels}"
         " --csv {output.csv} --md {output.md} > {log} 2>&1"
 
 
@@ -111,5 +103,5 @@ rule figure_corruptions:
     conda:
         "../../envs/pipeline.yaml"
     shell:
-        "interprobust figure corruptions --table {input} --title {wildcards.dataset}"
+        "python -m interprobust figure corruptions --table {input} --title {wildcards.dataset}"
         " --pdf {output.pdf} --png {output.png} > {log} 2>&1"

@@ -22,7 +22,7 @@ rule train:
     conda:
         "../../envs/pipeline.yaml"
     shell:
-        "interprobust train --data {input.data} --arch {wildcards.arch} --method {wildcards.method}"
+        "python -m interprobust train --data {input.data} --arch {wildcards.arch} --method {wildcards.method}"
         " --seed {wildcards.seed} --settings {params.settings} --device {params.device} --threads {threads}"
         " --checkpoint-dir {params.checkpoints} --model-out {output.model} --history-out {output.history}"
         " > {log} 2>&1"
