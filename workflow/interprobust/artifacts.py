@@ -32,7 +32,8 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[to
     """Rebuild and load a saved model in eval mode (``weights_only=True``: no code runs on load)."""
     from .models import build_from_signature
     blob = torch.load(path, map_location="cpu", weights_only=True)
-    model = build_from_signature(blob["meta"]["signature"])
+    # the saved state overwrites every weight: never read pretrained weights from the hub cache again
+    model = build_from_signature({**blob["meta"]["signature"], "pretrained": False})
     model.load_state_dict(blob["state_dict"])
     return model.to(device).eval(), blob["meta"]
 

@@ -1,0 +1,121 @@
+"""LIMEREF's spurious-dependency detection: per-feature importance, sensitivity and instability over
+a fixed grid of patches, flagged by thresholds and aggregated over a dataset into F_spurious.
+
+Paper (LIMEREF Sec. III-C): feature j is spurious when |beta_j| > tau OR Sensitivity(x_j) > eps OR
+Instability(x_j) > delta, flags aggregated over the dataset. Thresholds are not given; ours are
+quantiles of each score's distribution (see docs/replication-notes.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .explain.lime import Lime, grid_segments
+
+
+@dataclass
+class FeatureScores:
+    importance: np.ndarray    # (N, d) |mean LIME coefficient| over repeats, explained class = prediction
+    sensitivity: np.ndarray   # (N, d) mean |d p_y / d x| over the feature's pixels and channels
+    instability: np.ndarray   # (N, d) variance of the LIME coefficient over repeats
+    predicted: np.ndarray     # (N,) predicted class
+    labels: np.ndarray        # (N,) true class
+
+
+def input_gradient_per_feature(model, x, target, segments, n_features) -> torch.Tensor:
+    """Mean |d softmax_target / dx| pooled over each feature's pixels and channels, (B, d)."""
+    x = x.detach().requires_grad_(True)
+    prob = torch.softmax(model(x), 1).gather(1, target[:, None]).sum()
+    (grad,) = torch.autograd.grad(prob, x)
+    g = grad.abs().mean(1).flatten(1)                          # (B, HW)
+    seg = segments.flatten(1)
+    sums = torch.zeros(len(x), n_features, device=x.device).scatter_add_(1, seg, g)
+    counts = torch.zeros(len(x), n_features, device=x.device).scatter_add_(1, seg, torch.ones_like(g))
+    return sums / counts.clamp_min(1)
+
+
+def feature_scores(model, images, labels, *, patch: int = 4, n_samples: int = 500, repeats: int = 3,
+                   batch_size: int = 64, seed: int = 0, device="cpu", lime_options: dict | None = None,
+                   show_progress: bool = True) -> FeatureScores:
+    """LIME importance, gradient sensitivity and LIME instability of every grid feature of every image."""
+    from .data import batches
+    from .io import progress
+    model.eval().to(device)
+    imp, sens, inst, pred = [], [], [], []
+    it = batches.iterate(images, labels, batch_size, device)
+    for xb, _ in progress(it, total=-(-len(labels) // batch_size), desc="LIME", disable=not show_progress):
+        with torch.no_grad():
+            target = model(xb).argmax(1)
+        seg = grid_segments(xb.shape[2], xb.shape[3], patch).to(device).expand(len(xb), -1, -1)
+        d = int(seg.max()) + 1
+        coefs = torch.stack([Lime(n_samples=n_samples, patch=patch, seed=seed + 1000 * r, **(lime_options or {}))
+                             .explain(model, xb, target, segments=seg).coef for r in range(repeats)])
+        imp.append(coefs.mean(0).abs().cpu())
+        inst.append(coefs.var(0, unbiased=repeats > 1).cpu() if repeats > 1 else torch.zeros_like(coefs[0]).cpu())
+        sens.append(input_gradient_per_feature(model, xb, target, seg, d).detach().cpu())
+        pred.append(target.cpu())
+    return FeatureScores(torch.cat(imp).numpy(), torch.cat(sens).numpy(), torch.cat(inst).numpy(),
+                         torch.cat(pred).numpy(), np.asarray(labels)[:sum(len(p) for p in pred)])
+
+
+@dataclass
+class SpuriousSet:
+    per_class: np.ndarray      # (num_classes, d) bool: F_spurious of each class
+    global_mask: np.ndarray    # (d,) bool: union over classes
+    frequency: np.ndarray      # (num_classes, d) fraction of the class's images in which j was flagged
+    thresholds: dict           # the tau / eps / delta actually used
+
+    def to_dict(self) -> dict:
+        return {"per_class": self.per_class.astype(int).tolist(), "global": self.global_mask.astype(int).tolist(),
+                "frequency": np.round(self.frequency, 6).tolist(), "thresholds": self.thresholds}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "SpuriousSet":
+        return cls(np.array(d["per_class"], bool), np.array(d["global"], bool), np.array(d["frequency"]),
+                   d["thresholds"])
+
+
+def detect(scores: FeatureScores, num_classes: int, *, tau_quantile: float = 0.95,
+           eps_quantile: float = 0.95, delta_quantile: float = 0.95, min_frequency: float = 0.5,
+           criteria: tuple[str, ...] = ("importance", "sensitivity", "instability")) -> SpuriousSet:
+    """Flag (image, feature) pairs whose score exceeds its threshold (a quantile over all pairs), then keep,
+    per predicted class, the features flagged in at least ``min_frequency`` of that class's images."""
+    q = {"importance": tau_quantile, "sensitivity": eps_quantile, "instability": delta_quantile}
+    unknown = set(criteria) - set(q)
+    if unknown:
+        raise ValueError(f"unknown criteria {sorted(unknown)}; valid: {sorted(q)}")
+    flagged = np.zeros_like(scores.importance, dtype=bool)
+    thresholds = {}
+    for name in criteria:
+        s = getattr(scores, name)
+        t = float(np.quantile(s, q[name]))
+        thresholds[name] = t
+        flagged |= s > t
+    d = flagged.shape[1]
+    freq = np.zeros((num_classes, d))
+    for c in range(num_classes):
+        rows = scores.predicted == c
+        if rows.any():
+            freq[c] = flagged[rows].mean(0)
+    per_class = freq >= min_frequency
+    return SpuriousSet(per_class, per_class.any(0), freq, thresholds)
+
+
+def pixel_mask(feature_mask: np.ndarray | torch.Tensor, height: int, width: int, patch: int) -> torch.Tensor:
+    """Feature-level mask(s) (..., d) -> pixel mask(s) (..., H, W) on the same grid."""
+    fm = torch.as_tensor(np.asarray(feature_mask), dtype=torch.bool)
+    seg = grid_segments(height, width, patch)
+    return fm[..., seg]
+
+
+def overlap_with_truth(detected: np.ndarray, truth: np.ndarray) -> dict:
+    """Precision, recall and IoU of detected feature sets against ground truth (same shapes, bool)."""
+    detected, truth = np.asarray(detected, bool), np.asarray(truth, bool)
+    tp = int((detected & truth).sum())
+    fp = int((detected & ~truth).sum())
+    fn = int((~detected & truth).sum())
+    return {"precision": tp / (tp + fp) if tp + fp else 0.0, "recall": tp / (tp + fn) if tp + fn else 0.0,
+            "iou": tp / (tp + fp + fn) if tp + fp + fn else 0.0, "tp": tp, "fp": fp, "fn": fn}
