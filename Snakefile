@@ -19,6 +19,7 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/figures.smk"
+include: "workflow/rules/limeref.smk"
 
 
 # `rule all` must stay in this file: Snakemake ignores default targets set in included files.

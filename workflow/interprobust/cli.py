@@ -74,8 +74,18 @@ def cmd_train(a):
     cfg = TrainConfig.from_dict(s.get("training", {}))
     print(f"training {a.arch} on {data.meta['name']} with {a.method} (loss {s['loss']}), seed {a.seed}, "
           f"device {device}, {cfg.epochs} epochs", flush=True)
+    epoch_metrics = None
+    if a.track_corruptions:
+        from .evaluate import corruption_accuracy
+        corrupted = load_prepared(a.track_corruptions)
+
+        def epoch_metrics(m):  # mean accuracy over severities per corruption, on a fixed subset
+            df = corruption_accuracy(m, corrupted, batch_size=cfg.eval_batch_size, max_samples=a.track_samples,
+                                     device=device, show_progress=False)
+            return {f"corruption:{c}": v for c, v in df.groupby("corruption", sort=False)["accuracy"].mean().items()}
+
     history = fit(model, data, method=s["loss"], method_params=s.get("loss_params", {}), config=cfg,
-                  seed=a.seed, device=device, checkpoint_dir=a.checkpoint_dir)
+                  seed=a.seed, device=device, checkpoint_dir=a.checkpoint_dir, epoch_metrics=epoch_metrics)
     meta = dict(signature=sig, dataset=data.meta["name"], method=a.method, settings=s, seed=a.seed,
                 data_checksums=data.meta["arrays"], versions=versions(), final=history[-1])
     hist = pd.DataFrame(history)
@@ -118,6 +128,71 @@ def cmd_evaluate_corruptions(a):
     print(df.groupby("corruption", sort=False)["accuracy"].mean().to_string())
 
 
+# --------------------------------------------------------------------------------------- spurious
+def cmd_spurious_detect(a):
+    import numpy as np
+
+    from . import spurious
+    from .io import write_json
+    model, meta, data, device = _load_for_eval(a)
+    s = dict(a.settings)
+    n = min(int(s.pop("images")), len(data.train_y))
+    # LIMEREF analyses test inputs; we use the last n training images so the test set stays unseen
+    x, y = np.asarray(data.train_x[-n:]), np.asarray(data.train_y[-n:])
+    patch = int(s.pop("patch"))
+    lime_options = {k: s.pop(k) for k in ("fill", "fill_value", "kernel_width", "alpha") if k in s}
+    scores = spurious.feature_scores(model, x, y, patch=patch, n_samples=int(s.pop("n_samples")),
+                                     repeats=int(s.pop("repeats")), seed=int(s.pop("seed", 0)), device=device,
+                                     lime_options=lime_options)
+    found = spurious.detect(scores, data.meta["num_classes"], criteria=tuple(s.pop("criteria")), **s)
+    sets = found.to_dict()
+    if a.previous:  # iterative refinement: F accumulates over rounds
+        from .io import read_json
+        prev = read_json(a.previous)["sets"]
+        sets["per_class"] = (np.array(prev["per_class"], bool) | found.per_class).astype(int).tolist()
+        sets["global"] = (np.array(prev["global"], bool) | found.global_mask).astype(int).tolist()
+    write_json(a.out, {"patch": patch, "image_size": data.meta["image_size"], "n_images": n,
+                       "previous": a.previous, "sets": sets,
+                       "this_round": {"per_class": found.per_class.astype(int).tolist(),
+                                      "global": found.global_mask.astype(int).tolist()},
+                       "mean_scores": {"importance": scores.importance.mean(0).tolist(),
+                                       "sensitivity": scores.sensitivity.mean(0).tolist(),
+                                       "instability": scores.instability.mean(0).tolist()}})
+    print(f"F_spurious: {int(np.sum(sets['global']))} of {len(sets['global'])} features (global)")
+
+
+def cmd_spurious_planted_check(a):
+    import pandas as pd
+
+    from . import spurious
+    from .artifacts import load_model, resolve_device
+    from .data.store import load_prepared
+    from .io import dataframe_to_markdown, read_json, write_dataframe, write_text
+    _threads(a.threads)
+    device = resolve_device(a.device)
+    if len(a.models) != len(a.labels):
+        raise ValueError(f"{len(a.models)} models but {len(a.labels)} labels")
+    models = {label: load_model(p, device)[0] for label, p in zip(a.labels, a.models)}
+    rows = spurious.planted_check(load_prepared(a.data), [read_json(p) for p in a.spurious], models, device)
+    df = pd.DataFrame(rows)
+    write_dataframe(df, a.csv)
+    write_text(a.md, "\n\n".join(f"### {part}\n\n" + dataframe_to_markdown(
+        g.pivot_table(index="item", columns="metric", values="value", sort=False).reset_index(), digits=3)
+        for part, g in df.groupby("part", sort=False)) + "\n")
+
+
+def cmd_evaluate_corrupted_attacks(a):
+    from . import evaluate
+    from .io import write_dataframe
+    model, meta, data, device = _load_for_eval(a)
+    s = a.settings
+    df = evaluate.corruption_attack_accuracy(model, data, attack_eps=s["attack_eps"], attack_settings=s["attacks"],
+                                             batch_size=s["batch_size"], max_samples=s.get("max_samples"),
+                                             severities=s.get("severities"), device=device)
+    write_dataframe(df, a.out)
+    print(df.groupby(["attack", "eps"])["accuracy"].mean().to_string())
+
+
 # ---------------------------------------------------------------------------------- tables/figures
 def cmd_table(a):
     from . import tables
@@ -131,16 +206,40 @@ def cmd_table(a):
 def cmd_figure(a):
     import pandas as pd
 
-    from . import figures
+    from . import figures, tables
+    from .io import write_dataframe
+    numbers = None
+
+    def table():
+        df = pd.read_csv(a.table) if a.table else tables.combine(a.inputs, a.labels)
+        if a.attack:
+            df = df[(df["attack"] == a.attack) | ((df["attack"] == "clean") if a.kind == "robustness" else False)]
+        if a.eps is not None:
+            df = df[(df["eps"] - a.eps).abs() < 1e-9]
+        if df.empty:
+            raise ValueError(f"no rows for attack={a.attack} eps={a.eps} in {a.table or a.inputs}")
+        return df
+
     if a.kind == "training-curves":
         if len(a.inputs) != len(a.labels):
-            raise SystemExit(f"{len(a.inputs)} inputs but {len(a.labels)} labels")
+            raise ValueError(f"{len(a.inputs)} inputs but {len(a.labels)} labels")
         fig = figures.training_curves([pd.read_csv(p) for p in a.inputs], a.labels, a.title)
+    elif a.kind == "metric-curves":
+        fig, numbers = figures.metric_over_epochs([pd.read_csv(p) for p in a.inputs], a.labels, a.metric,
+                                                  a.ylabel or a.metric, a.title)
+    elif a.kind == "corruption-epochs":
+        fig, numbers = figures.corruption_over_epochs(pd.read_csv(a.inputs[0]), a.title)
     elif a.kind == "robustness":
-        fig = figures.accuracy_vs_eps(pd.read_csv(a.table), a.title)
+        numbers = table()
+        fig = figures.accuracy_vs_eps(numbers, a.title)
     else:
-        fig = figures.corruption_bars(pd.read_csv(a.table), a.title)
+        numbers = table()
+        fig = figures.corruption_bars(numbers, a.title)
     figures.save(fig, a.pdf, a.png)
+    if a.csv:
+        if numbers is None:
+            raise ValueError(f"--csv is not available for {a.kind}")
+        write_dataframe(numbers, a.csv)
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
@@ -178,12 +277,15 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--device", default="auto")
     t.add_argument("--threads", type=int)
     t.add_argument("--checkpoint-dir")
+    t.add_argument("--track-corruptions", help="a corrupted test set to evaluate after every epoch")
+    t.add_argument("--track-samples", type=int, default=None, help="images per (corruption, severity)")
     t.add_argument("--model-out", required=True)
     t.add_argument("--history-out", required=True)
     t.set_defaults(func=cmd_train)
 
     ev = sub.add_parser("evaluate", help="evaluate a trained model").add_subparsers(dest="sub", required=True)
-    for name, func in (("robustness", cmd_evaluate_robustness), ("corruptions", cmd_evaluate_corruptions)):
+    for name, func in (("robustness", cmd_evaluate_robustness), ("corruptions", cmd_evaluate_corruptions),
+                       ("corrupted-attacks", cmd_evaluate_corrupted_attacks)):
         e = ev.add_parser(name)
         e.add_argument("--model", required=True)
         e.add_argument("--data", required=True)
@@ -192,6 +294,28 @@ def build_parser() -> argparse.ArgumentParser:
         e.add_argument("--threads", type=int)
         e.add_argument("--out", required=True)
         e.set_defaults(func=func)
+
+    sp = sub.add_parser("spurious", help="LIMEREF spurious-feature detection").add_subparsers(dest="sub", required=True)
+    e = sp.add_parser("detect", help="LIME + sensitivity + instability on held-out training images -> F_spurious")
+    e.add_argument("--model", required=True)
+    e.add_argument("--data", required=True)
+    e.add_argument("--settings", type=_json, required=True)
+    e.add_argument("--previous", help="the previous round's spurious.json (F accumulates)")
+    e.add_argument("--device", default="auto")
+    e.add_argument("--threads", type=int)
+    e.add_argument("--out", required=True)
+    e.set_defaults(func=cmd_spurious_detect)
+
+    e = sp.add_parser("planted-check", help="detection vs planted patches; accuracy with and without them")
+    e.add_argument("--data", required=True, help="the planted dataset (digits_rgb32_spurious)")
+    e.add_argument("--spurious", nargs="+", required=True, help="spurious.json of every round, in order")
+    e.add_argument("--models", nargs="+", required=True)
+    e.add_argument("--labels", nargs="+", required=True)
+    e.add_argument("--device", default="auto")
+    e.add_argument("--threads", type=int)
+    e.add_argument("--csv", required=True)
+    e.add_argument("--md", required=True)
+    e.set_defaults(func=cmd_spurious_planted_check)
 
     tb = sub.add_parser("table", help="combine per-model CSVs into a table")
     tb.add_argument("kind", choices=["robustness", "corruptions"])
@@ -202,10 +326,16 @@ def build_parser() -> argparse.ArgumentParser:
     tb.set_defaults(func=cmd_table)
 
     f = sub.add_parser("figure", help="draw a figure from cached CSVs")
-    f.add_argument("kind", choices=["training-curves", "robustness", "corruptions"])
-    f.add_argument("--inputs", nargs="*", default=[])
+    f.add_argument("kind", choices=["training-curves", "metric-curves", "corruption-epochs", "robustness",
+                                    "corruptions"])
+    f.add_argument("--inputs", nargs="*", default=[], help="per-model CSVs (histories or evaluations)")
     f.add_argument("--labels", nargs="*", default=[])
-    f.add_argument("--table")
+    f.add_argument("--table", help="a combined tidy table instead of --inputs")
+    f.add_argument("--attack", help="keep only this attack's rows")
+    f.add_argument("--eps", type=float, help="keep only this eps")
+    f.add_argument("--metric", default="test_acc", help="history column for metric-curves")
+    f.add_argument("--ylabel")
+    f.add_argument("--csv", help="also write the plotted numbers")
     f.add_argument("--title", default="")
     f.add_argument("--pdf", required=True)
     f.add_argument("--png")

@@ -20,17 +20,27 @@ def _subset(x, y, max_samples: int | None):
     return x[:n], np.asarray(y[:n])
 
 
+def make_attack(label: str, settings: dict, eps: float):
+    """An attack from a config entry: ``attack`` names the method (default: the label);
+    ``step_size_rel`` sets the step size as a fraction of eps."""
+    kwargs = dict(settings)
+    if "step_size_rel" in kwargs:
+        kwargs["step_size"] = float(kwargs.pop("step_size_rel")) * eps
+    return attacks.make_attack(kwargs.pop("attack", label), eps=float(eps), **kwargs)
+
+
 def robustness(model: torch.nn.Module, data: Prepared, *, eps: list[float], attack_settings: dict,
                batch_size: int = 256, max_samples: int | None = None, device="cpu",
                show_progress: bool = True) -> pd.DataFrame:
-    """Clean accuracy plus one row per (attack, eps) for every attack named in ``attack_settings``
-    (e.g. ``{"fgsm": {}, "pgd": {"steps": 40, "step_size": 0.01}}``)."""
+    """Clean accuracy plus one row per (attack, eps) for every entry of ``attack_settings``: label ->
+    arguments, with ``attack`` naming the method when the label is not its name
+    (e.g. ``{"fgsm": {}, "pgd": {"steps": 40}, "pgd100x5": {"attack": "pgd", "steps": 100, "restarts": 5}}``)."""
     x, y = _subset(data.test_x, data.test_y, max_samples)
     rows = [dict(attack="clean", eps=0.0, accuracy=attacks.clean_accuracy(model, x, y, batch_size=batch_size,
                                                                           device=device), n=len(y))]
     jobs = [(name, e) for name in attack_settings for e in eps]
     for name, e in progress(jobs, desc="attacks", disable=not show_progress):
-        attack = attacks.make_attack(name, eps=float(e), **attack_settings[name])
+        attack = make_attack(name, attack_settings[name], float(e))
         acc = attacks.robust_accuracy(model, x, y, attack, batch_size=batch_size, device=device)
         rows.append(dict(attack=name, eps=float(e), accuracy=acc, n=len(y)))
     return pd.DataFrame(rows)
@@ -47,4 +57,26 @@ def corruption_accuracy(model: torch.nn.Module, corrupted: Prepared, *, batch_si
         x, y = _subset(corrupted.test_x[i, j], corrupted.test_y, max_samples)
         acc = attacks.clean_accuracy(model, x, y, batch_size=batch_size, device=device)
         rows.append(dict(corruption=c, severity=int(s), accuracy=acc, n=len(y)))
+    return pd.DataFrame(rows)
+
+
+def corruption_attack_accuracy(model: torch.nn.Module, corrupted: Prepared, *, attack_eps: dict[str, list[float]],
+                               attack_settings: dict, batch_size: int = 256, max_samples: int | None = None,
+                               severities: list[int] | None = None, device="cpu",
+                               show_progress: bool = True) -> pd.DataFrame:
+    """Accuracy under attack on corrupted images: one row per (corruption, severity, attack, eps).
+
+    ``attack_eps`` maps an attack label to its eps list; ``attack_settings`` gives each label's arguments
+    (as in :func:`robustness`).
+    """
+    names = corrupted.meta["corruptions"]
+    sev = corrupted.meta["severities"]
+    jobs = [(i, c, j, s, a, e) for i, c in enumerate(names) for j, s in enumerate(sev)
+            if severities is None or s in severities for a, eps in attack_eps.items() for e in eps]
+    rows = []
+    for i, c, j, s, label, e in progress(jobs, desc="corrupted x attacks", disable=not show_progress):
+        x, y = _subset(corrupted.test_x[i, j], corrupted.test_y, max_samples)
+        attack = make_attack(label, attack_settings.get(label, {}), float(e))
+        acc = attacks.robust_accuracy(model, x, y, attack, batch_size=batch_size, device=device)
+        rows.append(dict(corruption=c, severity=int(s), attack=label, eps=float(e), accuracy=acc, n=len(y)))
     return pd.DataFrame(rows)

@@ -71,3 +71,35 @@ def corruption_bars(table: pd.DataFrame, title: str = ""):
     ax.legend(fontsize=7)
     ax.grid(axis="y", alpha=0.3)
     return fig
+
+
+def metric_over_epochs(histories: list[pd.DataFrame], labels: list[str], metric: str, ylabel: str, title: str = ""):
+    """One metric (e.g. test accuracy) per epoch, one line per model; returns (figure, plotted numbers)."""
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    rows = []
+    for i, (h, label) in enumerate(zip(histories, labels)):
+        if metric not in h:
+            raise ValueError(f"history has no column {metric!r}; columns: {', '.join(h.columns)}")
+        ax.plot(h["epoch"], h[metric], marker="o", ms=3, color=f"C{i}", label=label)
+        rows += [dict(model=label, epoch=int(e), **{metric: float(v)}) for e, v in zip(h["epoch"], h[metric])]
+    ax.set(xlabel="epoch", ylabel=ylabel, title=title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return fig, pd.DataFrame(rows)
+
+
+def corruption_over_epochs(history: pd.DataFrame, title: str = ""):
+    """Test accuracy per corruption (columns ``corruption:<name>``) over epochs; returns (figure, numbers)."""
+    cols = [c for c in history.columns if c.startswith("corruption:")]
+    if not cols:
+        raise ValueError("history has no per-corruption columns: train with --track-corruptions")
+    fig, ax = plt.subplots(figsize=(7, 4))
+    cmap = plt.get_cmap("tab20")
+    for i, c in enumerate(cols):
+        ax.plot(history["epoch"], history[c], color=cmap(i % 20), lw=1.2, label=c.split(":", 1)[1])
+    ax.set(xlabel="epoch", ylabel="accuracy (%)", title=title, ylim=(0, 100))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=6, ncol=2, loc="lower right")
+    long = history.melt(id_vars=["epoch"], value_vars=cols, var_name="corruption", value_name="accuracy")
+    long["corruption"] = long["corruption"].str.split(":", n=1).str[1]
+    return fig, long

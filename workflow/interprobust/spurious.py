@@ -119,3 +119,52 @@ def overlap_with_truth(detected: np.ndarray, truth: np.ndarray) -> dict:
     fn = int((~detected & truth).sum())
     return {"precision": tp / (tp + fp) if tp + fp else 0.0, "recall": tp / (tp + fn) if tp + fn else 0.0,
             "iou": tp / (tp + fp + fn) if tp + fp + fn else 0.0, "tp": tp, "fp": fp, "fn": fn}
+
+
+def planted_truth(class_boxes: np.ndarray, image_size: int, patch: int) -> np.ndarray:
+    """(num_classes, d) bool: the grid features covered by each class's planted patch."""
+    cells = image_size // patch
+    truth = np.zeros((len(class_boxes), cells * cells), bool)
+    for c, (r, col, h, w) in enumerate(np.asarray(class_boxes)):
+        for rr in range(r // patch, (r + h - 1) // patch + 1):
+            for cc in range(col // patch, (col + w - 1) // patch + 1):
+                truth[c, rr * cells + cc] = True
+    return truth
+
+
+def planted_check(data, detections: list[dict], models: dict, device="cpu", batch_size: int = 512):
+    """The planted-spurious-feature check: how well F_spurious recovers the planted patches (per round),
+    and how baseline and refined models do on test images without the patch and with a random class's patch.
+
+    ``detections``: spurious.json contents in round order; ``models``: label -> model. Returns tidy rows.
+    """
+    import torch
+
+    from .data import batches
+    rows = []
+    boxes = data.extra("class_patch_boxes")
+    for r, det in enumerate(detections):
+        truth = planted_truth(boxes, det["image_size"][0], det["patch"])
+        per_class = np.array(det["sets"]["per_class"], bool)
+        for scope, found, want in (("per class", per_class, truth),
+                                   ("global", np.array(det["sets"]["global"], bool), truth.any(0))):
+            for metric, value in overlap_with_truth(found, want).items():
+                rows.append(dict(part="detection", item=f"round {r} ({scope})", metric=metric, value=float(value)))
+    rand_x = data.extra("test_random_patch_x")
+    rand_cls = np.asarray(data.extra("test_random_patch_class"))
+    y = np.asarray(data.test_y)
+    for label, model in models.items():
+        model.eval().to(device)
+        preds = {}
+        with torch.no_grad():
+            for name, x in (("no patch", data.test_x), ("random patch", rand_x)):
+                preds[name] = torch.cat([model(xb).argmax(1).cpu() for xb, _ in
+                                         batches.iterate(x, y, batch_size, device)]).numpy()
+        rows.append(dict(part="accuracy", item=label, metric="test accuracy, no patch (%)",
+                         value=100 * float((preds["no patch"] == y).mean())))
+        rows.append(dict(part="accuracy", item=label, metric="test accuracy, random patch (%)",
+                         value=100 * float((preds["random patch"] == y).mean())))
+        follows = rand_cls != y
+        rows.append(dict(part="accuracy", item=label, metric="follows the patch when it disagrees (%)",
+                         value=100 * float((preds["random patch"][follows] == rand_cls[follows]).mean())))
+    return rows

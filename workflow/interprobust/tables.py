@@ -24,7 +24,7 @@ def robustness_wide(df: pd.DataFrame) -> pd.DataFrame:
     df = df.copy()
     df["column"] = [("clean" if a == "clean" else f"{a} ε={e:g}") for a, e in zip(df["attack"], df["eps"])]
     order = list(dict.fromkeys(df["column"]))
-    wide = df.pivot(index="model", columns="column", values="accuracy")[order]
+    wide = df.pivot_table(index="model", columns="column", values="accuracy", aggfunc="first")[order]
     return wide.reindex(list(dict.fromkeys(df["model"]))).reset_index()
 
 

@@ -130,8 +130,11 @@ def config_fingerprint(obj) -> str:
 
 def fit(model: torch.nn.Module, data: Prepared, *, method: str = "ce", method_params: dict | None = None,
         config: TrainConfig | None = None, seed: int = 0, device: torch.device | str = "cpu",
-        checkpoint_dir: str | Path | None = None, show_progress: bool = True) -> list[dict]:
+        checkpoint_dir: str | Path | None = None, show_progress: bool = True,
+        epoch_metrics: Callable[[torch.nn.Module], dict] | None = None) -> list[dict]:
     """Train ``model`` in place; returns the per-epoch history.
+
+    ``epoch_metrics(model)`` adds columns to every epoch's row (e.g. accuracy per corruption).
 
     With ``checkpoint_dir`` a resumable checkpoint is written after every epoch and picked up on the
     next call with the same settings, so a killed job continues where it stopped.
@@ -206,6 +209,9 @@ def fit(model: torch.nn.Module, data: Prepared, *, method: str = "ce", method_pa
         row = dict(epoch=epoch + 1, train_loss=loss_sum / seen, train_acc=100.0 * correct / seen,
                    test_loss=test_loss, test_acc=test_acc, lr=opt.param_groups[0]["lr"],
                    seconds=time.perf_counter() - t0)
+        if epoch_metrics is not None:
+            row.update(epoch_metrics(model))
+            model.train()
         history.append(row)
         print(f"epoch {epoch + 1}/{cfg.epochs}: train loss {row['train_loss']:.4f} acc {row['train_acc']:.2f} | "
               f"test loss {test_loss:.4f} acc {test_acc:.2f} | {row['seconds']:.1f}s", flush=True)
@@ -215,3 +221,7 @@ def fit(model: torch.nn.Module, data: Prepared, *, method: str = "ce", method_pa
                             "model": model.state_dict(), "optimizer": opt.state_dict(),
                             "scheduler": sched.state_dict()}, tmp)
     return history
+
+
+# Methods defined in other modules register themselves on import.
+from . import regularizers  # noqa: E402,F401

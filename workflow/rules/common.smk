@@ -5,6 +5,7 @@ import json
 import shlex
 import sys
 from pathlib import Path
+from types import SimpleNamespace as Namespace
 
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
 from interprobust.data.registry import DATASETS  # noqa: E402  (pure Python, no torch)
@@ -17,9 +18,15 @@ def _fail(msg):
 def _check_config():
     methods = config["methods"]
     seen = set()
-    for m in config["models"]:
+    listed = list(config["models"])
+    if config.get("limeref"):
+        lr = config["limeref"]
+        listed += [{"dataset": "(limeref)", "arch": lr["arch"], "method": lr[k]} for k in ("baseline_method", "refined_method")]
+    for m in listed:
         if m["method"] not in methods:
             _fail(f"models entry {m} uses method {m['method']!r}; defined methods: {', '.join(sorted(methods))}")
+        if m["dataset"] == "(limeref)":
+            continue
         key = (m["dataset"], m["arch"], m["method"], m.get("seed", 0))
         if key in seen:
             _fail(f"models lists {key} twice")
@@ -32,9 +39,33 @@ def _check_config():
             _fail(f"evaluate.corrupted_test_sets maps {clean!r} to {corrupt!r}, which is not a corrupted set ({valid})")
 
 
-_check_config()
+LIMEREF = config.get("limeref", {})
 
-MODELS = config["models"]
+
+def limeref_datasets():
+    """Datasets LIMEREF runs on: the stand-ins of CIFAR-10 / CIFAR-100 and the planted-patch set."""
+    if not LIMEREF:
+        return []
+    ds = set(LIMEREF.get("datasets", {}).values())
+    if LIMEREF.get("planted"):
+        ds.add(LIMEREF["planted"])
+    return sorted(ds)
+
+
+def _all_models():
+    """The config's `models` plus the baseline and refined models each paper needs (no duplicates)."""
+    models = [dict(m, seed=m.get("seed", 0)) for m in config["models"]]
+    for d in limeref_datasets():
+        for method in (LIMEREF["baseline_method"], LIMEREF["refined_method"]):
+            models.append({"dataset": d, "arch": LIMEREF["arch"], "method": method, "seed": LIMEREF["seed"]})
+    unique = {}
+    for m in models:
+        unique.setdefault((m["dataset"], m["arch"], m["method"], m["seed"]), m)
+    return list(unique.values())
+
+
+_check_config()
+MODELS = _all_models()
 DOWNLOADS = config["paths"]["downloads"]
 # Wildcards never contain a slash; each is restricted to the names the config can produce.
 wildcard_constraints:
@@ -77,19 +108,65 @@ def as_json(obj):
     return json.dumps(obj, sort_keys=True, separators=(",", ":"))
 
 
-def training_params(w):
+def spurious_file(dataset, arch, seed, rnd):
+    return f"results/limeref/rounds/{dataset}/{arch}/seed{seed}/round{rnd}/spurious.json"
+
+
+def round_model(dataset, arch, seed, rnd):
+    """LIMEREF round r's model: round 0 is the baseline, the last round is the refined model."""
+    if int(rnd) == 0:
+        return f"results/models/{dataset}/{arch}/{LIMEREF['baseline_method']}/seed{seed}/model.pt"
+    return f"results/limeref/rounds/{dataset}/{arch}/seed{seed}/round{rnd}/model.pt"
+
+
+def uses_spurious(method):
+    return config["methods"][method]["loss"] == "limeref"
+
+
+def training_params(w, spurious=None):
     """The resolved training settings of one model: defaults < per-dataset < method recipe."""
     recipe = config["methods"][w.method]
     training = {**config["training"], **config["training_by_dataset"].get(w.dataset, {}), **recipe.get("training", {})}
     model = {**config["model_defaults"], **recipe.get("model", {})}
-    return as_json({"loss": recipe["loss"], "loss_params": recipe.get("params", {}), "training": training,
-                    "model": model})
+    loss_params = dict(recipe.get("params", {}))
+    if spurious:
+        loss_params["spurious"] = spurious
+    return as_json({"loss": recipe["loss"], "loss_params": loss_params, "training": training, "model": model})
 
 
-def evaluation_params():
+def tracked_corruptions(dataset):
+    track = config["evaluate"].get("track_corruptions", {})
+    return corrupted_of(dataset) if track.get("enabled") else None
+
+
+def train_inputs(w):
+    inputs = {"data": prepared(w.dataset)}
+    if tracked_corruptions(w.dataset):
+        inputs["tracked"] = prepared(tracked_corruptions(w.dataset))
+    if uses_spurious(w.method):
+        inputs["spurious"] = spurious_file(w.dataset, w.arch, w.seed, LIMEREF["rounds"] - 1)
+    return inputs
+
+
+def train_extra_args(w, input):
+    args = ""
+    if "tracked" in input.keys():
+        args += f" --track-corruptions {Path(input.tracked).parent}"
+        n = config["evaluate"]["track_corruptions"].get("max_samples")
+        args += f" --track-samples {n}" if n else ""
+    return args
+
+
+def evaluation_params(attacks="attacks"):
     e = config["evaluate"]
-    return as_json({"eps": e["eps"], "attacks": e["attacks"], "batch_size": e["batch_size"],
+    return as_json({"eps": e["eps"], "attacks": e[attacks], "batch_size": e["batch_size"],
                     "max_samples": e["max_samples"]})
+
+
+def corrupted_attack_params():
+    e = config["evaluate"]
+    return as_json({"attack_eps": e["corrupted_attacks"], "attacks": e["attacks"], "batch_size": e["batch_size"],
+                    "max_samples": e.get("corrupted_max_samples"), "severities": e.get("corrupted_severities")})
 
 
 def prepare_options(w):
@@ -105,8 +182,51 @@ def res(stage, key, default):
     return config["resources"].get(stage, {}).get(key, default)
 
 
-def final_outputs():
+# LIMEREF's figures: number -> (kind, what). Fig. 2-5 for CIFAR-10, 6-9 for CIFAR-100, 10-15 CIFAR-10-C.
+LIMEREF_FIGURES = {
+    "02": ("curves", "test_acc"), "03": ("curves", "test_loss"), "04": ("sweep", "fgsm"), "05": ("sweep", "pgd"),
+    "06": ("curves", "test_acc"), "07": ("curves", "test_loss"), "08": ("sweep", "fgsm"), "09": ("sweep", "pgd"),
+    "10": ("corruption_epochs", "baseline"), "11": ("corruption_epochs", "refined"),
+    "12": ("corruption_attack", ("fgsm", 0.1)), "13": ("corruption_attack", ("fgsm", 0.3)),
+    "14": ("corruption_attack", ("pgd", 0.01)), "15": ("corruption_attack", ("pgd", 0.03)),
+}
+LIMEREF_ROLE_FIGURES = {"cifar10": ["02", "03", "04", "05"], "cifar100": ["06", "07", "08", "09"]}
+
+
+def limeref_model_dir(dataset, which):
+    method = LIMEREF["baseline_method"] if which == "baseline" else LIMEREF["refined_method"]
+    return f"results/models/{dataset}/{LIMEREF['arch']}/{method}/seed{LIMEREF['seed']}"
+
+
+def limeref_eval_dir(dataset, which):
+    return limeref_model_dir(dataset, which).replace("results/models/", "results/eval/", 1)
+
+
+def limeref_pair(name, folder=limeref_eval_dir):
+    """Input function: the baseline's and the refined model's ``name`` for the wildcard dataset."""
+    return lambda w: [f"{folder(w.dataset, which)}/{name}" for which in ("baseline", "refined")]
+
+
+def limeref_outputs():
+    if not LIMEREF:
+        return []
     out = []
+    for role, d in LIMEREF.get("datasets", {}).items():
+        for num in LIMEREF_ROLE_FIGURES[role]:
+            out += expand("results/limeref/fig{num}_{d}.{ext}", num=num, d=d, ext=["pdf", "png", "csv"])
+        out += expand("results/limeref/honesty_{d}.{ext}", d=d, ext=["csv", "md"])
+    role = LIMEREF.get("corrupted")
+    if role and role in LIMEREF.get("datasets", {}):
+        d = LIMEREF["datasets"][role]
+        out += expand("results/limeref/fig{num}_{d}.{ext}", num=["10", "11", "12", "13", "14", "15"], d=d,
+                      ext=["pdf", "png", "csv"])
+    if LIMEREF.get("planted"):
+        out += expand("results/limeref/planted_check.{ext}", ext=["csv", "md"])
+    return sorted(set(out))
+
+
+def final_outputs():
+    out = limeref_outputs()
     for d in trained_datasets():
         out += expand("results/overview/{d}_training_curves.{ext}", d=d, ext=["pdf", "png"])
         out += expand("results/overview/{d}_robustness.{ext}", d=d, ext=["pdf", "png", "csv", "md"])

@@ -4,14 +4,15 @@
 
 rule train:
     input:
-        data=lambda w: prepared(w.dataset),
+        unpack(train_inputs),
     output:
         model="results/models/{dataset}/{arch}/{method}/seed{seed}/model.pt",
         history="results/models/{dataset}/{arch}/{method}/seed{seed}/history.csv",
     log:
         "results/logs/train/{dataset}/{arch}/{method}/seed{seed}.log",
     params:
-        settings=lambda w: shlex.quote(training_params(w)),
+        settings=lambda w, input: shlex.quote(training_params(w, input.get("spurious"))),
+        extra=train_extra_args,
         checkpoints="results/checkpoints/{dataset}/{arch}/{method}/seed{seed}",
         device=config["device"],
     threads: config["threads"]
@@ -25,4 +26,4 @@ rule train:
         "python -m interprobust train --data {input.data} --arch {wildcards.arch} --method {wildcards.method}"
         " --seed {wildcards.seed} --settings {params.settings} --device {params.device} --threads {threads}"
         " --checkpoint-dir {params.checkpoints} --model-out {output.model} --history-out {output.history}"
-        " > {log} 2>&1"
+        "{params.extra} > {log} 2>&1"

@@ -1,0 +1,81 @@
+"""Training regularisers and the training methods built from them (registered in ``train``).
+
+LIMEREF (Sec. III-D): feature masking, sensitivity regularisation on F_spurious, FGSM adversarial
+training (optionally restricted to F_spurious), combined as L_task + alpha * L_adv + lambda * L_reg.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+
+import torch
+import torch.nn.functional as F
+
+from .train import register_method
+
+
+def sensitivity_penalty(model, x: torch.Tensor, y: torch.Tensor, pixel_mask: torch.Tensor) -> torch.Tensor:
+    """1/|F| sum_{j in F} ||d f_y(x) / d x_j||^2 with f_y the true-class logit, batch mean.
+
+    ``pixel_mask`` (H, W) or (B, H, W) marks the pixels of F; channels of a pixel count as one feature.
+    Differentiable (double backprop), so it trains the model. Zero when F is empty.
+    """
+    n = pixel_mask.sum(dim=(-2, -1)).float()
+    if not bool((n > 0).any()):
+        return x.new_zeros(())
+    x = x.detach().requires_grad_(True)
+    logit = model(x).gather(1, y[:, None]).sum()
+    (grad,) = torch.autograd.grad(logit, x, create_graph=True)
+    per_pixel = grad.pow(2).sum(1)                                   # (B, H, W)
+    masked = (per_pixel * pixel_mask.to(per_pixel.dtype)).sum(dim=(-2, -1)) / n.clamp_min(1)
+    return masked.mean()
+
+
+def mask_features(x: torch.Tensor, pixel_mask: torch.Tensor, fill: float = 0.0) -> torch.Tensor:
+    """x * m (paper's x_masked): pixels of F set to ``fill`` (0 as in the paper)."""
+    keep = ~pixel_mask.to(torch.bool)
+    return torch.where(keep, x, torch.full_like(x, fill))
+
+
+def fgsm_examples(model, x, y, eps: float, pixel_mask: torch.Tensor | None = None) -> torch.Tensor:
+    """FGSM examples; with ``pixel_mask`` the perturbation is restricted to F (paper's x_adv(spurious))."""
+    from .attacks import FGSM
+    x_adv = FGSM(eps=eps)(model, x, y)
+    if pixel_mask is None:
+        return x_adv.detach()
+    return (x + (x_adv - x) * pixel_mask.to(x.dtype)).detach()
+
+
+@functools.lru_cache(maxsize=8)
+def load_spurious_pixels(path: str, which: str = "global") -> torch.Tensor:
+    """The pixel mask of F_spurious from a detection artefact (``spurious.json``)."""
+    from .spurious import pixel_mask
+    d = json.loads(open(path).read())
+    h, w = d["image_size"]
+    return pixel_mask(d["sets"][which], h, w, d["patch"])
+
+
+@register_method("limeref")
+def limeref_loss(model, x, y, params):
+    """L_task(masked x) + alpha * L_adv + lambda * L_reg, each part switchable.
+
+    params: spurious (path to the detection artefact; absent or null = F empty), masking (bool),
+    alpha, fgsm_eps, restrict_fgsm (bool), lam.
+    """
+    path = params.get("spurious")
+    mask = load_spurious_pixels(path).to(x.device) if path else torch.zeros(x.shape[-2:], dtype=torch.bool,
+                                                                             device=x.device)
+    if params.get("masking", True):
+        x = mask_features(x, mask)
+    logits = model(x)
+    loss = F.cross_entropy(logits, y)
+    alpha = float(params.get("alpha", 0.0))
+    if alpha:
+        restrict = mask if params.get("restrict_fgsm", False) else None
+        x_adv = fgsm_examples(model, x, y, float(params.get("fgsm_eps", 0.03)), restrict)
+        loss = loss + alpha * F.cross_entropy(model(x_adv), y)
+    lam = float(params.get("lam", 0.0))
+    if lam:
+        loss = loss + lam * sensitivity_penalty(model, x, y, mask)
+    return loss, logits
