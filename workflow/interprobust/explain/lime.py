@@ -131,12 +131,12 @@ class Lime:
 
     def __init__(self, n_samples: int = 1000, features: str = "grid", patch: int = 4, fill: str = "mean",
                  fill_value: float = 0.0, kernel_width: float = 0.25, alpha: float = 1.0,
-                 batch_size: int = 2048, seed: int = 0, segmentation: dict | None = None):
+                 batch_size: int | None = None, seed: int = 0, segmentation: dict | None = None):
         if features not in ("grid", "superpixels"):
             raise ValueError(f"unknown features {features!r}; valid: grid, superpixels")
         self.n_samples, self.features, self.patch = n_samples, features, patch
         self.fill, self.fill_value, self.kernel_width, self.alpha = fill, fill_value, kernel_width, alpha
-        self.batch_size, self.seed = batch_size, seed
+        self.batch_size, self.seed = batch_size, seed  # None: 1024 on a GPU, 64 on a CPU (cache-friendly)
         self.segmentation = dict(segmentation or {})
 
     def segments_for(self, x: torch.Tensor) -> torch.Tensor:
@@ -154,11 +154,19 @@ class Lime:
         flat_masks = masks.reshape(b * n, -1)
         seg = segments.flatten(1)
         out = torch.empty(b * n, device=x.device)
-        for j0 in range(0, b * n, self.batch_size):
-            j1 = min(j0 + self.batch_size, b * n)
+        size = self.batch_size or (1024 if x.device.type == "cuda" else 64)
+        for j0 in range(0, b * n, size):
+            j1 = min(j0 + size, b * n)
+            first, last = j0 // n, (j1 - 1) // n
+            # keep = bits[:, segment_of_pixel], then one select per chunk (kept pixels stay bit-exact)
+            if first == last:   # the chunk perturbs one image: broadcast it instead of gathering copies
+                keep = flat_masks[j0:j1, seg[first]].view(-1, 1, h, w)
+                batch = torch.where(keep, x[first:first + 1], fill[first:first + 1])
+            else:
+                img = torch.arange(j0, j1, device=x.device) // n
+                keep = torch.gather(flat_masks[j0:j1], 1, seg[img]).view(-1, 1, h, w)
+                batch = torch.where(keep, x[img], fill[img])
             img = torch.arange(j0, j1, device=x.device) // n
-            keep = torch.gather(flat_masks[j0:j1], 1, seg[img]).view(-1, 1, h, w)   # one op per chunk
-            batch = torch.where(keep, x[img], fill[img])
             probs = torch.softmax(model(batch).float(), dim=1)
             out[j0:j1] = probs.gather(1, target[img][:, None])[:, 0]
         return out.view(b, n)
@@ -168,6 +176,7 @@ class Lime:
         """Explain ``model``'s probability of ``target`` (default: its prediction) for images x in [0, 1]."""
         was_training = model.training
         model.eval()
+        x = x.contiguous()  # a channels-last input would make every perturbed batch non-contiguous
         try:
             with torch.no_grad():
                 if target is None:
