@@ -12,6 +12,8 @@ A prepared dataset is a folder with
 from __future__ import annotations
 
 import hashlib
+import mmap
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,8 +59,15 @@ def _check_images(name: str, x: np.ndarray, corrupted: bool = False) -> None:
 def write_prepared(out_dir: str | Path, *, name: str, test_x: np.ndarray, test_y: np.ndarray,
                    classes: list[str], train_x: np.ndarray | None = None, train_y: np.ndarray | None = None,
                    source: dict[str, Any] | None = None, corruptions: list[str] | None = None,
-                   extras: dict[str, np.ndarray] | None = None, info: dict[str, Any] | None = None) -> dict:
-    """Write one prepared dataset atomically (each array to a temp name, then renamed; meta.json last)."""
+                   extras: dict[str, np.ndarray] | None = None, info: dict[str, Any] | None = None,
+                   move_memmaps: bool = False) -> dict:
+    """Write one prepared dataset atomically (each array to a temp name, then renamed; meta.json last).
+
+    With ``move_memmaps=True``, an array that is a whole ``.npy`` file opened with
+    ``np.lib.format.open_memmap`` somewhere under ``out_dir`` is flushed and renamed into place instead
+    of copied, so that datasets larger than memory (CIFAR-10-C, ImageNet-100) are written once. Any other
+    array (a view, a memmap elsewhere) is copied as usual.
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     _check_images("test_x", test_x, corrupted=bool(corruptions))
@@ -75,9 +84,14 @@ def write_prepared(out_dir: str | Path, *, name: str, test_x: np.ndarray, test_y
         arrays[k] = np.asarray(v)
     checksums = {}
     for key, arr in arrays.items():
-        with atomic_path(out / f"{key}.npy") as tmp:
-            np.save(tmp, np.ascontiguousarray(arr))
-        checksums[f"{key}.npy"] = _sha256_file(out / f"{key}.npy")
+        target = out / f"{key}.npy"
+        if move_memmaps and _is_whole_npy_memmap_under(arr, out):
+            arr.flush()
+            os.replace(arr.filename, target)
+        else:
+            with atomic_path(target) as tmp:
+                np.save(tmp, np.ascontiguousarray(arr))
+        checksums[f"{key}.npy"] = _sha256_file(target)
     h, w, c = test_x.shape[-3:]
     stats_from = train_x if train_x is not None else test_x.reshape(-1, h, w, c)
     mean, std = channel_stats(stats_from)
@@ -100,6 +114,16 @@ def write_prepared(out_dir: str | Path, *, name: str, test_x: np.ndarray, test_y
     }
     write_json(out / "meta.json", meta)
     return meta
+
+
+def _is_whole_npy_memmap_under(arr: np.ndarray, folder: Path) -> bool:
+    """Whether ``arr`` is an ``open_memmap`` of a whole ``.npy`` file under ``folder`` (not a view of one)."""
+    if not isinstance(arr, np.memmap) or not isinstance(arr.base, mmap.mmap) or not arr.filename:
+        return False
+    path = Path(arr.filename).resolve()
+    if path.suffix != ".npy" or not path.is_relative_to(folder.resolve()) or not arr.flags.c_contiguous:
+        return False
+    return path.stat().st_size == arr.offset + arr.nbytes
 
 
 def channel_stats(x: np.ndarray, chunk: int = 4096) -> tuple[list[float], list[float]]:

@@ -1,0 +1,64 @@
+import json
+
+import pytest
+import torch
+
+from interprobust import regularizers as R
+from interprobust import train
+
+
+def _model():
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.Softplus(), torch.nn.Flatten(),
+                               torch.nn.Linear(4 * 8 * 8, 3))
+
+
+def test_sensitivity_term_is_zero_for_empty_F_and_matches_autograd():
+    m, x, y = _model(), torch.rand(5, 3, 8, 8), torch.tensor([0, 1, 2, 0, 1])
+    empty = torch.zeros(8, 8, dtype=torch.bool)
+    assert R.sensitivity_penalty(m, x, y, empty).item() == 0.0
+    mask = torch.zeros(8, 8, dtype=torch.bool)
+    mask[2:4, 5:7] = True
+    got = R.sensitivity_penalty(m, x, y, mask)
+    ref = []
+    for i in range(5):  # per-sample reference: squared gradient of the true logit, summed over channels
+        xi = x[i:i + 1].clone().requires_grad_(True)
+        (g,) = torch.autograd.grad(m(xi)[0, y[i]], xi)
+        ref.append(g[0].pow(2).sum(0)[mask].mean())
+    assert got.item() == pytest.approx(torch.stack(ref).mean().item(), rel=1e-5)
+    got.backward()  # differentiable w.r.t. the parameters (double backprop)
+    assert m[0].weight.grad is not None and m[0].weight.grad.abs().sum() > 0
+
+
+def test_masking_really_zeroes_F():
+    x = torch.rand(2, 3, 8, 8) + 0.1
+    mask = torch.zeros(8, 8, dtype=torch.bool)
+    mask[:4, :4] = True
+    out = R.mask_features(x, mask)
+    assert (out[:, :, :4, :4] == 0).all() and torch.equal(out[:, :, 4:, :], x[:, :, 4:, :])
+
+
+def test_restricted_fgsm_moves_only_F():
+    m, x, y = _model(), torch.rand(4, 3, 8, 8) * 0.8 + 0.1, torch.tensor([0, 1, 2, 0])
+    mask = torch.zeros(8, 8, dtype=torch.bool)
+    mask[4:, 4:] = True
+    adv = R.fgsm_examples(m, x, y, 0.05, mask)
+    delta = adv - x
+    assert (delta[:, :, ~mask] == 0).all()
+    assert torch.allclose(delta[:, :, mask].abs(), torch.full_like(delta[:, :, mask], 0.05), atol=1e-6)
+
+
+def test_limeref_loss_terms(tmp_path):
+    m, x, y = _model(), torch.rand(4, 3, 8, 8), torch.tensor([0, 1, 2, 0])
+    spec = {"patch": 4, "image_size": [8, 8], "sets": {"global": [1, 0, 0, 0], "per_class": [[1, 0, 0, 0]] * 3}}
+    path = tmp_path / "spurious.json"
+    path.write_text(json.dumps(spec))
+    plain, _ = train.get_method("ce")(m, x, y, {})
+    # no masking, no adversarial term, no regulariser = plain cross-entropy
+    same, _ = train.get_method("limeref")(m, x, y, {"spurious": str(path), "masking": False})
+    assert same.item() == pytest.approx(plain.item())
+    masked, _ = train.get_method("limeref")(m, x, y, {"spurious": str(path), "masking": True})
+    ref, _ = train.get_method("ce")(m, R.mask_features(x, R.load_spurious_pixels(str(path))), y, {})
+    assert masked.item() == pytest.approx(ref.item())
+    full, _ = train.get_method("limeref")(m, x, y, {"spurious": str(path), "alpha": 1.0, "lam": 10.0})
+    assert full.item() > masked.item()  # the adversarial and sensitivity terms add positive amounts

@@ -1,0 +1,473 @@
+"""Prepare the real datasets from their downloaded archives into the uniform on-disk format.
+
+Every preparer is ``prepare_<name>(raw_dir, out_dir, **options) -> meta`` (``PREPARERS`` maps the
+registry's ``kind == "real"`` names to them). It reads the archive(s) the download step verified in
+``raw_dir``, extracts with :func:`~interprobust.data.download.safe_extract` into a scratch folder under
+``out_dir`` that is removed afterwards, builds uint8 NHWC images and int64 labels and hands them to
+:func:`~interprobust.data.store.write_prepared`. Large sets (CIFAR-10-C, TinyImageNet, CUB-200,
+ImageNet-100) are decoded straight into ``.npy`` memory maps that are moved, not copied, into place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import io
+import os
+import pickle
+import shutil
+import tarfile
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from importlib import resources
+from pathlib import Path, PurePosixPath
+from typing import Callable, Iterator, Sequence
+
+import numpy as np
+
+from ..io import progress
+from . import store
+from .download import DataError, file_digest, safe_extract
+from .registry import CORRUPTIONS
+
+MNIST_CLASSES = tuple(str(i) for i in range(10))
+FMNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+                  "Ankle boot")
+CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+IMAGE_SUFFIXES = (".jpeg", ".jpg", ".png")
+DECODE_CHUNK = 512
+
+
+# ------------------------------------------------------------------------------------------ helpers
+def _archive(raw_dir: Path | None, filename: str, dataset: str) -> Path:
+    """The downloaded file ``raw_dir/filename``, or a DataError saying how to get it."""
+    hint = (f"download it first (interprobust data download --dataset {dataset} "
+            f"--marker <raw folder>/verified.json) or drop {filename} into the raw folder by hand")
+    if raw_dir is None:
+        raise DataError(f"{dataset} needs the folder holding {filename}; {hint}")
+    path = Path(raw_dir) / filename
+    if not path.is_file():
+        raise DataError(f"{path} not found; {hint}")
+    return path
+
+
+def _source(paths: Sequence[Path]) -> dict:
+    """``source`` for meta.json: the SHA-256 of every input file."""
+    return {"files": {p.name: f"sha256:{file_digest(p)}" for p in paths}}
+
+
+@contextlib.contextmanager
+def _scratch(out_dir: Path) -> Iterator[Path]:
+    """A temporary folder under ``out_dir`` (same file system, so memory maps can be renamed out of it)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".scratch-", dir=out_dir))
+    try:
+        yield tmp
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _open_images(scratch: Path, key: str, shape: tuple[int, ...]) -> np.memmap:
+    """A uint8 ``.npy`` memory map in ``scratch`` to decode into (write_prepared moves it into place)."""
+    return np.lib.format.open_memmap(scratch / f"{key}.npy", mode="w+", dtype=np.uint8, shape=shape)
+
+
+def _require(folder: Path, names: Sequence[str], what: str) -> None:
+    missing = [n for n in names if not (folder / n).exists()]
+    if missing:
+        raise DataError(f"{what} lacks {', '.join(missing)} under {folder}; is it the right archive? "
+                        f"Delete it and download it again")
+
+
+def _workers(workers: int | None) -> int:
+    return max(1, int(workers)) if workers else min(8, os.cpu_count() or 1)
+
+
+# ------------------------------------------------------------------------------------ MNIST / FMNIST
+_IDX_DTYPES = {0x08: np.dtype(np.uint8), 0x09: np.dtype(np.int8), 0x0B: np.dtype(">i2"),
+               0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
+
+
+def read_idx(path: str | os.PathLike) -> np.ndarray:
+    """Read an IDX file (gzip'd when its name ends in .gz): 2 zero bytes, a type code, ndim, dims, data."""
+    path = Path(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rb") as f:
+            raw = f.read()
+    except (OSError, EOFError) as e:
+        raise DataError(f"cannot read {path} ({e}); delete it and download it again") from None
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES:
+        raise DataError(f"{path} is not an IDX file (bad magic number {raw[:4].hex()})")
+    dtype, ndim = _IDX_DTYPES[raw[2]], raw[3]
+    dims = tuple(int(d) for d in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
+    offset = 4 + 4 * ndim
+    count = int(np.prod(dims)) if dims else 1
+    if len(raw) != offset + count * dtype.itemsize:
+        raise DataError(f"{path}: header says {dims} but the file holds {len(raw) - offset} data bytes")
+    return np.frombuffer(raw, dtype=dtype, count=count, offset=offset).reshape(dims).astype(dtype.newbyteorder("="))
+
+
+def _prepare_idx(name: str, classes: Sequence[str], raw_dir: Path | None, out_dir: Path) -> dict:
+    files = {key: _archive(raw_dir, fname, name) for key, fname in (
+        ("train_x", "train-images-idx3-ubyte.gz"), ("train_y", "train-labels-idx1-ubyte.gz"),
+        ("test_x", "t10k-images-idx3-ubyte.gz"), ("test_y", "t10k-labels-idx1-ubyte.gz"))}
+    arrays = {key: read_idx(path) for key, path in files.items()}
+    for key in ("train_x", "test_x"):
+        if arrays[key].ndim != 3 or arrays[key].dtype != np.uint8:
+            raise DataError(f"{files[key]} should hold uint8 images (N, H, W); got {arrays[key].dtype} "
+                            f"{arrays[key].shape}")
+        arrays[key] = arrays[key][..., None]
+    return store.write_prepared(
+        out_dir, name=name, classes=list(classes), source=_source(list(files.values())),
+        train_x=arrays["train_x"], train_y=arrays["train_y"].astype(np.int64),
+        test_x=arrays["test_x"], test_y=arrays["test_y"].astype(np.int64))
+
+
+def prepare_mnist(raw_dir: Path | None, out_dir: Path) -> dict:
+    """MNIST from its four gzip'd IDX files: 28x28x1, 60k train / 10k test."""
+    return _prepare_idx("mnist", MNIST_CLASSES, raw_dir, Path(out_dir))
+
+
+def prepare_fmnist(raw_dir: Path | None, out_dir: Path) -> dict:
+    """Fashion-MNIST from its four gzip'd IDX files: 28x28x1, 60k train / 10k test."""
+    return _prepare_idx("fmnist", FMNIST_CLASSES, raw_dir, Path(out_dir))
+
+
+# ----------------------------------------------------------------------------------- CIFAR-10 / 100
+class _CifarUnpickler(pickle.Unpickler):
+    """Unpickles CIFAR's batches (dicts of lists, strings and numpy arrays) and nothing else."""
+
+    _ALLOWED = {("numpy._core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "scalar"),
+                ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode")}
+
+    def find_class(self, module: str, name: str):
+        if module.startswith("numpy.core"):
+            module = "numpy._core" + module[len("numpy.core"):]
+        if (module, name) not in self._ALLOWED:
+            raise DataError(f"refusing to unpickle {module}.{name}: a CIFAR batch holds only lists and "
+                            f"numpy arrays (is the archive genuine?)")
+        return super().find_class(module, name)
+
+
+def _load_cifar_pickle(path: Path) -> dict:
+    """One CIFAR batch or meta file as a dict with ``str`` keys (the files are Python 2 pickles)."""
+    with open(path, "rb") as f:
+        try:
+            obj = _CifarUnpickler(f, encoding="latin1").load()
+        except (pickle.UnpicklingError, EOFError, ValueError) as e:
+            raise DataError(f"cannot read the CIFAR batch {path} ({e})") from None
+    if not isinstance(obj, dict):
+        raise DataError(f"{path} does not hold a CIFAR batch (a dict)")
+    return {(k.decode() if isinstance(k, bytes) else k): v for k, v in obj.items()}
+
+
+def _cifar_batches(folder: Path, names: Sequence[str], label_key: str) -> tuple[np.ndarray, np.ndarray]:
+    """Concatenate CIFAR batches: ``data`` N x 3072 (CHW order) -> (N, 32, 32, 3) uint8, and labels."""
+    xs, ys = [], []
+    for name in names:
+        batch = _load_cifar_pickle(folder / name)
+        data = np.asarray(batch["data"], dtype=np.uint8)
+        if data.ndim != 2 or data.shape[1] != 3 * 32 * 32:
+            raise DataError(f"{folder / name}: data should be N x 3072, got {data.shape}")
+        xs.append(data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
+        ys.append(np.asarray(batch[label_key], dtype=np.int64))
+    return np.ascontiguousarray(np.concatenate(xs)), np.concatenate(ys)
+
+
+def _names(values) -> list[str]:
+    return [v.decode() if isinstance(v, bytes) else str(v) for v in values]
+
+
+def _prepare_cifar(name: str, archive_name: str, folder: str, train: Sequence[str], test: Sequence[str],
+                   meta_file: str, label_key: str, names_key: str, raw_dir: Path | None, out_dir: Path) -> dict:
+    archive = _archive(raw_dir, archive_name, name)
+    with _scratch(out_dir) as scratch:
+        root = safe_extract(archive, scratch / "extracted") / folder
+        _require(root, [*train, *test, meta_file], archive.name)
+        classes = _names(_load_cifar_pickle(root / meta_file)[names_key])
+        train_x, train_y = _cifar_batches(root, train, label_key)
+        test_x, test_y = _cifar_batches(root, test, label_key)
+    return store.write_prepared(out_dir, name=name, classes=classes, source=_source([archive]),
+                                train_x=train_x, train_y=train_y, test_x=test_x, test_y=test_y)
+
+
+def prepare_cifar10(raw_dir: Path | None, out_dir: Path) -> dict:
+    """CIFAR-10 from ``cifar-10-python.tar.gz``: 32x32x3, 50k train / 10k test."""
+    return _prepare_cifar("cifar10", "cifar-10-python.tar.gz", "cifar-10-batches-py",
+                          [f"data_batch_{i}" for i in range(1, 6)], ["test_batch"], "batches.meta",
+                          "labels", "label_names", raw_dir, Path(out_dir))
+
+
+def prepare_cifar100(raw_dir: Path | None, out_dir: Path) -> dict:
+    """CIFAR-100 (the 100 fine labels) from ``cifar-100-python.tar.gz``: 32x32x3, 50k train / 10k test."""
+    return _prepare_cifar("cifar100", "cifar-100-python.tar.gz", "cifar-100-python", ["train"], ["test"],
+                          "meta", "fine_labels", "fine_label_names", raw_dir, Path(out_dir))
+
+
+# ------------------------------------------------------------------------------------------ CIFAR-10-C
+def _read_npy_into(f: io.BufferedIOBase, target: np.ndarray, where: str) -> None:
+    """Stream a ``.npy`` file object into ``target`` (C-contiguous, same dtype and size), checking its header."""
+    version = np.lib.format.read_magic(f)
+    if version == (1, 0):
+        shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
+    elif version == (2, 0):
+        shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
+    else:
+        raise DataError(f"{where}: unsupported .npy format version {version}")
+    want = (int(np.prod(target.shape[:-3])),) + target.shape[-3:]
+    if dtype != target.dtype or fortran or tuple(shape) != want:
+        raise DataError(f"{where} should be {target.dtype} {want}; it is {dtype} {tuple(shape)}")
+    view = memoryview(target.reshape(-1)).cast("B")
+    done = 0
+    while done < len(view):
+        n = f.readinto(view[done:done + (1 << 24)])
+        if not n:
+            raise DataError(f"{where} is truncated ({done} of {len(view)} bytes); download it again")
+        done += n
+
+
+def prepare_cifar10c(raw_dir: Path | None, out_dir: Path) -> dict:
+    """CIFAR-10-C from ``CIFAR-10-C.tar``, test only: test_x (19, 5, N, 32, 32, 3) in CORRUPTIONS order.
+
+    Each ``CIFAR-10-C/<corruption>.npy`` holds 5N images, severity s in rows [(s-1)N, sN); ``labels.npy``
+    holds the N test labels 5 times. N (10000 in the real set) is read from ``labels.npy``. The members
+    are streamed from the (uncompressed) tar straight into a memory map: nothing is extracted and no
+    second copy is held in memory.
+    """
+    out_dir = Path(out_dir)
+    archive = _archive(raw_dir, "CIFAR-10-C.tar", "cifar10c")
+    with tarfile.open(archive, "r:*") as tar, _scratch(out_dir) as scratch:
+        members = {PurePosixPath(m.name).name: m for m in tar.getmembers()
+                   if m.isfile() and m.name.endswith(".npy")}
+        missing = [c for c in (*CORRUPTIONS, "labels") if f"{c}.npy" not in members]
+        if missing:
+            raise DataError(f"{archive} lacks {', '.join(f'{m}.npy' for m in missing)}; is it the right "
+                            f"archive? Delete it and download it again")
+        labels = np.load(io.BytesIO(tar.extractfile(members["labels.npy"]).read()), allow_pickle=False)
+        if labels.ndim != 1 or len(labels) % 5:
+            raise DataError(f"{archive}: labels.npy should hold 5 x N labels; it has shape {labels.shape}")
+        n = len(labels) // 5
+        per_severity = labels.reshape(5, n)
+        if not (per_severity == per_severity[:1]).all():
+            raise DataError(f"{archive}: labels.npy is not the test labels repeated 5 times")
+        test_x = _open_images(scratch, "test_x", (len(CORRUPTIONS), 5, n, 32, 32, 3))
+        for i, name in enumerate(progress(CORRUPTIONS, desc="CIFAR-10-C", unit="corruption")):
+            _read_npy_into(tar.extractfile(members[f"{name}.npy"]), test_x[i], f"{archive}:{name}.npy")
+        return store.write_prepared(
+            out_dir, name="cifar10c", classes=list(CIFAR10_CLASSES), test_x=test_x,
+            test_y=per_severity[0].astype(np.int64), corruptions=list(CORRUPTIONS), source=_source([archive]),
+            info={"n_per_severity": n}, move_memmaps=True)
+
+
+# ----------------------------------------------------------------------------------- JPEG decoding
+def load_rgb(path: str | os.PathLike, resize: int | None = None, crop: int | None = None) -> np.ndarray:
+    """Decode an image as uint8 RGB (H, W, 3), greyscale/CMYK converted to RGB.
+
+    ``resize`` scales the shorter side to that many pixels (bilinear, the longer side truncated as
+    torchvision's ``Resize(int)`` does); ``crop`` then takes the centred ``crop`` x ``crop`` square
+    (torchvision's ``CenterCrop`` rounding).
+    """
+    from PIL import Image, UnidentifiedImageError
+    try:
+        with Image.open(path) as im:
+            im = im.convert("RGB")
+            if resize:
+                w, h = im.size
+                size = (resize, int(resize * h / w)) if w <= h else (int(resize * w / h), resize)
+                im = im.resize(size, Image.BILINEAR)
+            if crop:
+                w, h = im.size
+                if w < crop or h < crop:
+                    raise DataError(f"{path}: {w}x{h} is smaller than the {crop}x{crop} crop")
+                top, left = int(round((h - crop) / 2.0)), int(round((w - crop) / 2.0))
+                im = im.crop((left, top, left + crop, top + crop))
+            return np.asarray(im, dtype=np.uint8)
+    except (UnidentifiedImageError, OSError) as e:
+        raise DataError(f"cannot decode the image {path} ({e}); the archive may be damaged") from None
+
+
+def _decode_into(out: np.ndarray, paths: Sequence[Path], loader: Callable[[Path], np.ndarray],
+                 workers: int | None, desc: str) -> None:
+    """Decode ``paths`` into ``out[i]`` in order, with a pool of threads (PIL releases the GIL)."""
+    with ThreadPoolExecutor(_workers(workers)) as pool, progress(total=len(paths), desc=desc, unit="img") as bar:
+        for start in range(0, len(paths), DECODE_CHUNK):
+            chunk = paths[start:start + DECODE_CHUNK]
+            for i, image in enumerate(pool.map(loader, chunk), start):
+                if image.shape != out.shape[1:]:
+                    raise DataError(f"{paths[i]} decodes to {image.shape}, expected {out.shape[1:]}")
+                out[i] = image
+            bar.update(len(chunk))
+
+
+def _decode_split(scratch: Path, key: str, paths: Sequence[Path], size: int,
+                  loader: Callable[[Path], np.ndarray], workers: int | None, desc: str) -> np.memmap:
+    images = _open_images(scratch, key, (len(paths), size, size, 3))
+    _decode_into(images, paths, loader, workers, desc)
+    return images
+
+
+def _resize_crop_loader(resize: int, crop: int) -> Callable[[Path], np.ndarray]:
+    if crop > resize:
+        raise DataError(f"crop ({crop}) must not exceed resize ({resize})")
+    return lambda p: load_rgb(p, resize=resize, crop=crop)
+
+
+# ------------------------------------------------------------------------------------ TinyImageNet
+def _read_lines(path: Path) -> list[str]:
+    return [line.strip() for line in path.read_text().splitlines() if line.strip()]
+
+
+def prepare_tinyimagenet(raw_dir: Path | None, out_dir: Path, *, workers: int | None = None) -> dict:
+    """TinyImageNet-200 from ``tiny-imagenet-200.zip``: 64x64x3, 100k train / 10k val used as test.
+
+    Classes in ``wnids.txt`` order; training images per class in file-name order; val images in
+    ``val_annotations.txt`` order. Greyscale images are converted to RGB.
+    """
+    out_dir = Path(out_dir)
+    archive = _archive(raw_dir, "tiny-imagenet-200.zip", "tinyimagenet")
+    with _scratch(out_dir) as scratch:
+        root = safe_extract(archive, scratch / "extracted") / "tiny-imagenet-200"
+        _require(root, ["wnids.txt", "train", "val/images", "val/val_annotations.txt"], archive.name)
+        wnids = _read_lines(root / "wnids.txt")
+        index = {w: i for i, w in enumerate(wnids)}
+        train_paths, train_y = [], []
+        for i, wnid in enumerate(wnids):
+            files = sorted(p for p in (root / "train" / wnid / "images").glob("*")
+                           if p.suffix.lower() in IMAGE_SUFFIXES)
+            if not files:
+                raise DataError(f"{archive.name}: no training images for class {wnid}")
+            train_paths += files
+            train_y += [i] * len(files)
+        test_paths, test_y = [], []
+        for line in _read_lines(root / "val" / "val_annotations.txt"):
+            fname, wnid = line.split("\t")[:2]
+            if wnid not in index:
+                raise DataError(f"{archive.name}: val image {fname} has class {wnid}, not in wnids.txt")
+            test_paths.append(root / "val" / "images" / fname)
+            test_y.append(index[wnid])
+        train_x = _decode_split(scratch, "train_x", train_paths, 64, load_rgb, workers, "TinyImageNet train")
+        test_x = _decode_split(scratch, "test_x", test_paths, 64, load_rgb, workers, "TinyImageNet val")
+        return store.write_prepared(
+            out_dir, name="tinyimagenet", classes=wnids, source=_source([archive]),
+            train_x=train_x, train_y=np.array(train_y, dtype=np.int64),
+            test_x=test_x, test_y=np.array(test_y, dtype=np.int64),
+            info={"test_split": "val"}, move_memmaps=True)
+
+
+# ------------------------------------------------------------------------------------------- CUB-200
+def _id_table(path: Path) -> dict[int, str]:
+    """``<id> <value>`` lines -> {id: value}."""
+    table = {}
+    for line in _read_lines(path):
+        key, value = line.split(maxsplit=1)
+        table[int(key)] = value
+    return table
+
+
+def prepare_cub200(raw_dir: Path | None, out_dir: Path, *, resize: int = 256, crop: int = 224,
+                   workers: int | None = None) -> dict:
+    """CUB-200-2011 from ``CUB_200_2011.tgz`` with its official split (5,994 train / 5,794 test).
+
+    Each image: RGB, shorter side resized to ``resize`` (bilinear), centre crop ``crop`` x ``crop``.
+    Images in ``images.txt`` id order; labels from ``image_class_labels.txt`` (1-based in the file);
+    class names from ``classes.txt`` without their ``NNN.`` prefix.
+    """
+    out_dir = Path(out_dir)
+    loader = _resize_crop_loader(resize, crop)
+    archive = _archive(raw_dir, "CUB_200_2011.tgz", "cub200")
+    with _scratch(out_dir) as scratch:
+        root = safe_extract(archive, scratch / "extracted") / "CUB_200_2011"
+        _require(root, ["images.txt", "image_class_labels.txt", "train_test_split.txt", "classes.txt"],
+                 archive.name)
+        images, labels = _id_table(root / "images.txt"), _id_table(root / "image_class_labels.txt")
+        is_train = _id_table(root / "train_test_split.txt")
+        class_ids = _id_table(root / "classes.txt")
+        classes = [class_ids[k].split(".", 1)[-1] for k in sorted(class_ids)]
+        split = {True: ([], []), False: ([], [])}
+        for image_id in sorted(images):
+            paths, ys = split[is_train[image_id].strip() == "1"]
+            paths.append(root / "images" / images[image_id])
+            ys.append(int(labels[image_id]) - 1)
+        train_x = _decode_split(scratch, "train_x", split[True][0], crop, loader, workers, "CUB-200 train")
+        test_x = _decode_split(scratch, "test_x", split[False][0], crop, loader, workers, "CUB-200 test")
+        return store.write_prepared(
+            out_dir, name="cub200", classes=classes, source=_source([archive]),
+            train_x=train_x, train_y=np.array(split[True][1], dtype=np.int64),
+            test_x=test_x, test_y=np.array(split[False][1], dtype=np.int64),
+            info={"resize": resize, "crop": crop, "interpolation": "bilinear"}, move_memmaps=True)
+
+
+# -------------------------------------------------------------------------------------- ImageNet-100
+def imagenet100_classes() -> list[str]:
+    """The 100 WNIDs of CMC's ``imagenet100.txt`` (HobbitLong/CMC), in that file's order."""
+    text = resources.files("interprobust").joinpath("resources/imagenet100_classes.txt").read_text()
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def _class_images(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES) if folder.is_dir() else []
+
+
+def _imagenet_root(imagenet_dir: str | os.PathLike | None) -> Path:
+    fix = ("set the config key data.imagenet_dir to an extracted ImageNet-1k (ILSVRC2012) folder holding "
+           "train/<wnid>/*.JPEG and val/<wnid>/*.JPEG (val sorted into class folders)")
+    if not imagenet_dir:
+        raise DataError(f"imagenet100 is built from your own copy of ImageNet-1k, and data.imagenet_dir is "
+                        f"not set: {fix}")
+    root = Path(os.path.expandvars(os.path.expanduser(str(imagenet_dir))))
+    if not root.is_dir():
+        raise DataError(f"data.imagenet_dir = {imagenet_dir!r} is not a folder: {fix}")
+    return root
+
+
+def _imagenet_split(root: Path, split: str, wnids: Sequence[str]) -> tuple[list[Path], list[int]]:
+    """All images of ``wnids`` under ``root/split``; a DataError listing missing classes when incomplete."""
+    per_class = {w: _class_images(root / split / w) for w in wnids}
+    missing = [w for w in wnids if not per_class[w]]
+    if missing:
+        raise DataError(f"data.imagenet_dir = {str(root)!r} lacks {len(missing)} of the 100 ImageNet-100 "
+                        f"classes in {split}/ (e.g. {', '.join(missing[:5])}): point data.imagenet_dir at a "
+                        f"complete ImageNet-1k folder with {split}/<wnid>/*.JPEG")
+    paths, ys = [], []
+    for i, w in enumerate(wnids):
+        paths += per_class[w]
+        ys += [i] * len(per_class[w])
+    return paths, ys
+
+
+def prepare_imagenet100(raw_dir: Path | None, out_dir: Path, *, imagenet_dir: str | os.PathLike | None = None,
+                        resize: int = 256, crop: int = 224, workers: int | None = None) -> dict:
+    """ImageNet-100 (CMC's 100 classes) from the user's ImageNet-1k folder (``raw_dir`` is unused).
+
+    Classes in sorted WNID order (what ``torchvision.datasets.ImageFolder`` gives a folder of these 100
+    classes); the ImageNet val set is the test set. Each image: RGB, shorter side resized to ``resize``
+    (bilinear), centre crop ``crop`` x ``crop``; decoded straight into memory maps (about 19 GB at 224).
+    """
+    out_dir = Path(out_dir)
+    root = _imagenet_root(imagenet_dir)
+    loader = _resize_crop_loader(resize, crop)
+    wnids = sorted(imagenet100_classes())
+    train_paths, train_y = _imagenet_split(root, "train", wnids)
+    test_paths, test_y = _imagenet_split(root, "val", wnids)
+    with _scratch(out_dir) as scratch:
+        train_x = _decode_split(scratch, "train_x", train_paths, crop, loader, workers, "ImageNet-100 train")
+        test_x = _decode_split(scratch, "test_x", test_paths, crop, loader, workers, "ImageNet-100 val")
+        return store.write_prepared(
+            out_dir, name="imagenet100", classes=wnids, train_x=train_x, train_y=np.array(train_y, np.int64),
+            test_x=test_x, test_y=np.array(test_y, np.int64),
+            source={"files": {}, "imagenet_dir": str(root), "class_list": "HobbitLong/CMC imagenet100.txt"},
+            info={"resize": resize, "crop": crop, "interpolation": "bilinear", "test_split": "val",
+                  "class_order": "sorted wnid"}, move_memmaps=True)
+
+
+PREPARERS: dict[str, Callable[..., dict]] = {
+    "mnist": prepare_mnist,
+    "fmnist": prepare_fmnist,
+    "cifar10": prepare_cifar10,
+    "cifar100": prepare_cifar100,
+    "cifar10c": prepare_cifar10c,
+    "tinyimagenet": prepare_tinyimagenet,
+    "cub200": prepare_cub200,
+    "imagenet100": prepare_imagenet100,
+}
