@@ -38,6 +38,28 @@ def test_masking_really_zeroes_F():
     assert (out[:, :, :4, :4] == 0).all() and torch.equal(out[:, :, 4:, :], x[:, :, 4:, :])
 
 
+def test_per_image_mask_and_masking_prob(tmp_path):
+    x = torch.rand(4, 3, 8, 8) + 0.1
+    per_image = torch.zeros(4, 8, 8, dtype=torch.bool)
+    per_image[1, :4, :4] = True
+    out = R.mask_features(x, per_image)
+    assert (out[1, :, :4, :4] == 0).all() and torch.equal(out[[0, 2, 3]], x[[0, 2, 3]])
+    # masking_prob = 0 is no masking; the draw comes from torch's global generator (seeded by fit)
+    m, y = _model(), torch.tensor([0, 1, 2, 0])
+    spec = {"patch": 4, "image_size": [8, 8], "sets": {"global": [1, 0, 0, 0], "per_class": [[1, 0, 0, 0]] * 3}}
+    path = tmp_path / "spurious.json"
+    path.write_text(json.dumps(spec))
+    loss = train.get_method("limeref")
+    plain, _ = train.get_method("ce")(m, x, y, {})
+    none, _ = loss(m, x, y, {"spurious": str(path), "masking_prob": 0.0})
+    assert none.item() == pytest.approx(plain.item())
+    torch.manual_seed(3)
+    half_a, _ = loss(m, x, y, {"spurious": str(path), "masking_prob": 0.5})
+    torch.manual_seed(3)
+    half_b, _ = loss(m, x, y, {"spurious": str(path), "masking_prob": 0.5})
+    assert half_a.item() == half_b.item()
+
+
 def test_restricted_fgsm_moves_only_F():
     m, x, y = _model(), torch.rand(4, 3, 8, 8) * 0.8 + 0.1, torch.tensor([0, 1, 2, 0])
     mask = torch.zeros(8, 8, dtype=torch.bool)

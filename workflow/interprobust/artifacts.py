@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import platform
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ def versions() -> dict[str, str]:
     import numpy
     import sklearn
     from . import __version__
-    return {"interprobust": __version__, "torch": torch.__version__, "numpy": numpy.__version__,
+    return {"interprobust": __version__, "torch": str(torch.__version__), "numpy": numpy.__version__,
             "scikit-learn": sklearn.__version__, "python": platform.python_version()}
 
 
@@ -24,6 +25,8 @@ def save_model(path: str | Path, model: torch.nn.Module, meta: dict[str, Any]) -
     if "signature" not in meta:
         raise ValueError("meta needs a 'signature' (models.model_signature(...)) to rebuild the model")
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    # plain JSON types only, so torch.load(weights_only=True) reads it back
+    meta = json.loads(json.dumps(meta, default=str))
     with atomic_path(path) as tmp:
         torch.save({"state_dict": state, "meta": meta}, tmp)
 

@@ -33,8 +33,11 @@ def sensitivity_penalty(model, x: torch.Tensor, y: torch.Tensor, pixel_mask: tor
 
 
 def mask_features(x: torch.Tensor, pixel_mask: torch.Tensor, fill: float = 0.0) -> torch.Tensor:
-    """x * m (paper's x_masked): pixels of F set to ``fill`` (0 as in the paper)."""
-    keep = ~pixel_mask.to(torch.bool)
+    """x * m (paper's x_masked): pixels of F set to ``fill`` (0 as in the paper).
+
+    ``pixel_mask`` is (H, W) for every image or (B, H, W) per image; all channels of a pixel go together.
+    """
+    keep = ~pixel_mask.to(device=x.device, dtype=torch.bool).unsqueeze(-3)
     return torch.where(keep, x, torch.full_like(x, fill))
 
 
@@ -61,13 +64,17 @@ def limeref_loss(model, x, y, params):
     """L_task(masked x) + alpha * L_adv + lambda * L_reg, each part switchable.
 
     params: spurious (path to the detection artefact; absent or null = F empty), masking (bool),
-    alpha, fgsm_eps, restrict_fgsm (bool), lam.
+    masking_prob (share of each batch's images that are masked, drawn from torch's global generator,
+    which ``train.fit`` seeds per epoch), alpha, fgsm_eps, restrict_fgsm (bool), lam.
     """
     path = params.get("spurious")
     mask = load_spurious_pixels(path).to(x.device) if path else torch.zeros(x.shape[-2:], dtype=torch.bool,
                                                                              device=x.device)
     if params.get("masking", True):
-        x = mask_features(x, mask)
+        p = float(params.get("masking_prob", 1.0))
+        chosen = torch.rand(x.shape[0], device=x.device) < p if p < 1.0 else torch.ones(
+            x.shape[0], dtype=torch.bool, device=x.device)
+        x = mask_features(x, mask[None] & chosen[:, None, None])
     logits = model(x)
     loss = F.cross_entropy(logits, y)
     alpha = float(params.get("alpha", 0.0))

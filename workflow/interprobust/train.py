@@ -175,6 +175,7 @@ def fit(model: torch.nn.Module, data: Prepared, *, method: str = "ce", method_pa
     for epoch in range(start_epoch, cfg.epochs):
         t0 = time.perf_counter()
         gen = _epoch_generator(seed, epoch)
+        torch.manual_seed(seed * 100_003 + epoch)  # stochastic losses draw from here: resume-exact too
         perm = torch.randperm(n, generator=gen).numpy()
         model.train()
         loss_sum, correct, seen = 0.0, 0, 0

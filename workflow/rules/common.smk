@@ -159,7 +159,8 @@ def train_extra_args(w, input):
 
 def evaluation_params(attacks="attacks"):
     e = config["evaluate"]
-    return as_json({"eps": e["eps"], "attacks": e[attacks], "batch_size": e["batch_size"],
+    eps = (e.get("strong_eps") or e["eps"]) if attacks == "strong_attacks" else e["eps"]
+    return as_json({"eps": eps, "attacks": e[attacks], "batch_size": e["batch_size"],
                     "max_samples": e["max_samples"]})
 
 
