@@ -22,25 +22,9 @@ import torch
 
 
 def build_resnet18(width: float) -> torch.nn.Module:
-    try:
-        from interprobust.models import build_model
-    except ImportError:  # pragma: no cover - only while models.py does not exist yet
-        build_model = None
-    if build_model is not None:
-        return build_model("resnet18", num_classes=10, in_channels=3, image_size=32, mean=[0.5] * 3,
-                           std=[0.25] * 3, width=width)
-    # Fallback (no interprobust.models): torchvision's ResNet-18 with a CIFAR stem (3x3 stride-1 conv,
-    # no max-pool) for 32 px inputs, normalisation as its first layer. Width is ignored here.
-    import torchvision
-    net = torchvision.models.resnet18(num_classes=10)
-    net.conv1 = torch.nn.Conv2d(3, 64, 3, 1, 1, bias=False)
-    net.maxpool = torch.nn.Identity()
-
-    class Norm(torch.nn.Module):
-        def forward(self, x):
-            return (x - 0.5) / 0.25
-
-    return torch.nn.Sequential(Norm(), net)
+    from interprobust.models import build_model
+    return build_model("resnet18", num_classes=10, in_channels=3, image_size=32, mean=[0.5] * 3,
+                       std=[0.25] * 3, width=width)
 
 
 def sync(device: torch.device) -> None:

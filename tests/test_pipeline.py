@@ -61,16 +61,17 @@ def test_embedded_dag_produces_every_final_output(workdir, embedded_run):
 def test_results_are_sane(workdir, embedded_run):
     import pandas as pd
     rob = pd.read_csv(workdir / "results/overview/digits_rgb32_robustness.csv")
+    assert set(rob.model) == {"resnet18/ce/seed0", "resnet18/limeref/seed0"}
+    rob = rob[rob.model == "resnet18/ce/seed0"]
     clean = rob[rob.attack == "clean"].accuracy.iloc[0]
     assert clean > 30  # 4 epochs of a tiny ResNet-18 learn the digits far above chance (10 %)
-    for attack in ("fgsm", "pgd"):
-        sweep = rob[rob.attack == attack].sort_values("eps").accuracy.to_numpy()
-        assert (sweep[1:] <= sweep[:-1] + 1e-9).all() and sweep[0] <= clean
-    pgd = rob[rob.attack == "pgd"].set_index("eps").accuracy
-    fgsm = rob[rob.attack == "fgsm"].set_index("eps").accuracy
-    assert (pgd <= fgsm + 1.0).all()
+    pgd = rob[rob.attack == "pgd"].set_index("eps").accuracy.sort_index()
+    fgsm = rob[rob.attack == "fgsm"].set_index("eps").accuracy.sort_index()
+    # PGD accuracy falls with eps (FGSM need not: one large step can overshoot)
+    assert (pgd.to_numpy()[1:] <= pgd.to_numpy()[:-1] + 1.0).all() and pgd.iloc[0] <= clean
+    assert (fgsm <= clean).all() and (pgd <= fgsm + 1.0).all()
     corr = pd.read_csv(workdir / "results/overview/digits_rgb32_corruptions.csv")
-    assert len(corr) == 19 * 5 and corr.accuracy.between(0, 100).all()
+    assert len(corr) == 2 * 19 * 5 and corr.accuracy.between(0, 100).all()
 
 
 @pytest.mark.slow

@@ -27,6 +27,7 @@ names to classes and :func:`make_attack` builds one by name. :func:`robust_accur
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 from collections.abc import Iterator
 
@@ -479,3 +480,435 @@ def robust_accuracy(model: nn.Module, x, y, attack: Attack, batch_size: int = 25
                 ok &= model(xb).argmax(1) == yb
         correct += int(ok.sum())
     return _percent(correct, len(y))
+
+
+# --------------------------------------------------------------------------------------------------
+# targeted explanation attack (Dombrowski et al. 2019; as used by SEP and by AGA's Adv-Insertion)
+
+__all__ += ["ExplanationAttack", "ExplanationAttackResult", "explanation_map", "explanation_loss",
+            "explanation_maps", "relu_softplus_surrogate", "NORMALIZATIONS"]
+
+NORMALIZATIONS = ("sum", "max", None)
+_TINY = 1e-12
+
+
+def explanation_map(h: torch.Tensor, normalize: str | None = "sum") -> torch.Tensor:
+    """The post-processed explanation map of each sample: (B, H, W).
+
+    A 4-d ``h`` (B, C, H, W) is an attribution: ``|h|`` summed over the channels. A 3-d ``h``
+    (B, H, W) or a 2-d ``h`` (H, W) (broadcast to a batch of one) is taken as a map already (e.g. a
+    frame-shaped target). Then, per sample: ``normalize="sum"`` divides by the map's sum (Dombrowski
+    et al.'s normalisation, but per sample), ``"max"`` by its maximum (RobustAGA's heat-map
+    post-processing), ``None`` leaves it. An all-zero map stays all-zero. Differentiable.
+    """
+    if normalize not in NORMALIZATIONS:
+        raise ValueError(f"normalize must be one of {NORMALIZATIONS}; got {normalize!r}")
+    if h.dim() == 4:
+        m = h.abs().sum(1)
+    elif h.dim() == 3:
+        m = h
+    elif h.dim() == 2:
+        m = h[None]
+    else:
+        raise ValueError(f"expected an attribution (B, C, H, W) or a map (B, H, W) / (H, W); got {tuple(h.shape)}")
+    if normalize == "sum":
+        m = m / m.flatten(1).sum(1).clamp_min(_TINY)[:, None, None]
+    elif normalize == "max":
+        m = m / m.flatten(1).amax(1).clamp_min(_TINY)[:, None, None]
+    return m
+
+
+def _map_distance(m_adv: torch.Tensor, m_target: torch.Tensor, reduction: str) -> torch.Tensor:
+    d = (m_adv - m_target).square().flatten(1)
+    return d.mean(1) if reduction == "mean" else d.sum(1)
+
+
+def explanation_loss(h_adv: torch.Tensor, h_target: torch.Tensor, *, normalize: str | None = "sum",
+                     reduction: str = "mean") -> torch.Tensor:
+    """Per-sample explanation loss (SEP, Definition 1): ``||n(h_adv) - n(h_target)||^2`` of the
+    post-processed, normalised maps ``n = explanation_map(., normalize)``; (B,).
+
+    ``reduction="mean"`` averages the squared differences over the H*W pixels (``F.mse_loss`` per
+    sample, as in Dombrowski et al.'s code; the scale of SEP's tables, which report it in units of
+    1e-7), ``"sum"`` sums them (RobustAGA's "sum-MSE"). Inputs may be raw attributions (B, C, H, W)
+    or maps (B, H, W) / (H, W); a (H, W) or batch-of-one target broadcasts over the batch.
+    Differentiable.
+    """
+    _check_reduction(reduction)
+    return _map_distance(explanation_map(h_adv, normalize), explanation_map(h_target, normalize), reduction)
+
+
+def _check_reduction(reduction: str) -> str:
+    if reduction not in ("mean", "sum"):
+        raise ValueError(f"reduction must be 'mean' or 'sum'; got {reduction!r}")
+    return reduction
+
+
+def _resolve_explain(explain):
+    """A callable ``explain(model, x, target, create_graph=...) -> (B, C, H, W)``; a string names a
+    method of :func:`interprobust.explain.attributions.attribute`."""
+    if callable(explain):
+        return explain
+    if isinstance(explain, str):
+        method = explain
+
+        def by_name(model, x, target, create_graph=False):
+            from .explain.attributions import attribute
+            return attribute(method, model, x, target, create_graph=create_graph)
+
+        by_name.__name__ = f"attribute[{method}]"
+        return by_name
+    raise TypeError(f"explain must be a callable or a method name; got {explain!r}")
+
+
+@contextlib.contextmanager
+def relu_softplus_surrogate(model: nn.Module, beta: float = 10.0) -> Iterator[list[nn.Module]]:
+    """Temporarily replace every ``nn.ReLU`` module of ``model`` by ``nn.Softplus(beta)`` (one new
+    module per original instance, so a module used several times stays shared), restoring the very
+    same original modules afterwards. Yields the new Softplus modules (set ``.beta`` to change beta
+    between forward passes). Dombrowski et al.'s surrogate for gradient explanations of ReLU nets."""
+    slots: list[tuple[nn.Module, str, nn.Module]] = []
+    for parent in model.modules():
+        for name, child in parent.named_children():
+            if type(child) is nn.ReLU:
+                slots.append((parent, name, child))
+    replaced: dict[int, nn.Module] = {}
+    for parent, name, child in slots:
+        if id(child) not in replaced:
+            replaced[id(child)] = nn.Softplus(beta=float(beta))
+        setattr(parent, name, replaced[id(child)])
+    try:
+        yield list(replaced.values())
+    finally:
+        for parent, name, child in slots:
+            setattr(parent, name, child)
+
+
+@dataclasses.dataclass
+class ExplanationAttackResult:
+    """What :meth:`ExplanationAttack.run` returns; every tensor is detached, on the input's device.
+
+    ``x_adv`` (B, C, H, W); ``y`` the explained class of each sample; ``pred`` the original (clean)
+    prediction; ``expl_start`` / ``expl_end`` the explanation loss (:func:`explanation_loss` with the
+    attack's ``normalize`` and ``reduction``, with the model's real activations) at the clean
+    victim ``x`` and at ``x_adv``; ``pred_kept`` whether ``x_adv`` is still predicted as ``pred``;
+    ``best_step`` the iterate returned (0 = the start, k = after k optimiser steps).
+    """
+
+    x_adv: torch.Tensor
+    y: torch.Tensor
+    pred: torch.Tensor
+    expl_start: torch.Tensor
+    expl_end: torch.Tensor
+    pred_kept: torch.Tensor
+    best_step: torch.Tensor
+
+
+class ExplanationAttack(Attack):
+    """Targeted explanation-manipulation attack (Dombrowski et al. 2019, "Explanations can be
+    manipulated and geometry is to blame"), as used by SEP (victim/target image pairs) and by AGA's
+    Adv-Insertion (a frame-shaped target map), in an L-infinity ε-ball.
+
+    For victims ``x`` (B, C, H, W) in [0, 1] and per-victim target maps, minimises per sample::
+
+        expl_weight * D(n(h(x + δ)), n(h_target)) + output_weight * O(f(x + δ), f(x))
+
+    with ``h(z) = explain(model, z, y, create_graph=True)`` (the explanation of class ``y``; default
+    the clean prediction), ``n = explanation_map(., normalize)``, ``D`` the squared difference
+    averaged (``reduction="mean"``) or summed (``"sum"``) over the pixels, and ``O`` the mean squared
+    difference over the classes of the softmax outputs (``output="softmax"``, Dombrowski) or of the
+    logits (``output="logits"``, RobustAGA). ``gamma`` sets ``expl_weight = gamma`` and
+    ``output_weight = 1 - gamma`` (RobustAGA: ``gamma = 0.5``, ``reduction="sum"``,
+    ``normalize="max"``, ``output="logits"``; see :meth:`aga`). The batch loss is the *sum* of the
+    per-sample losses, so each sample's δ gets exactly its own gradient and, Adam being elementwise,
+    the result of a sample does not depend on the rest of the batch.
+
+    Default weights (``expl_weight``, ``output_weight`` and ``gamma`` all None; only for
+    ``normalize="sum"`` and ``output="softmax"``): Dombrowski et al.'s prefactors 1e11 and 1e6,
+    tuned for 224x224 inputs and 1000 classes, rescaled to this input so that both terms keep
+    their magnitude: ``expl_weight = 1e11 * (H*W / 224**2)**2`` (a sum-normalised map has values
+    ~1/(H*W), so the mean squared difference scales as (H*W)**-2; divided by H*W more for
+    ``reduction="sum"``) and ``output_weight = 1e6 * num_classes / 1000`` (the mean over classes).
+
+    Optimisation: ``steps`` Adam steps (betas 0.9/0.999, eps 1e-8, no weight decay) of learning rate
+    ``lr`` (default ``4 * eps / steps``, RobustAGA's rule) on δ, starting at δ = 0 (or
+    ``U(-eps, eps)`` with ``random_start``, drawn from a generator seeded with ``seed``, or
+    ``init_delta``); after each step x + δ is projected onto ``[x - eps, x + eps] ∩ [0, 1]``.
+
+    Returned iterate (``select``): ``"best"`` (default) the iterate with the lowest explanation loss
+    ``D`` (real activations) among those whose prediction equals the clean prediction, the start
+    included; if none keeps it, the start. ``"last"`` the final iterate (RobustAGA's behaviour:
+    the prediction is not constrained).
+
+    ``beta_growth=(b0, b1)`` (or True for (10, 100)): for ReLU networks, every ``nn.ReLU`` is
+    replaced during the optimisation by ``nn.Softplus(beta_i)``, ``beta_i = b0 * (b1 / b0)**(i /
+    steps)`` at step i (Dombrowski: 10 -> 100); the explanation losses, predictions and hence the
+    selection are evaluated with the real ReLU network (one extra first-order explanation per
+    step). The model's modules are restored afterwards.
+
+    ``batch_size`` bounds how many samples are optimised at once (memory); results do not depend
+    on it. ``__call__(model, x, y=None, target_map=...)`` returns ``x_adv``; :meth:`run` returns an
+    :class:`ExplanationAttackResult`. Target maps: raw attributions (B, C, H, W), maps (B, H, W), or
+    one (H, W) / (1, ...) map for the whole batch; they are post-processed with ``normalize`` (see
+    :func:`explanation_map`). :func:`explanation_maps` computes them for target images.
+    Not in ``ATTACKS``: it needs target maps, so it is no drop-in evasion attack.
+    """
+
+    name = "explanation"
+
+    def __init__(self, eps: float, steps: int = 100, lr: float | None = None,
+                 explain="input_x_gradient", *, expl_weight: float | None = None,
+                 output_weight: float | None = None, gamma: float | None = None,
+                 output: str = "softmax", normalize: str | None = "sum", reduction: str = "mean",
+                 select: str = "best", optimizer: str = "adam", random_start: bool = False,
+                 seed: int = 0, beta_growth=None, batch_size: int | None = None):
+        self.eps = _check_eps(eps)
+        self.steps = int(steps)
+        if self.steps < 0:
+            raise ValueError("steps must be >= 0")
+        self.lr = float(lr) if lr is not None else (4.0 * self.eps / self.steps if self.steps else 0.0)
+        self.explain = explain
+        self._explain = _resolve_explain(explain)
+        if gamma is not None:
+            if expl_weight is not None or output_weight is not None:
+                raise ValueError("give either gamma or expl_weight / output_weight, not both")
+            if not 0.0 <= float(gamma) <= 1.0:
+                raise ValueError(f"gamma must be in [0, 1]; got {gamma}")
+            expl_weight, output_weight = float(gamma), 1.0 - float(gamma)
+        if (expl_weight is None) != (output_weight is None):
+            raise ValueError("give both expl_weight and output_weight (or neither, or gamma)")
+        if output not in ("softmax", "logits"):
+            raise ValueError(f"output must be 'softmax' or 'logits'; got {output!r}")
+        if normalize not in NORMALIZATIONS:
+            raise ValueError(f"normalize must be one of {NORMALIZATIONS}; got {normalize!r}")
+        if expl_weight is None and (normalize != "sum" or output != "softmax"):
+            raise ValueError("the default (rescaled Dombrowski) weights need normalize='sum' and "
+                             "output='softmax'; give expl_weight / output_weight or gamma")
+        self.expl_weight = None if expl_weight is None else float(expl_weight)
+        self.output_weight = None if output_weight is None else float(output_weight)
+        self.gamma = gamma
+        self.output = output
+        self.normalize = normalize
+        self.reduction = _check_reduction(reduction)
+        if select not in ("best", "last"):
+            raise ValueError(f"select must be 'best' or 'last'; got {select!r}")
+        self.select = select
+        if optimizer != "adam":
+            raise ValueError(f"only optimizer='adam' is implemented; got {optimizer!r}")
+        self.optimizer = optimizer
+        self.random_start = bool(random_start)
+        self.seed = int(seed)
+        if beta_growth is True:
+            beta_growth = (10.0, 100.0)
+        if beta_growth is not None and beta_growth is not False:
+            b0, b1 = (float(b) for b in beta_growth)
+            if not (b0 > 0 and b1 > 0):
+                raise ValueError(f"beta_growth must be two positive betas; got {beta_growth!r}")
+            self.beta_growth: tuple[float, float] | None = (b0, b1)
+        else:
+            self.beta_growth = None
+        self.batch_size = None if batch_size is None else max(1, int(batch_size))
+
+    # -------------------------------------------------------------------------------- presets
+    @classmethod
+    def dombrowski(cls, eps: float, explain="input_x_gradient", steps: int = 1500, lr: float = 2e-4,
+                   **kwargs) -> "ExplanationAttack":
+        """Dombrowski et al.'s settings: sum-normalised maps, per-pixel MSE, softmax MSE, rescaled
+        prefactors 1e11 / 1e6, Adam lr 2e-4, 1500 steps (plus an ε-ball, as SEP states)."""
+        kwargs.setdefault("normalize", "sum")
+        kwargs.setdefault("reduction", "mean")
+        kwargs.setdefault("output", "softmax")
+        return cls(eps, steps=steps, lr=lr, explain=explain, **kwargs)
+
+    @classmethod
+    def aga(cls, eps: float, explain="gradient", steps: int = 100, gamma: float = 0.5,
+            **kwargs) -> "ExplanationAttack":
+        """RobustAGA's Adv-Insertion attack: max-normalised maps, gamma * sum-MSE to the target map
+        + (1 - gamma) * MSE of the logits, Adam, 100 steps, lr = 4 eps / steps."""
+        kwargs.setdefault("normalize", "max")
+        kwargs.setdefault("reduction", "sum")
+        kwargs.setdefault("output", "logits")
+        return cls(eps, steps=steps, explain=explain, gamma=gamma, **kwargs)
+
+    # -------------------------------------------------------------------------------- interface
+    def __call__(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor | None = None,
+                 target_map: torch.Tensor | None = None,
+                 init_delta: torch.Tensor | None = None) -> torch.Tensor:
+        return self.run(model, x, y, target_map=target_map, init_delta=init_delta).x_adv
+
+    def run(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor | None = None, *,
+            target_map: torch.Tensor | None = None,
+            init_delta: torch.Tensor | None = None) -> ExplanationAttackResult:
+        """Attack every victim in ``x`` towards its target map (one batch on the model's device)."""
+        if not isinstance(x, torch.Tensor) or not x.is_floating_point() or x.dim() != 4:
+            raise TypeError("x must be a float (B, C, H, W) tensor in [0, 1]")
+        if target_map is None:
+            raise ValueError("target_map is required: the target explanations, one per victim")
+        out_device, device = x.device, model_device(model)
+        x = x.detach().to(device)
+        b = x.shape[0]
+        tm = target_map.detach().to(device=device, dtype=x.dtype)
+        if tm.dim() == 2:
+            tm = tm[None]
+        if tm.shape[0] not in (1, b):
+            raise ValueError(f"target_map has {tm.shape[0]} samples for {b} victims")
+        if tm.shape[-2:] != x.shape[-2:]:
+            raise ValueError(f"target_map's spatial size {tuple(tm.shape[-2:])} != the images' {tuple(x.shape[-2:])}")
+        if init_delta is not None:
+            if init_delta.shape != x.shape:
+                raise ValueError(f"init_delta must have shape {tuple(x.shape)}; got {tuple(init_delta.shape)}")
+            delta0 = init_delta.detach().to(device=device, dtype=x.dtype)
+        elif self.random_start and self.eps > 0:
+            g = torch.Generator(device=device)
+            g.manual_seed(self.seed)
+            delta0 = torch.empty_like(x).uniform_(-self.eps, self.eps, generator=g)
+        else:
+            delta0 = None
+        with eval_mode(model), torch.enable_grad():
+            with torch.no_grad():
+                logits0 = model(x)
+            pred = logits0.argmax(1)
+            yy = pred.clone() if y is None else torch.as_tensor(y).detach().to(device=device, dtype=torch.long)
+            if yy.shape != (b,):
+                raise ValueError(f"y must have shape ({b},); got {tuple(yy.shape)}")
+            tmap = explanation_map(tm, self.normalize).expand(b, *x.shape[-2:])
+            a_w, o_w = self._weights(x, logits0.shape[1])
+            chunk = self.batch_size or max(b, 1)
+            parts = []
+            for i in range(0, b, chunk):
+                sl = slice(i, i + chunk)
+                parts.append(self._attack_chunk(model, x[sl], yy[sl], pred[sl], logits0[sl], tmap[sl],
+                                                None if delta0 is None else delta0[sl], a_w, o_w))
+        cat = [torch.cat(t).detach().to(out_device) for t in zip(*parts)] if parts else \
+            [x.to(out_device)] + [torch.empty(0, device=out_device)] * 4
+        x_adv, expl_start, expl_end, kept, best_step = cat
+        return ExplanationAttackResult(x_adv=x_adv, y=yy.to(out_device), pred=pred.to(out_device),
+                                       expl_start=expl_start, expl_end=expl_end,
+                                       pred_kept=kept.bool(), best_step=best_step.long())
+
+    def _perturb(self, model, x, y, init_delta):  # pragma: no cover - run() replaces it
+        raise TypeError("ExplanationAttack needs target maps: call attack(model, x, y, target_map=...)")
+
+    # -------------------------------------------------------------------------------- internals
+    def _weights(self, x: torch.Tensor, num_classes: int) -> tuple[float, float]:
+        if self.expl_weight is not None:
+            return self.expl_weight, self.output_weight
+        hw = x.shape[-2] * x.shape[-1]
+        a = 1e11 * (hw / 224.0 ** 2) ** 2
+        if self.reduction == "sum":
+            a /= hw
+        return a, 1e6 * num_classes / 1000.0
+
+    def _output_distance(self, logits: torch.Tensor, logits0: torch.Tensor) -> torch.Tensor:
+        if self.output == "softmax":
+            return (logits.softmax(1) - logits0.softmax(1)).square().mean(1)
+        return (logits - logits0).square().mean(1)
+
+    def _evaluate(self, model, z, y, tmap, create_graph: bool):
+        """(per-sample explanation loss, logits) at ``z``; with ``create_graph`` both stay in the
+        graph of ``z`` (which must require grad)."""
+        if not create_graph:
+            z = z.detach().requires_grad_(True)
+        h = self._explain(model, z, y, create_graph=create_graph)
+        loss = _map_distance(explanation_map(h, self.normalize), tmap, self.reduction)
+        if create_graph:
+            return loss, model(z)
+        with torch.no_grad():
+            return loss.detach(), model(z)
+
+    def _attack_chunk(self, model, x, y, pred, logits0, tmap, delta0, a_w, o_w):
+        shape = (-1, *[1] * (x.dim() - 1))
+        lo = (x - self.eps).clamp_(min=0.0)
+        hi = (x + self.eps).clamp_(max=1.0)
+        x_k = x.clone() if delta0 is None else torch.max(torch.min(x + delta0, hi), lo)
+        surrogate = self.beta_growth is not None
+        if surrogate and not any(type(m) is nn.ReLU for m in model.modules()):
+            raise ValueError("beta_growth replaces nn.ReLU modules, and the model has none")
+
+        # the clean victim and the start (the same point unless there is a random/explicit start)
+        expl_start, _ = self._evaluate(model, x, y, tmap, create_graph=False)
+        if delta0 is None:
+            loss_k, logits_k = expl_start, logits0
+        else:
+            loss_k, logits_k = self._evaluate(model, x_k, y, tmap, create_graph=False)
+        start, start_loss = x_k.clone(), loss_k.clone()
+        start_kept = logits_k.argmax(1) == pred
+        best, best_loss = start.clone(), torch.where(start_kept, start_loss, torch.full_like(start_loss, math.inf))
+        best_step = torch.zeros_like(pred)
+
+        m = torch.zeros_like(x)
+        v = torch.zeros_like(x)
+        b1, b2, adam_eps = 0.9, 0.999, 1e-8
+        for k in range(self.steps):
+            z = x_k.detach().requires_grad_(True)
+            if surrogate:
+                b0, b_end = self.beta_growth
+                beta = b0 * (b_end / b0) ** (k / self.steps)
+                with relu_softplus_surrogate(model, beta):
+                    expl, logits = self._evaluate(model, z, y, tmap, create_graph=True)
+                    total = (a_w * expl + o_w * self._output_distance(logits, logits0)).sum()
+                    (grad,) = torch.autograd.grad(total, z)
+            else:
+                expl, logits = self._evaluate(model, z, y, tmap, create_graph=True)
+                total = (a_w * expl + o_w * self._output_distance(logits, logits0)).sum()
+                (grad,) = torch.autograd.grad(total, z)
+                # iterate k's real loss and prediction come with its gradient; k = 0 is the start
+                if k > 0:
+                    self._track(k, x_k, expl.detach(), logits.detach(), pred, best, best_loss, best_step)
+            if surrogate and k > 0:
+                rl, rlog = self._evaluate(model, x_k, y, tmap, create_graph=False)
+                self._track(k, x_k, rl, rlog, pred, best, best_loss, best_step)
+            with torch.no_grad():
+                t = k + 1
+                m.mul_(b1).add_(grad, alpha=1 - b1)
+                v.mul_(b2).addcmul_(grad, grad, value=1 - b2)
+                step = (m / (1 - b1 ** t)) / ((v / (1 - b2 ** t)).sqrt_().add_(adam_eps))
+                x_k = (x_k - self.lr * step).clamp_(min=lo, max=hi)
+        # the final iterate
+        if self.steps > 0:
+            loss_k, logits_k = self._evaluate(model, x_k, y, tmap, create_graph=False)
+            self._track(self.steps, x_k, loss_k, logits_k, pred, best, best_loss, best_step)
+        if self.select == "last":
+            out, out_loss = x_k, loss_k
+            out_step = torch.full_like(pred, self.steps)
+            kept = logits_k.argmax(1) == pred
+        else:
+            found = torch.isfinite(best_loss)
+            out = best                                   # the start where nothing kept the prediction
+            out_loss = torch.where(found, best_loss, start_loss)
+            out_step = best_step
+            kept = found
+        return out.detach(), expl_start.detach(), out_loss.detach(), kept, out_step
+
+    @staticmethod
+    def _track(k, x_k, loss, logits, pred, best, best_loss, best_step) -> None:
+        """Keep, per sample, the lowest-loss iterate that keeps the clean prediction (in place)."""
+        with torch.no_grad():
+            better = (logits.argmax(1) == pred) & (loss < best_loss)
+            best.copy_(torch.where(better.view(-1, *[1] * (best.dim() - 1)), x_k, best))
+            best_loss.copy_(torch.where(better, loss, best_loss))
+            best_step.copy_(torch.where(better, torch.full_like(best_step, k), best_step))
+
+
+def explanation_maps(model: nn.Module, x: torch.Tensor, explain="input_x_gradient",
+                     y: torch.Tensor | None = None, *, normalize: str | None = "sum",
+                     batch_size: int = 256) -> torch.Tensor:
+    """Normalised explanation maps (B, H, W) of images ``x`` (float NCHW in [0, 1]) for class ``y``
+    (default: the predicted class), in eval mode, batched on the model's device; returned on ``x``'s
+    device. E.g. SEP's target maps ``h(x_t)`` for :class:`ExplanationAttack`."""
+    fn = _resolve_explain(explain)
+    device = model_device(model)
+    out = []
+    with eval_mode(model), torch.enable_grad():
+        for i in range(0, x.shape[0], int(batch_size)):
+            xb = x[i:i + int(batch_size)].detach().to(device)
+            if y is None:
+                with torch.no_grad():
+                    yb = model(xb).argmax(1)
+            else:
+                yb = torch.as_tensor(y[i:i + int(batch_size)]).to(device=device, dtype=torch.long)
+            h = fn(model, xb.clone().requires_grad_(True), yb, create_graph=False)
+            out.append(explanation_map(h.detach(), normalize).to(x.device))
+    if not out:
+        return torch.empty((0, *x.shape[-2:]), dtype=x.dtype, device=x.device)
+    return torch.cat(out)

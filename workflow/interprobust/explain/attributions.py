@@ -1,0 +1,347 @@
+"""Gradient-based attributions behind one captum-like call, batched on the input's device.
+
+``attribute(method, model, x, target, create_graph=False, **kwargs)`` returns a tensor shaped like x
+(B, C, H, W). Models take images in [0, 1] (``Normalize`` is their first module), so every
+attribution is with respect to pixel space. The explained output is the target class's logit;
+``target=None`` explains the predicted class.
+
+Methods (``ATTRIBUTIONS``):
+
+``gradient``              d logit_t / dx.
+``input_x_gradient``      (x - baseline) * gradient, baseline 0 by default.
+``guided_backprop``       Springenberg et al.: at every ReLU the backward signal R becomes
+                          R * [z > 0] * [R > 0]; at every Softplus(beta) sigmoid(beta z) * R * [R > 0]
+                          (RobustAGA's GBP for Softplus networks).
+``integrated_gradients``  (x - baseline) * the path integral of the gradient; ``steps`` = 50 points
+                          with the IG paper's right Riemann sum by default (captum's step rules
+                          ``riemann_left|right|middle|trapezoid`` available; all path points batched).
+``smoothgrad``            the mean gradient over ``n`` copies x + N(0, sigma^2), noise from a
+                          ``torch.Generator`` seeded with ``seed`` on the input's device, batched.
+``lrp``                   LRP-z+ (alpha1-beta0) in every conv / linear layer after the first, z^B
+                          in the first with the [0, 1] pixel box mapped through ``Normalize``
+                          (zennit hooks). Relevance passes unchanged through activations, BatchNorm
+                          and ``Normalize``; max-pool routes it to the maximum; average pools share it
+                          in proportion to the inputs; a residual sum splits it in proportion to the
+                          positive parts of its two branches. Starts from R = logit_t (``start='one'``:
+                          R = 1, as RobustAGA). For ``lenet``, ``convnet``, ``resnet18`` and plain
+                          sequential nets.
+
+With ``create_graph=True`` the result stays differentiable with respect to x and the parameters
+(double backprop for regularisers and explanation attacks): all methods but ``lrp``. Otherwise
+the result is detached. During a call the model is in eval mode (``model_eval=False`` keeps its
+current mode, e.g. inside a training step); every submodule's mode, hooks and attributes are
+restored afterwards, also on errors. Parameters' ``.grad`` are never touched.
+
+Post-processing: :func:`heatmap` (abs, channel sum, divided by the per-sample max; AGA) and
+:func:`normalize_sum` (channel sum of abs divided by its per-sample sum; Dombrowski et al.).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..attacks import eval_mode
+
+__all__ = ["ATTRIBUTIONS", "attribute", "attribution_names", "heatmap", "normalize_sum", "gradient",
+           "input_x_gradient", "guided_backprop", "integrated_gradients", "smoothgrad", "lrp",
+           "guided_activations", "IG_METHODS"]
+
+IG_METHODS = ("riemann_right", "riemann_left", "riemann_middle", "riemann_trapezoid")
+
+
+# ------------------------------------------------------------------------------------------ helpers
+def _resolve_target(model: nn.Module, x: torch.Tensor, target) -> torch.Tensor:
+    """(B,) long tensor on x's device; None -> the model's prediction."""
+    if target is None:
+        with torch.no_grad():
+            return model(x.detach()).argmax(1)
+    t = torch.as_tensor(target, device=x.device).long()
+    if t.ndim == 0:
+        t = t.expand(x.shape[0])
+    if t.shape != (x.shape[0],):
+        raise ValueError(f"target must be an int or a ({x.shape[0]},) tensor; got shape {tuple(t.shape)}")
+    return t
+
+
+def _logit(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    return out.gather(1, target[:, None])[:, 0]
+
+
+def _grad_input(model: nn.Module, x: torch.Tensor, target: torch.Tensor, create_graph: bool) -> torch.Tensor:
+    """d logit_target / dx for a batch. With create_graph and an x that requires grad, the graph runs
+    back through x to whatever produced it (an attack's delta)."""
+    xi = x if (create_graph and x.requires_grad) else x.detach().requires_grad_(True)
+    logit = _logit(model(xi), target)
+    (g,) = torch.autograd.grad(logit.sum(), xi, create_graph=create_graph)
+    return g
+
+
+def _mean_gradient(model, points: torch.Tensor, weights: torch.Tensor, owner: torch.Tensor, target, batch: int,
+                   create_graph: bool, batch_size: int | None) -> torch.Tensor:
+    """sum_r weights[r] * grad(points[r]) accumulated into sample owner[r]; rows sent in chunks."""
+    size = batch_size or len(points)
+    total = None
+    for r0 in range(0, len(points), size):
+        r1 = min(r0 + size, len(points))
+        g = _grad_input(model, points[r0:r1], target[owner[r0:r1]], create_graph)
+        g = g * weights[r0:r1].view(-1, *([1] * (g.ndim - 1)))
+        part = torch.zeros((batch, *g.shape[1:]), dtype=g.dtype, device=g.device).index_add(0, owner[r0:r1], g)
+        total = part if total is None else total + part
+    return total
+
+
+def _baseline(x: torch.Tensor, baseline) -> torch.Tensor:
+    return torch.as_tensor(baseline, dtype=x.dtype, device=x.device).expand_as(x)
+
+
+# ---------------------------------------------------------------------------------- the methods
+def gradient(model, x, target, *, create_graph=False):
+    """d logit_target / dx."""
+    return _grad_input(model, x, target, create_graph)
+
+
+def input_x_gradient(model, x, target, *, create_graph=False, baseline=0.0):
+    """(x - baseline) * d logit_target / dx (baseline = the mean colour gives normalised-space x*grad)."""
+    return (x - _baseline(x, baseline)) * _grad_input(model, x, target, create_graph)
+
+
+class _GuidedReLU(torch.autograd.Function):
+    # backward written with differentiable ops (no once_differentiable): double backprop works
+    @staticmethod
+    def forward(ctx, z):
+        ctx.save_for_backward(z)
+        return F.relu(z)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (z,) = ctx.saved_tensors
+        return grad.clamp(min=0) * (z > 0).to(grad.dtype)
+
+
+class _GuidedSoftplus(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, z, beta, threshold):
+        ctx.save_for_backward(z)
+        ctx.beta, ctx.threshold = beta, threshold
+        return F.softplus(z, beta, threshold)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (z, ) = ctx.saved_tensors
+        bz = z * ctx.beta
+        slope = torch.where(bz > ctx.threshold, torch.ones_like(z), torch.sigmoid(bz))  # softplus' own derivative
+        return slope * grad.clamp(min=0), None, None
+
+
+_UNGUIDED = (nn.ReLU6, nn.SiLU, nn.GELU, nn.ELU, nn.LeakyReLU, nn.Hardswish, nn.Mish, nn.PReLU, nn.SELU, nn.CELU)
+
+
+def _guided_hook(module, inputs, output):
+    if isinstance(module, nn.ReLU):
+        return _GuidedReLU.apply(inputs[0])
+    return _GuidedSoftplus.apply(inputs[0], float(module.beta), float(module.threshold))
+
+
+@contextlib.contextmanager
+def guided_activations(model: nn.Module) -> Iterator[nn.Module]:
+    """Within the context every nn.ReLU / nn.Softplus of ``model`` back-propagates the guided signal
+    (forward hooks swap in a function with the same value); the hooks are removed on exit."""
+    bad = sorted({type(m).__name__ for m in model.modules() if isinstance(m, _UNGUIDED)})
+    if bad:
+        raise ValueError(f"guided backprop is defined here for ReLU and Softplus; the model also uses {bad}")
+    handles = [m.register_forward_hook(_guided_hook) for m in model.modules() if isinstance(m, (nn.ReLU, nn.Softplus))]
+    try:
+        yield model
+    finally:
+        for h in handles:
+            h.remove()
+
+
+def guided_backprop(model, x, target, *, create_graph=False):
+    """Guided Backprop (ReLU: R [z > 0][R > 0]; Softplus(beta): sigmoid(beta z) R [R > 0])."""
+    with guided_activations(model):
+        return _grad_input(model, x, target, create_graph)
+
+
+def _ig_alphas(steps: int, method: str, dtype, device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Path points and step weights of captum's Riemann rules (``riemann_right`` = the IG paper's sum)."""
+    if method not in IG_METHODS:
+        raise ValueError(f"unknown integration method {method!r}; valid: {', '.join(IG_METHODS)}")
+    if steps < (2 if method == "riemann_trapezoid" else 1):
+        raise ValueError(f"steps must be >= {2 if method == 'riemann_trapezoid' else 1}; got {steps}")
+    n = steps
+    if method == "riemann_trapezoid":
+        alphas = torch.linspace(0, 1, n, dtype=torch.float64)
+        weights = torch.full((n,), 1.0 / (n - 1), dtype=torch.float64)
+        weights[[0, -1]] = 0.5 / (n - 1)
+    else:
+        start = {"riemann_left": 0.0, "riemann_middle": 0.5, "riemann_right": 1.0}[method]
+        alphas = (torch.arange(n, dtype=torch.float64) + start) / n
+        weights = torch.full((n,), 1.0 / n, dtype=torch.float64)
+    return alphas.to(device, dtype), weights.to(device, dtype)
+
+
+def integrated_gradients(model, x, target, *, create_graph=False, steps=50, method="riemann_right", baseline=0.0,
+                         batch_size=None):
+    """(x - baseline) * sum_k w_k grad(baseline + a_k (x - baseline)); ``batch_size`` caps images per pass."""
+    b = x.shape[0]
+    base = _baseline(x, baseline)
+    alphas, weights = _ig_alphas(int(steps), method, x.dtype, x.device)
+    diff = x - base
+    points = (base[None] + alphas.view(-1, *([1] * x.ndim)) * diff[None]).reshape(-1, *x.shape[1:])  # step-major
+    owner = torch.arange(b, device=x.device).repeat(len(alphas))
+    avg = _mean_gradient(model, points, weights.repeat_interleave(b), owner, target, b, create_graph, batch_size)
+    return diff * avg
+
+
+def smoothgrad(model, x, target, *, create_graph=False, n=50, sigma=0.15, seed=0, batch_size=None):
+    """Mean gradient over x + N(0, sigma^2) (sigma in [0, 1] pixel units, no clamping), n samples per image.
+
+    Noise: ``torch.randn((B * n, C, H, W), generator)`` * sigma, row b * n + k for sample k of image b
+    (the layout and draws of captum's NoiseTunnel for the same seed on the same device).
+    """
+    b, n = x.shape[0], int(n)
+    if n < 1:
+        raise ValueError(f"smoothgrad needs n >= 1 samples; got {n}")
+    gen = torch.Generator(device=x.device).manual_seed(int(seed))
+    noise = torch.randn((b * n, *x.shape[1:]), generator=gen, device=x.device, dtype=x.dtype) * float(sigma)
+    points = x.repeat_interleave(n, dim=0) + noise
+    owner = torch.arange(b, device=x.device).repeat_interleave(n)
+    weights = torch.full((b * n,), 1.0 / n, dtype=x.dtype, device=x.device)
+    return _mean_gradient(model, points, weights, owner, target, b, create_graph, batch_size)
+
+
+# -------------------------------------------------------------------------------------------- LRP
+def _box_bounds(model: nn.Module, dtype, device):
+    """The [0, 1] pixel box in the first layer's input space, i.e. mapped through ``Normalize``."""
+    from ..models import Normalize
+    norm = next((m for m in model.modules() if isinstance(m, Normalize)), None)
+    if norm is None:
+        return torch.zeros((), dtype=dtype, device=device), torch.ones((), dtype=dtype, device=device)
+    mean, std = norm.mean.to(device, dtype), norm.std.to(device, dtype)
+    return (0 - mean) / std, (1 - mean) / std
+
+
+def _check_lrp_model(model: nn.Module) -> None:
+    from ..models import InvertedResidual, TorchvisionClassifier, WideBasicBlock
+    bad = sorted({type(m).__name__ for m in model.modules()
+                  if isinstance(m, (WideBasicBlock, InvertedResidual, TorchvisionClassifier))})
+    if bad:
+        raise ValueError(f"LRP is implemented for lenet, convnet, resnet18 and sequential nets; this model has {bad} "
+                         f"(residual sums without an LRP rule)")
+
+
+def _residual_forward(self, x):
+    """``models.BasicBlock.forward`` with the residual sum as a module, so that an LRP rule can see it."""
+    out = self.act1(self.bn1(self.conv1(x)))
+    out = self.bn2(self.conv2(out))
+    return self.act2(self.canonizer_sum(torch.stack([out, self.shortcut(x)], dim=-1)))
+
+
+def _lrp_composite(low, high, stabilizer: float):
+    """zennit composite: z^B first layer, z+ other conv/linear, pass-through activations/BN/Normalize."""
+    # zennit gives hook-based rules with clean removal; the rule set and the residual canonizer are ours
+    from zennit.canonizers import AttributeCanonizer
+    from zennit.core import BasicHook, Composite
+    from zennit.layer import Sum
+    from zennit.rules import Norm, NoMod, Pass, ZBox, ZPlus
+    from zennit.types import Activation, AvgPool, BatchNorm, Convolution, Linear
+
+    from ..models import BasicBlock, Normalize
+
+    def stab(t):
+        return t + ((t == 0).to(t) + t.sign()) * stabilizer
+
+    positive_sum = BasicHook(  # residual: R_branch = branch+ / (sum of branches+) * R
+        input_modifiers=[lambda inp: inp.clamp(min=0)], param_modifiers=[NoMod(param_keys=[])],
+        output_modifiers=[lambda out: out], gradient_mapper=lambda g, outs: g / stab(outs[0]),
+        reducer=lambda ins, grads: ins[0] * grads[0])
+
+    def canonize(name, module):
+        if isinstance(module, BasicBlock):
+            return {"forward": _residual_forward.__get__(module), "canonizer_sum": Sum()}
+        return None
+
+    def rule(ctx, name, module):
+        if isinstance(module, Normalize):
+            return Pass()
+        if isinstance(module, Sum):
+            return positive_sum
+        if isinstance(module, (Convolution, Linear)):
+            if not ctx.get("first_done"):
+                ctx["first_done"] = True
+                return ZBox(low, high, stabilizer=stabilizer)
+            return ZPlus(stabilizer=stabilizer)
+        if isinstance(module, (Activation, BatchNorm)):
+            return Pass()
+        if isinstance(module, AvgPool):
+            return Norm(stabilizer=stabilizer)
+        return None  # max-pool, flatten, identity, dropout: plain gradient
+
+    return Composite(module_map=rule, canonizers=[AttributeCanonizer(canonize)])
+
+
+def lrp(model, x, target, *, create_graph=False, start="logit", stabilizer=1e-8):
+    """LRP: z^B (pixel box [0, 1]) in the first layer, z+ above; see the module docstring."""
+    if create_graph:
+        raise ValueError("lrp is not differentiable here; create_graph=True is for the gradient-based methods")
+    if start not in ("logit", "one"):
+        raise ValueError(f"unknown start {start!r}; valid: logit, one")
+    _check_lrp_model(model)
+    low, high = _box_bounds(model, x.dtype, x.device)
+    xi = x.detach().requires_grad_(True)
+    with _lrp_composite(low, high, stabilizer).context(model):
+        out = model(xi)
+        onehot = torch.zeros_like(out).scatter_(1, target[:, None], 1.0)
+        relevance = onehot * out.detach() if start == "logit" else onehot
+        (r,) = torch.autograd.grad(out, xi, grad_outputs=relevance)
+    return r.detach()
+
+
+# ------------------------------------------------------------------------------------ the registry
+ATTRIBUTIONS: dict[str, Callable[..., torch.Tensor]] = {
+    "gradient": gradient,
+    "input_x_gradient": input_x_gradient,
+    "guided_backprop": guided_backprop,
+    "lrp": lrp,
+    "integrated_gradients": integrated_gradients,
+    "smoothgrad": smoothgrad,
+}
+
+
+def attribution_names() -> list[str]:
+    return list(ATTRIBUTIONS)
+
+
+def attribute(method: str, model: nn.Module, x: torch.Tensor, target=None, *, create_graph: bool = False,
+              model_eval: bool = True, **kwargs) -> torch.Tensor:
+    """Attribution of ``target``'s logit (int, (B,) tensor, or None = prediction) for images x in [0, 1].
+
+    ``kwargs`` go to the method (``steps``, ``method`` and ``baseline`` for IG; ``n``, ``sigma``, ``seed``
+    for smoothgrad; ``batch_size`` for both; ``baseline`` for input_x_gradient; ``start`` for lrp).
+    """
+    if method not in ATTRIBUTIONS:
+        raise ValueError(f"unknown attribution method {method!r}; valid: {', '.join(ATTRIBUTIONS)}")
+    mode = eval_mode(model) if model_eval else contextlib.nullcontext(model)
+    with mode, torch.enable_grad():
+        t = _resolve_target(model, x, target)
+        out = ATTRIBUTIONS[method](model, x, t, create_graph=create_graph, **kwargs)
+    return out if create_graph else out.detach()
+
+
+# ------------------------------------------------------------------------------- post-processing
+def heatmap(attr: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
+    """(B, H, W): |attr| summed over channels, divided by each sample's own maximum (AGA, RobustAGA)."""
+    h = attr.abs().sum(1) if attr.ndim == 4 else attr.abs()
+    return h / h.flatten(1).amax(1).clamp_min(eps).view(-1, 1, 1)
+
+
+def normalize_sum(attr: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
+    """(B, H, W): |attr| summed over channels, divided by each sample's own sum (Dombrowski et al., per sample)."""
+    h = attr.abs().sum(1) if attr.ndim == 4 else attr.abs()
+    return h / h.flatten(1).sum(1).clamp_min(eps).view(-1, 1, 1)
