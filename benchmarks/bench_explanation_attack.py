@@ -4,13 +4,16 @@ Same model (SEP's ConvNet at paper width, Softplus(beta=3), 32x32 RGB, random in
 (:class:`interprobust.attacks.ExplanationAttack`, input x gradient, Adam, same steps), same pairs.
 "Batched" is one call on all pairs; "per pair" is one call per pair, as a loop over SEP's pairs
 would do without batching. A warm-up call each first; then one timed run each (the per-pair loop is
-long enough on its own), or the median of ``--repeats``. Also checks that both give the same
+the median of ``--repeats`` interleaved runs (the machine's load drifts). Also checks that both give the same
 adversarial images. The last line is the speed ratio.
 
-    python benchmarks/bench_explanation_attack.py [--device cpu|cuda] [--pairs 64] [--steps 20]
-        [--repeats 1] [--width 1.0]
+    python benchmarks/bench_explanation_attack.py [--device cpu|cuda] [--pairs 32] [--steps 10]
+        [--repeats 2] [--width 1.0]
 
-Defaults (64 pairs x 20 steps on a CPU) finish in about a minute on 2 cores.
+Defaults (32 pairs x 10 steps) finish in about a minute on 2 CPU cores; 64 x 20 takes about three
+on 2 busy cores. On a CPU the per-pair loop is compute-bound at paper width (PyTorch's CPU double
+backward of a convolution runs on the slow im2col path whatever the batch size), so batching gains
+only a few x there; on a GPU, where one pair cannot fill the device, the gain is much larger.
 """
 
 from __future__ import annotations
@@ -35,9 +38,9 @@ def sync(device: torch.device) -> None:
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    ap.add_argument("--pairs", type=int, default=64)
-    ap.add_argument("--steps", type=int, default=20)
-    ap.add_argument("--repeats", type=int, default=1)
+    ap.add_argument("--pairs", type=int, default=32)
+    ap.add_argument("--steps", type=int, default=10)
+    ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--width", type=float, default=1.0, help="ConvNet width multiplier (1.0 = paper)")
     ap.add_argument("--eps", type=float, default=8 / 255)
     args = ap.parse_args(argv)
@@ -61,10 +64,12 @@ def main(argv=None) -> None:
           f"{args.steps} steps, eps {args.eps:.5f}, input x gradient, torch {torch.__version__}")
 
     def batched():
-        return attack(model, victims, target_map=targets)
+        r = attack.run(model, victims, target_map=targets)
+        return r.x_adv, r.expl_end, r.best_step
 
     def per_pair():
-        return torch.cat([attack(model, victims[i:i + 1], target_map=targets[i:i + 1]) for i in range(n)])
+        rs = [attack.run(model, victims[i:i + 1], target_map=targets[i:i + 1]) for i in range(n)]
+        return tuple(torch.cat(t) for t in zip(*[(r.x_adv, r.expl_end, r.best_step) for r in rs]))
 
     # warm-up (allocator, oneDNN / cuDNN primitive caches): a short run of each shape
     warm = ExplanationAttack(args.eps, steps=2, explain=input_x_gradient)
@@ -81,10 +86,16 @@ def main(argv=None) -> None:
             sync(device)
             times[name].append(time.perf_counter() - t)
     t_b, t_p = (statistics.median(times[k]) for k in ("batched", "per_pair"))
-    diff = (out["batched"] - out["per_pair"]).abs().max().item()
+    (xb, eb, sb), (xp, ep, sp) = out["batched"], out["per_pair"]
+    d = (xb - xp).abs().flatten(1).amax(1)
+    rel = ((eb - ep).abs() / ep.abs().clamp_min(1e-30)).max().item()
     print(f"batched:  {t_b:.3f} s ({n * args.steps / t_b:.1f} pair-steps/s)")
     print(f"per pair: {t_p:.3f} s ({n * args.steps / t_p:.1f} pair-steps/s)")
-    print(f"max |x_adv(batched) - x_adv(per pair)| = {diff:.3g}")
+    # Adam normalises each pixel's gradient, so float-rounding differences between batch sizes in
+    # pixels with near-zero gradients can grow into visible (but equally good) differences
+    print(f"same result: max |x_adv(batched) - x_adv(per pair)| = {d.max().item():.3g}; pairs differing "
+          f"by > 1e-4: {int((d > 1e-4).sum())}/{n}; same returned iterate: {int((sb == sp).sum())}/{n}; "
+          f"max relative difference of the final explanation loss: {rel:.3g}")
     print(f"ratio: {t_p / t_b:.3f}x per-pair loop over batched")
 
 

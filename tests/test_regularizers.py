@@ -84,3 +84,65 @@ def test_limeref_loss_terms(tmp_path):
     assert masked.item() == pytest.approx(ref.item())
     full, _ = train.get_method("limeref")(m, x, y, {"spurious": str(path), "alpha": 1.0, "lam": 10.0})
     assert full.item() > masked.item()  # the adversarial and sensitivity terms add positive amounts
+
+
+# ------------------------------------------------------------------------------------------------ AGA
+class _Quadratic(torch.nn.Module):
+    """logit_k = 0.5 * sum_i a_k,i x_i^2: input Hessian of class k is diag(a_k)."""
+
+    def __init__(self, a):
+        super().__init__()
+        self.a = torch.nn.Parameter(a)
+
+    def forward(self, x):
+        return 0.5 * (x.flatten(1).pow(2)[:, None, :] * self.a[None]).sum(-1)
+
+
+def test_gradient_alignment_terms_match_a_direct_computation():
+    m, x, y = _model(), torch.rand(4, 3, 8, 8), torch.tensor([0, 1, 2, 0])
+    torch.manual_seed(7)
+    l2, cosd = R.gradient_alignment_terms(m, x, y, eps=0.05)
+    torch.manual_seed(7)
+    delta = torch.empty_like(x).uniform_(-0.05, 0.05)
+    def grad_at(z):
+        z = z.clone().requires_grad_(True)
+        (g,) = torch.autograd.grad(m(z).gather(1, y[:, None]).sum(), z)
+        return g.flatten(1)
+    g0, g1 = grad_at(x), grad_at(x + delta)
+    assert l2.item() == pytest.approx((g1 - g0).pow(2).sum(1).mean().item(), rel=1e-5)
+    cos = (g0 * g1).sum(1) / (g0.norm(dim=1) * g1.norm(dim=1))
+    assert cosd.item() == pytest.approx(((1 - cos) / 2).mean().item(), rel=1e-4, abs=1e-7)
+    # the regulariser trains the model (double backprop through grad g_y(x + delta) only)
+    (l2 + cosd).backward()
+    assert m[0].weight.grad is not None and m[0].weight.grad.abs().sum() > 0
+
+
+def test_gradient_alignment_is_zero_for_a_linear_model_and_ce_without_weights():
+    torch.manual_seed(0)
+    lin = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 3))
+    x, y = torch.rand(4, 3, 8, 8), torch.tensor([0, 1, 2, 0])
+    l2, cosd = R.gradient_alignment_terms(lin, x, y, eps=0.1)
+    assert l2.item() == pytest.approx(0.0, abs=1e-10) and cosd.item() == pytest.approx(0.0, abs=1e-6)
+    m = _model()
+    plain, _ = train.get_method("ce")(m, x, y, {})
+    same, _ = train.get_method("gradient_alignment")(m, x, y, {"lam_l2": 0.0, "lam_cos": 0.0})
+    assert same.item() == pytest.approx(plain.item())
+    more, _ = train.get_method("gradient_alignment")(m, x, y, {"lam_l2": 100.0, "lam_cos": 1.0, "eps": 0.1})
+    assert more.item() > plain.item()
+
+
+def test_hessian_estimate_on_a_known_hessian():
+    a = torch.tensor([[1.0, 2.0, 3.0, 4.0], [0.5, 0.5, 0.5, 0.5]])
+    m = _Quadratic(a)
+    x, y = torch.rand(3, 1, 2, 2), torch.tensor([0, 1, 0])
+    torch.manual_seed(11)
+    got = R.hessian_norm_estimate(m, x, y)
+    torch.manual_seed(11)
+    v = torch.randn_like(x).flatten(1)
+    expect = (a[y] * v).pow(2).sum(1).mean()    # H v = diag(a_y) v
+    assert got.item() == pytest.approx(expect.item(), rel=1e-6)
+    got.backward()
+    assert m.a.grad is not None and m.a.grad.abs().sum() > 0
+    plain, _ = train.get_method("ce")(m, x, y, {})
+    same, _ = train.get_method("hessian")(m, x, y, {"lam": 0.0})
+    assert same.item() == pytest.approx(plain.item())

@@ -8,7 +8,7 @@ device. Perturbed images are built with one tensor op per chunk and sent to the 
 batches (``batch_size``: ``None`` = 1024 on a GPU, 64 on a CPU); results come back on ``x``'s device.
 
 * Similarities of maps, per sample: :func:`cosine_similarity`, :func:`pearson`, :func:`ssim`.
-* :func:`heatmap`: AGA's post-processing (abs -> sum over channels -> divide by the per-sample max).
+* :func:`heatmap` (from ``explain.attributions``): AGA's post-processing (abs -> sum over channels -> per-sample max).
 * AGA: :func:`rps` (random perturbation similarity), :func:`insertion_curve`, :func:`insertion_score`,
   :func:`adv_insertion_curve`.
 * G-LIME: :func:`deletion_insertion_curves` (superpixel deletion / insertion as InterpretDL does it),
@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .attacks import eval_mode, model_device
+from .explain.attributions import heatmap  # one implementation, shared with the explanation module
 
 __all__ = [
     "cosine_similarity", "pearson", "ssim", "gaussian_window", "SIMILARITIES", "heatmap",
@@ -136,22 +137,6 @@ def ssim(a: torch.Tensor, b: torch.Tensor, window: int | None = 7, sigma: float 
 SIMILARITIES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
     "cosine": cosine_similarity, "pearson": pearson, "ssim": ssim,
 }
-
-
-# --------------------------------------------------------------------------------------------------
-# heatmaps
-
-
-def heatmap(attr: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
-    """(B, H, W) AGA post-processing of an attribution: abs -> sum over channels -> divide by the
-    per-sample max (a (B, H, W) input is taken as one channel). An all-zero map stays zero. (AGA's code
-    divides by ``max + 1e-8``; we divide by the max itself, so the largest value is exactly 1.)"""
-    h = attr.abs()
-    if h.dim() == 4:
-        h = h.sum(1)
-    elif h.dim() != 3:
-        raise ValueError(f"heatmap takes (B, C, H, W) or (B, H, W); got {tuple(attr.shape)}")
-    return h / h.flatten(1).amax(1).clamp_min(eps)[:, None, None]
 
 
 # --------------------------------------------------------------------------------------------------

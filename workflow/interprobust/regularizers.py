@@ -86,3 +86,61 @@ def limeref_loss(model, x, y, params):
     if lam:
         loss = loss + lam * sensitivity_penalty(model, x, y, mask)
     return loss, logits
+
+
+# ------------------------------------------------------------------------------------------------ AGA
+def _input_gradient(model, x, y, create_graph):
+    from .explain.attributions import attribute
+    return attribute("gradient", model, x, y, create_graph=create_graph, model_eval=False)
+
+
+def gradient_alignment_terms(model, x, y, eps: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """AGA's two robustness criteria for one delta ~ U(-eps, eps) per example (the paper's speed trick).
+
+    Returns (l2, cosd), batch means: l2 = ||grad g_y(x) - grad g_y(x + delta)||^2 (squared, summed
+    over pixels, as RobustAGA), cosd = (1 - cos(grad g_y(x), grad g_y(x + delta))) / 2, with g_y the
+    true-class logit. grad g_y(x) is a constant (detached); only grad g_y(x + delta) carries the
+    second-order graph. x + delta is not clamped (as RobustAGA). delta comes from torch's global
+    generator, which ``train.fit`` seeds per epoch.
+    """
+    reference = _input_gradient(model, x, y, create_graph=False).detach().flatten(1)
+    delta = torch.empty_like(x).uniform_(-eps, eps)
+    moved = _input_gradient(model, (x + delta).detach(), y, create_graph=True).flatten(1)
+    l2 = (moved - reference).pow(2).sum(1).mean()
+    cosd = (1.0 - F.cosine_similarity(moved, reference, dim=1, eps=1e-12)).mean() / 2.0
+    return l2, cosd
+
+
+@register_method("gradient_alignment")
+def gradient_alignment_loss(model, x, y, params):
+    """CE + lam_l2 * l2 + lam_cos * cosd (AGA Eq. 5); lam_cos = 0 is the l2 criterion alone,
+    lam_l2 = 0 the cosine criterion (CRC). params: eps (L-inf radius of delta, [0, 1] pixels),
+    lam_l2, lam_cos."""
+    logits = model(x)
+    loss = F.cross_entropy(logits, y)
+    lam_l2, lam_cos = float(params.get("lam_l2", 0.0)), float(params.get("lam_cos", 0.0))
+    if lam_l2 or lam_cos:
+        l2, cosd = gradient_alignment_terms(model, x, y, float(params.get("eps", 4 / 255)))
+        loss = loss + lam_l2 * l2 + lam_cos * cosd
+    return loss, logits
+
+
+def hessian_norm_estimate(model, x, y) -> torch.Tensor:
+    """One-sample estimate of ||H||_F^2 of the true-class logit w.r.t. the input (Dombrowski et al.
+    2022, as RobustAGA): v ~ N(0, I), Hv = d(v . grad g_y(x))/dx, batch mean of ||Hv||^2."""
+    xi = x.detach().requires_grad_(True)
+    g = _input_gradient(model, xi, y, create_graph=True)
+    v = torch.randn_like(xi)
+    (hv,) = torch.autograd.grad((g * v).sum(), xi, create_graph=True)
+    return hv.pow(2).flatten(1).sum(1).mean()
+
+
+@register_method("hessian")
+def hessian_loss(model, x, y, params):
+    """CE + lam * ||H||_F^2 estimate (the Hessian-norm baseline of AGA's tables). params: lam."""
+    logits = model(x)
+    loss = F.cross_entropy(logits, y)
+    lam = float(params.get("lam", 0.0))
+    if lam:
+        loss = loss + lam * hessian_norm_estimate(model, x, y)
+    return loss, logits

@@ -1,7 +1,10 @@
-"""Explanation methods, written once for every paper: LIME (grid or superpixel features) here;
-gradient-based attributions join this package as they are built."""
+"""Explanation methods, written once for every paper: LIME (grid or superpixel features), G-LIME
+(global priors, modified ElasticNet path) and gradient-based attributions (Gradient, Input x Gradient,
+Guided Backprop, LRP, Integrated Gradients, SmoothGrad)."""
 
+from .attributions import ATTRIBUTIONS, attribute, attribution_names, heatmap, normalize_sum
 from .lime import Lime, LimeResult, fit_surrogate, grid_segments, kernel_weights, sample_masks, superpixels
 
-__all__ = ["Lime", "LimeResult", "fit_surrogate", "grid_segments", "kernel_weights", "sample_masks",
+__all__ = ["ATTRIBUTIONS", "attribute", "attribution_names", "heatmap", "normalize_sum",
+           "Lime", "LimeResult", "fit_surrogate", "grid_segments", "kernel_weights", "sample_masks",
            "superpixels"]

@@ -17,14 +17,15 @@ Methods (``ATTRIBUTIONS``):
                           ``riemann_left|right|middle|trapezoid`` available; all path points batched).
 ``smoothgrad``            the mean gradient over ``n`` copies x + N(0, sigma^2), noise from a
                           ``torch.Generator`` seeded with ``seed`` on the input's device, batched.
-``lrp``                   LRP-z+ (alpha1-beta0) in every conv / linear layer after the first, z^B
-                          in the first with the [0, 1] pixel box mapped through ``Normalize``
-                          (zennit hooks). Relevance passes unchanged through activations, BatchNorm
-                          and ``Normalize``; max-pool routes it to the maximum; average pools share it
-                          in proportion to the inputs; a residual sum splits it in proportion to the
-                          positive parts of its two branches. Starts from R = logit_t (``start='one'``:
-                          R = 1, as RobustAGA). For ``lenet``, ``convnet``, ``resnet18`` and plain
-                          sequential nets.
+``lrp``                   LRP-z+ (alpha1-beta0; zennit's ZPlus: x+ w+ and x- w-, b+ in the
+                          denominator) in every conv / linear layer after the first (in module
+                          order), z^B in the first with the [0, 1] pixel box mapped through
+                          ``Normalize`` (zennit hooks). Relevance passes unchanged through
+                          activations, BatchNorm and ``Normalize``; max-pool routes it to the
+                          maximum; average pools share it in proportion to the inputs; a residual
+                          sum splits it in proportion to the positive parts of its two branches.
+                          Starts from R = logit_t (``start='one'``: R = 1, as RobustAGA). For
+                          ``lenet``, ``convnet``, ``resnet18`` and plain sequential nets.
 
 With ``create_graph=True`` the result stays differentiable with respect to x and the parameters
 (double backprop for regularisers and explanation attacks): all methods but ``lrp``. Otherwise
@@ -42,7 +43,6 @@ import contextlib
 from collections.abc import Callable, Iterator
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ..attacks import eval_mode
@@ -110,66 +110,54 @@ def input_x_gradient(model, x, target, *, create_graph=False, baseline=0.0):
     return (x - _baseline(x, baseline)) * _grad_input(model, x, target, create_graph)
 
 
-class _GuidedReLU(torch.autograd.Function):
-    # backward written with differentiable ops (no once_differentiable): double backprop works
-    @staticmethod
-    def forward(ctx, z):
-        ctx.save_for_backward(z)
-        return F.relu(z)
-
-    @staticmethod
-    def backward(ctx, grad):
-        (z,) = ctx.saved_tensors
-        return grad.clamp(min=0) * (z > 0).to(grad.dtype)
-
-
-class _GuidedSoftplus(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, z, beta, threshold):
-        ctx.save_for_backward(z)
-        ctx.beta, ctx.threshold = beta, threshold
-        return F.softplus(z, beta, threshold)
-
-    @staticmethod
-    def backward(ctx, grad):
-        (z, ) = ctx.saved_tensors
-        bz = z * ctx.beta
-        slope = torch.where(bz > ctx.threshold, torch.ones_like(z), torch.sigmoid(bz))  # softplus' own derivative
-        return slope * grad.clamp(min=0), None, None
-
-
 _UNGUIDED = (nn.ReLU6, nn.SiLU, nn.GELU, nn.ELU, nn.LeakyReLU, nn.Hardswish, nn.Mish, nn.PReLU, nn.SELU, nn.CELU)
 
 
-def _guided_hook(module, inputs, output):
-    if isinstance(module, nn.ReLU):
-        return _GuidedReLU.apply(inputs[0])
-    return _GuidedSoftplus.apply(inputs[0], float(module.beta), float(module.threshold))
+def _positive_part(grad: torch.Tensor) -> torch.Tensor:
+    return grad.clamp(min=0)
 
 
 @contextlib.contextmanager
 def guided_activations(model: nn.Module) -> Iterator[nn.Module]:
-    """Within the context every nn.ReLU / nn.Softplus of ``model`` back-propagates the guided signal
-    (forward hooks swap in a function with the same value); the hooks are removed on exit."""
+    """Within the context, the gradient arriving at the output of every nn.ReLU / nn.Softplus of ``model``
+    is clipped to its positive part before the activation's own derivative multiplies it: R [R > 0]
+    [z > 0] for ReLU, sigmoid(beta z) R [R > 0] for Softplus(beta).
+
+    The clip is a hook on each activation's output tensor, not a replaced backward: the forward graph
+    keeps the true derivatives, so differentiating a guided gradient (create_graph) is exact once the
+    context has closed. Forward and tensor hooks are all removed on exit, also on errors.
+    """
     bad = sorted({type(m).__name__ for m in model.modules() if isinstance(m, _UNGUIDED)})
     if bad:
         raise ValueError(f"guided backprop is defined here for ReLU and Softplus; the model also uses {bad}")
-    handles = [m.register_forward_hook(_guided_hook) for m in model.modules() if isinstance(m, (nn.ReLU, nn.Softplus))]
+    tensor_handles = []
+
+    def clip_output_grad(module, inputs, output):
+        if output.requires_grad:
+            tensor_handles.append(output.register_hook(_positive_part))
+
+    handles = [m.register_forward_hook(clip_output_grad) for m in model.modules()
+               if isinstance(m, (nn.ReLU, nn.Softplus))]
     try:
         yield model
     finally:
-        for h in handles:
+        for h in handles + tensor_handles:
             h.remove()
 
 
 def guided_backprop(model, x, target, *, create_graph=False):
     """Guided Backprop (ReLU: R [z > 0][R > 0]; Softplus(beta): sigmoid(beta z) R [R > 0])."""
+    # not captum's GuidedBackprop: it only guides nn.ReLU and its full backward hooks are not differentiable
     with guided_activations(model):
         return _grad_input(model, x, target, create_graph)
 
 
 def _ig_alphas(steps: int, method: str, dtype, device) -> tuple[torch.Tensor, torch.Tensor]:
-    """Path points and step weights of captum's Riemann rules (``riemann_right`` = the IG paper's sum)."""
+    """Path points a_k and weights w_k (sum 1) of the Riemann rules; ``riemann_right`` is the IG paper's sum.
+
+    Points as captum's; captum's trapezoid weighs its n points 1/n (ends 1/(2n)), which sums to (n-1)/n:
+    ours uses the trapezoid rule proper, 1/(n-1) (ends 1/(2(n-1))).
+    """
     if method not in IG_METHODS:
         raise ValueError(f"unknown integration method {method!r}; valid: {', '.join(IG_METHODS)}")
     if steps < (2 if method == "riemann_trapezoid" else 1):
@@ -189,6 +177,7 @@ def _ig_alphas(steps: int, method: str, dtype, device) -> tuple[torch.Tensor, to
 def integrated_gradients(model, x, target, *, create_graph=False, steps=50, method="riemann_right", baseline=0.0,
                          batch_size=None):
     """(x - baseline) * sum_k w_k grad(baseline + a_k (x - baseline)); ``batch_size`` caps images per pass."""
+    # not captum's: ours must backprop (create_graph) and share this module's target/mode handling
     b = x.shape[0]
     base = _baseline(x, baseline)
     alphas, weights = _ig_alphas(int(steps), method, x.dtype, x.device)
@@ -205,6 +194,7 @@ def smoothgrad(model, x, target, *, create_graph=False, n=50, sigma=0.15, seed=0
     Noise: ``torch.randn((B * n, C, H, W), generator)`` * sigma, row b * n + k for sample k of image b
     (the layout and draws of captum's NoiseTunnel for the same seed on the same device).
     """
+    # not captum's NoiseTunnel: it draws from the global RNG and cannot keep the graph (create_graph)
     b, n = x.shape[0], int(n)
     if n < 1:
         raise ValueError(f"smoothgrad needs n >= 1 samples; got {n}")
@@ -318,9 +308,11 @@ def attribution_names() -> list[str]:
     return list(ATTRIBUTIONS)
 
 
-def attribute(method: str, model: nn.Module, x: torch.Tensor, target=None, *, create_graph: bool = False,
+def attribute(method: str, model: nn.Module, x: torch.Tensor, /, target=None, *, create_graph: bool = False,
               model_eval: bool = True, **kwargs) -> torch.Tensor:
     """Attribution of ``target``'s logit (int, (B,) tensor, or None = prediction) for images x in [0, 1].
+
+    The first three arguments are positional-only, so IG's ``method=`` (the step rule) passes through.
 
     ``kwargs`` go to the method (``steps``, ``method`` and ``baseline`` for IG; ``n``, ``sigma``, ``seed``
     for smoothgrad; ``batch_size`` for both; ``baseline`` for input_x_gradient; ``start`` for lrp).

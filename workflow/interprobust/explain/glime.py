@@ -473,6 +473,20 @@ class GLime:
             p = p * (np.abs(lime_coef).sum() / scale)
         return p * self.prior_scale
 
+    def fit_samples(self, X, y, w, prior=None):
+        """This explainer's estimator on one image's samples: (coef (d,), intercept, weighted R^2, ranking,
+        path or None)."""
+        if self.method == "path":
+            path = elastic_net_path(X, y, w, prior, self.lam2)
+            c, icpt, rank = path.coef, path.intercept, path.ranking
+        else:
+            k = X.shape[1] if self.n_features is None else self.n_features
+            fit = glime_ridge(X, y, w, prior, k, self.lam2)
+            path, c, icpt, rank = None, fit.coef, fit.intercept, fit.ranking
+        resid = y - (X @ c + icpt)
+        ss_tot = (w * (y - np.average(y, weights=w)) ** 2).sum()
+        return c, icpt, 1.0 - (w * resid ** 2).sum() / max(ss_tot, 1e-30), rank, path
+
     def explain(self, model: nn.Module, x: torch.Tensor, target: torch.Tensor | None = None,
                 segments: torch.Tensor | None = None, prior=None) -> GLimeResult:
         """Explain ``model``'s probability of ``target`` for images x in [0, 1] (batched model queries).
@@ -493,24 +507,16 @@ class GLime:
         coef = np.zeros((len(x), d))
         intercept, score = np.zeros(len(x)), np.zeros(len(x))
         rankings, paths, feats = [], [], []
-        for b in range(len(x)):
-            idx = np.flatnonzero(present[b])
-            X, y, w = masks[b][:, idx].astype(np.float64), targets[b], weights[b]
-            p = self._prior(prior, b, idx, lime_coef[b, idx])
-            if self.method == "path":
-                path = elastic_net_path(X, y, w, p, self.lam2)
-                c, icpt, rank = path.coef, path.intercept, path.ranking
-            else:
-                fit = glime_ridge(X, y, w, p, len(idx) if self.n_features is None else self.n_features, self.lam2)
-                path, c, icpt, rank = None, fit.coef, fit.intercept, fit.ranking
-            coef[b, idx] = c
-            intercept[b] = icpt
-            pred = X @ c + icpt
-            ybar = np.average(y, weights=w)
-            score[b] = 1.0 - (w * (y - pred) ** 2).sum() / max((w * (y - ybar) ** 2).sum(), 1e-30)
-            rankings.append(idx[rank])
-            paths.append(path)
-            feats.append(idx)
+        from threadpoolctl import threadpool_limits
+        with threadpool_limits(1, user_api="blas"):  # tiny per-image problems: no BLAS threads fighting torch's
+            for b in range(len(x)):
+                idx = np.flatnonzero(present[b])
+                X = masks[b][:, idx].astype(np.float64)
+                p = self._prior(prior, b, idx, lime_coef[b, idx])
+                coef[b, idx], intercept[b], score[b], rank, path = self.fit_samples(X, targets[b], weights[b], p)
+                rankings.append(idx[rank])
+                paths.append(path)
+                feats.append(idx)
         dev = res.coef.device
         return GLimeResult(torch.from_numpy(coef).float().to(dev), torch.from_numpy(intercept).float().to(dev),
                            torch.from_numpy(score).float().to(dev), rankings, paths, feats, res)

@@ -160,7 +160,8 @@ class Lime:
             first, last = j0 // n, (j1 - 1) // n
             # keep = bits[:, segment_of_pixel], then one select per chunk (kept pixels stay bit-exact)
             if first == last:   # the chunk perturbs one image: broadcast it instead of gathering copies
-                keep = flat_masks[j0:j1, seg[first]].view(-1, 1, h, w)
+                # index_select, not flat_masks[:, seg]: advanced indexing is ~20x slower on a CPU
+                keep = flat_masks[j0:j1].index_select(1, seg[first]).view(-1, 1, h, w)
                 batch = torch.where(keep, x[first:first + 1], fill[first:first + 1])
             else:
                 img = torch.arange(j0, j1, device=x.device) // n
