@@ -3,17 +3,21 @@
 Same model (SEP's ConvNet at paper width, Softplus(beta=3), 32x32 RGB, random init), same attack
 (:class:`interprobust.attacks.ExplanationAttack`, input x gradient, Adam, same steps), same pairs.
 "Batched" is one call on all pairs; "per pair" is one call per pair, as a loop over SEP's pairs
-would do without batching. A warm-up call each first; then one timed run each (the per-pair loop is
-the median of ``--repeats`` interleaved runs (the machine's load drifts). Also checks that both give the same
-adversarial images. The last line is the speed ratio.
+would do without batching. A warm-up call of each shape first; then the median of ``--repeats``
+interleaved runs of each (the load of a shared machine drifts). Also checks that both give the same
+adversarial images (up to float rounding, which Adam's per-pixel normalisation can amplify in pixels
+whose gradient is nearly zero). The last line is the speed ratio.
 
     python benchmarks/bench_explanation_attack.py [--device cpu|cuda] [--pairs 32] [--steps 10]
         [--repeats 2] [--width 1.0]
 
-Defaults (32 pairs x 10 steps) finish in about a minute on 2 CPU cores; 64 x 20 takes about three
-on 2 busy cores. On a CPU the per-pair loop is compute-bound at paper width (PyTorch's CPU double
-backward of a convolution runs on the slow im2col path whatever the batch size), so batching gains
-only a few x there; on a GPU, where one pair cannot fill the device, the gain is much larger.
+Defaults (32 pairs x 10 steps, 2 repeats) take about 10 s on 2 idle CPU cores (about a minute
+when other jobs share them; 64 pairs x 20 steps: about 30 s idle). On a CPU the
+per-pair loop is mostly compute, not Python overhead, at paper width (a double backward through
+three 64-channel convolutions per pair and step), so batching gains a few x at most there (oneDNN
+convolutions for batches vs PyTorch's slow path at batch 1, less per-call overhead); on a GPU, where
+one pair cannot fill the device, the per-pair loop is launch-bound and the gain should be far
+larger (not measured here).
 """
 
 from __future__ import annotations

@@ -101,8 +101,10 @@ def main():
     print(f"ConvNet w0.25, 64x64, {a.device}, {a.samples} samples, superpixels per image {n_sp}: "
           f"LIME {t_lime * 1e3:.1f} ms/image | G-LIME-Path {t_glime * 1e3:.1f} ms/image "
           f"(median of {a.repeats}, timed alternately, batches of {len(x)} images)")
-    estimator_times(max(n_sp), a.samples, a.repeats)
-    estimator_times(150, a.samples, a.repeats)
+    from threadpoolctl import threadpool_limits
+    with threadpool_limits(1, user_api="blas"):  # as GLime.explain runs them
+        estimator_times(max(n_sp), a.samples, a.repeats)
+        estimator_times(150, a.samples, a.repeats)
     print(f"ratio: {t_glime / t_lime:.2f}x G-LIME-Path over LIME")
 
 

@@ -323,4 +323,11 @@ def test_with_the_pipeline_attributions(softplus_net):
     torch.testing.assert_close(targets, local, rtol=1e-4, atol=1e-9)
     r = A.ExplanationAttack(EPS, steps=20, explain="input_x_gradient").run(model, victims, target_map=targets)
     assert r.expl_end.mean() < 0.9 * r.expl_start.mean() and bool(r.pred_kept.all())
-    assert callable(attributions.attribute)
+    # the other differentiable methods SEP and AGA attack (a callable from the module works as well)
+    for method in ("gradient", "guided_backprop"):
+        tm = A.explanation_maps(model, x[6:12], method)
+        explain = (lambda m, z, t, create_graph=False, _m=method:
+                   attributions.attribute(_m, m, z, t, create_graph=create_graph))
+        r = A.ExplanationAttack(16 / 255, steps=15, explain=explain).run(model, victims, target_map=tm)
+        assert r.expl_end.mean() < 0.95 * r.expl_start.mean(), method
+        assert bool(r.pred_kept.all())

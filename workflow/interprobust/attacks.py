@@ -22,6 +22,11 @@ Attacks: :class:`FGSM` (Goodfellow et al. 2015), :class:`PGD` (Madry et al. 2018
 of Croce & Hein 2020) and :class:`APGD` (Auto-PGD, Croce & Hein 2020, Algorithm 1). ``ATTACKS`` maps
 names to classes and :func:`make_attack` builds one by name. :func:`robust_accuracy` and
 :func:`clean_accuracy` evaluate a model on tensors or prepared uint8 (N, H, W, C) arrays.
+
+The targeted explanation attack (:class:`ExplanationAttack`, Dombrowski et al. 2019, for SEP and
+AGA's Adv-Insertion) follows the same conventions but needs target maps:
+``attack(model, x, y=None, target_map=maps)``; :func:`explanation_loss` is SEP's Definition 1.
+It is not in ``ATTACKS`` (no drop-in evasion attack).
 """
 
 from __future__ import annotations
@@ -817,7 +822,6 @@ class ExplanationAttack(Attack):
             return loss.detach(), model(z)
 
     def _attack_chunk(self, model, x, y, pred, logits0, tmap, delta0, a_w, o_w):
-        shape = (-1, *[1] * (x.dim() - 1))
         lo = (x - self.eps).clamp_(min=0.0)
         hi = (x + self.eps).clamp_(max=1.0)
         x_k = x.clone() if delta0 is None else torch.max(torch.min(x + delta0, hi), lo)
@@ -832,9 +836,12 @@ class ExplanationAttack(Attack):
         else:
             loss_k, logits_k = self._evaluate(model, x_k, y, tmap, create_graph=False)
         start, start_loss = x_k.clone(), loss_k.clone()
-        start_kept = logits_k.argmax(1) == pred
-        best, best_loss = start.clone(), torch.where(start_kept, start_loss, torch.full_like(start_loss, math.inf))
+        found = logits_k.argmax(1) == pred              # some iterate so far keeps the prediction
+        best = start.clone()
+        best_loss = torch.where(found, start_loss, torch.full_like(start_loss, math.inf))
         best_step = torch.zeros_like(pred)
+        track = self.select == "best"
+        state = (pred, best, best_loss, best_step, found)
 
         m = torch.zeros_like(x)
         v = torch.zeros_like(x)
@@ -853,11 +860,11 @@ class ExplanationAttack(Attack):
                 total = (a_w * expl + o_w * self._output_distance(logits, logits0)).sum()
                 (grad,) = torch.autograd.grad(total, z)
                 # iterate k's real loss and prediction come with its gradient; k = 0 is the start
-                if k > 0:
-                    self._track(k, x_k, expl.detach(), logits.detach(), pred, best, best_loss, best_step)
-            if surrogate and k > 0:
+                if track and k > 0:
+                    self._track(k, x_k, expl.detach(), logits.detach(), *state)
+            if surrogate and track and k > 0:
                 rl, rlog = self._evaluate(model, x_k, y, tmap, create_graph=False)
-                self._track(k, x_k, rl, rlog, pred, best, best_loss, best_step)
+                self._track(k, x_k, rl, rlog, *state)
             with torch.no_grad():
                 t = k + 1
                 m.mul_(b1).add_(grad, alpha=1 - b1)
@@ -867,13 +874,13 @@ class ExplanationAttack(Attack):
         # the final iterate
         if self.steps > 0:
             loss_k, logits_k = self._evaluate(model, x_k, y, tmap, create_graph=False)
-            self._track(self.steps, x_k, loss_k, logits_k, pred, best, best_loss, best_step)
+            if track:
+                self._track(self.steps, x_k, loss_k, logits_k, *state)
         if self.select == "last":
             out, out_loss = x_k, loss_k
             out_step = torch.full_like(pred, self.steps)
             kept = logits_k.argmax(1) == pred
         else:
-            found = torch.isfinite(best_loss)
             out = best                                   # the start where nothing kept the prediction
             out_loss = torch.where(found, best_loss, start_loss)
             out_step = best_step
@@ -881,10 +888,12 @@ class ExplanationAttack(Attack):
         return out.detach(), expl_start.detach(), out_loss.detach(), kept, out_step
 
     @staticmethod
-    def _track(k, x_k, loss, logits, pred, best, best_loss, best_step) -> None:
+    def _track(k, x_k, loss, logits, pred, best, best_loss, best_step, found) -> None:
         """Keep, per sample, the lowest-loss iterate that keeps the clean prediction (in place)."""
         with torch.no_grad():
-            better = (logits.argmax(1) == pred) & (loss < best_loss)
+            same = logits.argmax(1) == pred
+            better = same & ((loss < best_loss) | ~found | best_loss.isnan())
+            found |= same
             best.copy_(torch.where(better.view(-1, *[1] * (best.dim() - 1)), x_k, best))
             best_loss.copy_(torch.where(better, loss, best_loss))
             best_step.copy_(torch.where(better, torch.full_like(best_step, k), best_step))
