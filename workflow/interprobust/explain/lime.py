@@ -112,7 +112,8 @@ def fill_images(x: torch.Tensor, segments: torch.Tensor, n_features: int, mode: 
         counts = torch.zeros(b, n_features, device=x.device, dtype=x.dtype)
         counts.scatter_add_(1, seg, torch.ones_like(seg, dtype=x.dtype))
         means = sums / counts.clamp_min(1)[..., None]
-        return torch.gather(means, 1, seg[..., None].expand(-1, -1, c)).transpose(1, 2).reshape(b, c, h, w)
+        filled = torch.gather(means, 1, seg[..., None].expand(-1, -1, c)).transpose(1, 2)
+        return filled.reshape(b, c, h, w).contiguous()  # contiguous: mixed layouts make query's lerp ~5x slower
     if mode == "constant":
         return torch.full_like(x, value)
     if mode == "blur":
@@ -136,7 +137,7 @@ class Lime:
             raise ValueError(f"unknown features {features!r}; valid: grid, superpixels")
         self.n_samples, self.features, self.patch = n_samples, features, patch
         self.fill, self.fill_value, self.kernel_width, self.alpha = fill, fill_value, kernel_width, alpha
-        self.batch_size, self.seed = batch_size, seed  # None: 1024 on a GPU, 64 on a CPU (cache-friendly)
+        self.batch_size, self.seed = batch_size, seed  # None: 1024 on a GPU; on a CPU <= 64 and ~8 MB of images
         self.segmentation = dict(segmentation or {})
 
     def segments_for(self, x: torch.Tensor) -> torch.Tensor:
@@ -151,22 +152,25 @@ class Lime:
         """Model probability of ``target`` for every perturbation, (B, n), in chunks of ``batch_size``."""
         b, c, h, w = x.shape
         n = masks.shape[1]
-        flat_masks = masks.reshape(b * n, -1)
+        flat_masks = masks.reshape(b * n, -1).to(x.dtype)
         seg = segments.flatten(1)
         out = torch.empty(b * n, device=x.device)
-        size = self.batch_size or (1024 if x.device.type == "cuda" else 64)
+        # CPU: at most 64 images (best for a ResNet-18 at 32 px) and ~8 MB of them, so a chunk stays in
+        # cache (2-3x faster than 64 images at 224 px)
+        size = self.batch_size or (1024 if x.device.type == "cuda" else min(64, max(8, 2 ** 21 // (c * h * w))))
         for j0 in range(0, b * n, size):
             j1 = min(j0 + size, b * n)
             first, last = j0 // n, (j1 - 1) // n
-            # keep = bits[:, segment_of_pixel], then one select per chunk (kept pixels stay bit-exact)
+            # keep = bits[:, segment_of_pixel] (index_select: advanced indexing is ~20x slower on a
+            # CPU), then lerp(fill, x, keep): exact at keep 0 and 1, and ~9x faster than torch.where
+            # with a broadcast bool mask on a CPU
             if first == last:   # the chunk perturbs one image: broadcast it instead of gathering copies
-                # index_select, not flat_masks[:, seg]: advanced indexing is ~20x slower on a CPU
                 keep = flat_masks[j0:j1].index_select(1, seg[first]).view(-1, 1, h, w)
-                batch = torch.where(keep, x[first:first + 1], fill[first:first + 1])
+                batch = torch.lerp(fill[first:first + 1], x[first:first + 1], keep)
             else:
                 img = torch.arange(j0, j1, device=x.device) // n
                 keep = torch.gather(flat_masks[j0:j1], 1, seg[img]).view(-1, 1, h, w)
-                batch = torch.where(keep, x[img], fill[img])
+                batch = torch.lerp(fill[img], x[img], keep)
             img = torch.arange(j0, j1, device=x.device) // n
             probs = torch.softmax(model(batch).float(), dim=1)
             out[j0:j1] = probs.gather(1, target[img][:, None])[:, 0]
