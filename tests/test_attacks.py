@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from interprobust import attacks as A
+from toy_models import train_briefly
 
 torchattacks = pytest.importorskip("torchattacks")
 
@@ -27,18 +28,7 @@ def trained():
     model = nn.Sequential(nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(),
                           nn.Conv2d(16, 32, 3, stride=2, padding=1), nn.ReLU(),
                           nn.Flatten(), nn.Linear(32 * 16, 10))
-    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
-    xtr, ytr = x[:1400], y[:1400]
-    for _ in range(30):
-        order = torch.randperm(len(ytr), generator=g)
-        for i in range(0, len(ytr), 100):
-            idx = order[i:i + 100]
-            opt.zero_grad()
-            nn.functional.cross_entropy(model(xtr[idx]), ytr[idx]).backward()
-            opt.step()
-    model.eval()
-    for p in model.parameters():
-        p.grad = None
+    train_briefly(model, x[:1400], y[:1400], epochs=30, batch=100, lr=1e-2, generator=g)
     xt, yt = x[1400:1656].contiguous(), y[1400:1656].contiguous()
     assert A.clean_accuracy(model, xt, yt) > 85.0
     return model, xt, yt

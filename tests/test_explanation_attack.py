@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from interprobust import attacks as A
+from toy_models import train_briefly
 from interprobust.models import build_model
 
 EPS = 8 / 255
@@ -43,18 +44,7 @@ def _model(activation):
                         std=[0.25] * 3, width=0.125, activation=activation)
     g = torch.Generator().manual_seed(0)
     x, y = _data(1024, g)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
-    model.train()
-    for _ in range(3):
-        perm = torch.randperm(len(y), generator=g)
-        for i in range(0, len(y), 64):
-            idx = perm[i:i + 64]
-            opt.zero_grad()
-            nn.functional.cross_entropy(model(x[idx]), y[idx]).backward()
-            opt.step()
-    model.eval()
-    for p in model.parameters():
-        p.grad = None
+    train_briefly(model, x, y, epochs=3, batch=64, lr=1e-2, generator=g)
     xt, yt = _data(64, torch.Generator().manual_seed(1))
     assert A.clean_accuracy(model, xt, yt) > 80.0
     return model, xt

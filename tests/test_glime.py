@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from interprobust.explain import glime as G
+from toy_models import LinearInFeatures
 
 
 def _problem(seed=0, n=60, d=8, noise=0.02):
@@ -181,17 +182,7 @@ def test_prior_errors_are_clear():
 
 
 # ------------------------------------------------------------------------- the explainer itself
-class LinearInFeatures(torch.nn.Module):
-    """Class-0 probability exactly 0.1 + sum_j beta_j * (kept fraction of patch j)."""
 
-    def __init__(self, beta, patch):
-        super().__init__()
-        self.beta, self.patch = beta, patch
-
-    def forward(self, x):
-        z = torch.nn.functional.avg_pool2d(x.mean(1, keepdim=True), self.patch).flatten(1)
-        p = 0.1 + z @ self.beta
-        return torch.stack([p.log(), (1 - p).log()], 1)
 
 
 def test_the_true_prior_ranks_the_top_features_from_few_samples():

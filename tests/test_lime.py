@@ -3,19 +3,8 @@ import pytest
 import torch
 
 from interprobust.explain import lime as L
+from toy_models import LinearInFeatures
 
-
-class LinearInFeatures(torch.nn.Module):
-    """A 'classifier' whose class-0 probability is exactly 0.1 + sum_j beta_j * (kept fraction of patch j)."""
-
-    def __init__(self, beta, patch):
-        super().__init__()
-        self.beta, self.patch = beta, patch
-
-    def forward(self, x):
-        z = torch.nn.functional.avg_pool2d(x.mean(1, keepdim=True), self.patch).flatten(1)
-        p = 0.1 + z @ self.beta
-        return torch.stack([p.log(), (1 - p).log()], 1)
 
 
 def test_recovers_the_coefficients_of_a_linear_model():

@@ -101,6 +101,16 @@ def test_paper_config_dry_run_lists_the_real_jobs(workdir):
         assert rule in text, rule
 
 
+def test_papers_key_selects_what_is_built(workdir, tmp_path):
+    only_models = tmp_path / "no_papers.yaml"
+    only_models.write_text("papers: []\n")
+    # --forceall: list every job the targets need, whether or not an earlier test built it
+    text = snakemake(workdir, "-n", "--forceall", *EMBEDDED, "--configfile", str(only_models)).stdout
+    assert "train" in text and "figure_robustness" in text
+    assert "limeref" not in text
+    assert "limeref_detect" in snakemake(workdir, "-n", "--forceall", *EMBEDDED).stdout
+
+
 def test_bad_config_fails_at_parse_time_with_valid_names(workdir, tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("models:\n  - {dataset: cifar11, arch: resnet18, method: ce}\n")

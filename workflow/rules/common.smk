@@ -39,7 +39,7 @@ def _check_config():
             _fail(f"evaluate.corrupted_test_sets maps {clean!r} to {corrupt!r}, which is not a corrupted set ({valid})")
 
 
-LIMEREF = config.get("limeref", {})
+LIMEREF = config.get("limeref", {}) if "limeref" in config.get("papers", ["limeref"]) else {}
 
 
 def limeref_datasets():

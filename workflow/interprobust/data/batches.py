@@ -29,7 +29,7 @@ def iterate(x, y, batch_size: int, device: str | torch.device = "cpu",
     n = len(x) if limit is None else min(limit, len(x))
     for i in range(0, n, batch_size):
         j = min(i + batch_size, n)
-        yield to_tensor(x[i:j], device), torch.as_tensor(np.asarray(y[i:j]), dtype=torch.long).to(device)
+        yield to_tensor(x[i:j], device), torch.tensor(np.asarray(y[i:j]), dtype=torch.long).to(device)  # copy: memmaps are read-only
 
 
 def random_crop_flip(x: torch.Tensor, padding: int, flip: bool, generator: torch.Generator) -> torch.Tensor:
