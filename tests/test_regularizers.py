@@ -146,3 +146,31 @@ def test_hessian_estimate_on_a_known_hessian():
     plain, _ = train.get_method("ce")(m, x, y, {})
     same, _ = train.get_method("hessian")(m, x, y, {"lam": 0.0})
     assert same.item() == pytest.approx(plain.item())
+
+
+def test_hessian_loss_trains_a_batchnorm_model():
+    from interprobust.models import build_model
+    torch.manual_seed(0)
+    m = build_model("resnet18", num_classes=3, in_channels=3, image_size=8, mean=[0.5] * 3, std=[0.25] * 3,
+                    width=0.125, activation="softplus").train()
+    x, y = torch.rand(4, 3, 8, 8), torch.tensor([0, 1, 2, 0])
+    loss, _ = train.get_method("hessian")(m, x, y, {"lam": 1.0})
+    loss.backward()  # third-order derivatives: BatchNorm must run on its running statistics here
+    assert all(p.grad is not None for p in m.parameters() if p.requires_grad)
+    assert m.training
+
+
+def test_differentiable_batchnorm_equals_the_fused_layer():
+    from interprobust.models import build_model
+    torch.manual_seed(0)
+    m = build_model("resnet18", num_classes=3, in_channels=3, image_size=8, mean=[0.5] * 3, std=[0.25] * 3,
+                    width=0.125, activation="softplus").train()
+    x = torch.rand(6, 3, 8, 8)
+    stats = {k: v.clone() for k, v in m.state_dict().items() if "running" in k}
+    with R._differentiable_batchnorm(m):
+        ours = m(x)
+    after = {k: v.clone() for k, v in m.state_dict().items() if "running" in k}
+    fused = m(x)  # the fused layer (this call updates the running statistics)
+    assert torch.allclose(ours, fused, atol=1e-5)
+    assert all(torch.equal(stats[k], after[k]) for k in stats)  # our pass left them alone
+    assert all("_fused_forward" not in vars(mod) and "forward" not in vars(mod) for mod in m.modules())

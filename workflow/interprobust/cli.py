@@ -128,6 +128,20 @@ def cmd_evaluate_corruptions(a):
     print(df.groupby("corruption", sort=False)["accuracy"].mean().to_string())
 
 
+def cmd_evaluate_explanations(a):
+    from . import evaluate
+    from .io import write_dataframe
+    model, meta, data, device = _load_for_eval(a)
+    s = a.settings
+    scores, curves = evaluate.explanation_robustness(
+        model, data, methods=s["attributions"], rps_eps=s["rps_eps"], n_noise=s.get("n_noise", 10),
+        attack_eps=s["attack_eps"], attack_steps=s.get("attack_steps", 100), max_samples=s.get("max_samples"),
+        batch_size=s.get("batch_size", 64), seed=s.get("seed", 0), device=device)
+    write_dataframe(curves, a.curves_out)
+    write_dataframe(scores, a.out)
+    print(scores.to_string(index=False))
+
+
 # --------------------------------------------------------------------------------------- spurious
 def cmd_spurious_detect(a):
     import numpy as np
@@ -198,9 +212,10 @@ def cmd_table(a):
     from . import tables
     from .io import write_dataframe, write_text, dataframe_to_markdown
     df = tables.combine(a.inputs, a.labels)
-    wide = tables.robustness_wide(df) if a.kind == "robustness" else tables.corruptions_wide(df)
+    wide = {"robustness": tables.robustness_wide, "corruptions": tables.corruptions_wide,
+            "aga-table1": tables.aga_table1, "aga-rps": tables.aga_rps_table}[a.kind](df)
     write_dataframe(df, a.csv)
-    write_text(a.md, dataframe_to_markdown(wide, digits=2) + "\n")
+    write_text(a.md, dataframe_to_markdown(wide, digits=3 if a.kind.startswith("aga") else 2) + "\n")
 
 
 def cmd_figure(a):
@@ -232,6 +247,9 @@ def cmd_figure(a):
     elif a.kind == "robustness":
         numbers = table()
         fig = figures.accuracy_vs_eps(numbers, a.title)
+    elif a.kind == "insertion-curves":
+        numbers = tables.combine(a.inputs, a.labels)
+        fig = figures.insertion_curves(numbers, a.title)
     else:
         numbers = table()
         fig = figures.corruption_bars(numbers, a.title)
@@ -285,8 +303,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     ev = sub.add_parser("evaluate", help="evaluate a trained model").add_subparsers(dest="sub", required=True)
     for name, func in (("robustness", cmd_evaluate_robustness), ("corruptions", cmd_evaluate_corruptions),
-                       ("corrupted-attacks", cmd_evaluate_corrupted_attacks)):
+                       ("corrupted-attacks", cmd_evaluate_corrupted_attacks),
+                       ("explanations", cmd_evaluate_explanations)):
         e = ev.add_parser(name)
+        if name == "explanations":
+            e.add_argument("--curves-out", required=True, help="insertion / adv-insertion curves (CSV)")
         e.add_argument("--model", required=True)
         e.add_argument("--data", required=True)
         e.add_argument("--settings", type=_json, required=True)
@@ -318,7 +339,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.set_defaults(func=cmd_spurious_planted_check)
 
     tb = sub.add_parser("table", help="combine per-model CSVs into a table")
-    tb.add_argument("kind", choices=["robustness", "corruptions"])
+    tb.add_argument("kind", choices=["robustness", "corruptions", "aga-table1", "aga-rps"])
     tb.add_argument("--inputs", nargs="+", required=True)
     tb.add_argument("--labels", nargs="+", required=True)
     tb.add_argument("--csv", required=True)
@@ -327,7 +348,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     f = sub.add_parser("figure", help="draw a figure from cached CSVs")
     f.add_argument("kind", choices=["training-curves", "metric-curves", "corruption-epochs", "robustness",
-                                    "corruptions"])
+                                    "corruptions", "insertion-curves"])
     f.add_argument("--inputs", nargs="*", default=[], help="per-model CSVs (histories or evaluations)")
     f.add_argument("--labels", nargs="*", default=[])
     f.add_argument("--table", help="a combined tidy table instead of --inputs")

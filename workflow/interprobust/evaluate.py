@@ -11,6 +11,7 @@ import pandas as pd
 import torch
 
 from . import attacks
+from .data import batches
 from .data.store import Prepared
 from .io import progress
 
@@ -80,3 +81,67 @@ def corruption_attack_accuracy(model: torch.nn.Module, corrupted: Prepared, *, a
         acc = attacks.robust_accuracy(model, x, y, attack, batch_size=batch_size, device=device)
         rows.append(dict(corruption=c, severity=int(s), attack=label, eps=float(e), accuracy=acc, n=len(y)))
     return pd.DataFrame(rows)
+
+
+def frame_map(height: int, width: int, border: int | None = None) -> torch.Tensor:
+    """AGA's Adv-Insertion target: ones on a frame, zero inside (border 5 px at 32 px, 35 at 224)."""
+    b = max(1, round(5 * min(height, width) / 32)) if border is None else int(border)
+    m = torch.ones(height, width)
+    m[b:height - b, b:width - b] = 0.0
+    return m
+
+
+def explanation_robustness(model: torch.nn.Module, data: Prepared, *, methods: list[str], rps_eps: list[float],
+                           n_noise: int = 10, attack_eps: float = 2 / 255, attack_steps: int = 100,
+                           max_samples: int | None = None, batch_size: int = 64, seed: int = 0, device="cpu",
+                           show_progress: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """AGA's metrics for one model: per attribution method, RPS (cosine / Pearson / SSIM) at each eps,
+    Insertion and Adv-Insertion (the targeted attack towards a frame map, prediction kept), all on the
+    true class of the first ``max_samples`` test images, in batches.
+
+    Returns (scores: method, metric, eps, value, n — one row each, plus clean accuracy;
+    curves: method, kind (insertion | adv_insertion), fraction, probability — means over the images).
+    Adv-Insertion needs a differentiable attribution: for ``lrp`` it is left out (NaN).
+    """
+    from . import metrics
+    from .explain.attributions import attribute
+
+    x_all, y_all = _subset(data.test_x, data.test_y, max_samples)
+    fractions = metrics.INSERTION_FRACTIONS
+    rows, curves = [], []
+    acc = attacks.clean_accuracy(model, x_all, y_all, batch_size=batch_size, device=device)
+    rows.append(dict(method="none", metric="accuracy", eps=0.0, value=acc, n=len(y_all)))
+    model.eval()
+    for method in progress(methods, desc="attributions", disable=not show_progress):
+        def explain(m, x, t, create_graph=False, _method=method):
+            return attribute(_method, m, x, t, create_graph=create_graph)
+
+        sums: dict[tuple, float] = {}
+        ins_sum = torch.zeros(len(fractions))
+        adv_sum = torch.zeros(len(fractions))
+        differentiable = method != "lrp"
+        for i in range(0, len(y_all), batch_size):
+            x = batches.to_tensor(x_all[i:i + batch_size], device)
+            y = torch.tensor(y_all[i:i + batch_size], dtype=torch.long, device=device)
+            for e in rps_eps:
+                r = metrics.rps(model, explain, x, y, float(e), n_noise=n_noise, seed=seed + i)
+                for name, v in r.items():
+                    sums[(f"rps_{name}", float(e))] = sums.get((f"rps_{name}", float(e)), 0.0) + float(v.sum())
+            order = metrics.heatmap(explain(model, x, y))
+            ins_sum += metrics.insertion_curve(model, x, y, order, fractions=fractions).sum(0).cpu()
+            if differentiable:
+                attack = attacks.ExplanationAttack.aga(attack_eps, explain=method, steps=attack_steps, seed=seed)
+                x_adv = attack(model, x, y, target_map=frame_map(*x.shape[-2:]).to(device))
+                order_adv = metrics.heatmap(explain(model, x_adv, y))
+                adv_sum += metrics.adv_insertion_curve(model, x, y, order_adv, fractions=fractions).sum(0).cpu()
+        n = len(y_all)
+        for (metric, e), total in sums.items():
+            rows.append(dict(method=method, metric=metric, eps=e, value=total / n, n=n))
+        ins = ins_sum / n
+        adv = adv_sum / n if differentiable else torch.full_like(ins, float("nan"))
+        rows.append(dict(method=method, metric="insertion", eps=0.0, value=float(ins.mean()) * 100, n=n))
+        rows.append(dict(method=method, metric="adv_insertion", eps=attack_eps, value=float(adv.mean()) * 100, n=n))
+        for kind, curve in (("insertion", ins), ("adv_insertion", adv)):
+            curves += [dict(method=method, kind=kind, fraction=float(f), probability=float(p))
+                       for f, p in zip(fractions, curve)]
+    return pd.DataFrame(rows), pd.DataFrame(curves)

@@ -103,3 +103,22 @@ def corruption_over_epochs(history: pd.DataFrame, title: str = ""):
     long = history.melt(id_vars=["epoch"], value_vars=cols, var_name="corruption", value_name="accuracy")
     long["corruption"] = long["corruption"].str.split(":", n=1).str[1]
     return fig, long
+
+
+def insertion_curves(curves: pd.DataFrame, title: str = ""):
+    """AGA Fig. 2: insertion (solid) and adv-insertion (dashed) curves, one panel per attribution,
+    one colour per model (``model`` column)."""
+    methods = list(dict.fromkeys(curves["method"]))
+    fig, axes = plt.subplots(1, len(methods), figsize=(3.6 * len(methods), 3.3), squeeze=False)
+    for ax, method in zip(axes[0], methods):
+        for i, (model, g) in enumerate(curves[curves.method == method].groupby("model", sort=False)):
+            for kind, ls in (("insertion", "-"), ("adv_insertion", "--")):
+                k = g[g.kind == kind]
+                if k["probability"].notna().any():
+                    ax.plot(k["fraction"], k["probability"], ls=ls, color=f"C{i}",
+                            label=f"{model} ({'adv-' if kind != 'insertion' else ''}ins)")
+        ax.set(xlabel="fraction of pixels inserted", ylabel="true-class probability", title=f"{title}: {method}",
+               ylim=(-0.02, 1.02))
+        ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=6)
+    return fig

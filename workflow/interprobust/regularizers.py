@@ -6,8 +6,10 @@ training (optionally restricted to F_spurious), combined as L_task + alpha * L_a
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
+import types
 
 import torch
 import torch.nn.functional as F
@@ -89,9 +91,9 @@ def limeref_loss(model, x, y, params):
 
 
 # ------------------------------------------------------------------------------------------------ AGA
-def _input_gradient(model, x, y, create_graph):
+def _input_gradient(model, x, y, create_graph, model_eval=False):
     from .explain.attributions import attribute
-    return attribute("gradient", model, x, y, create_graph=create_graph, model_eval=False)
+    return attribute("gradient", model, x, y, create_graph=create_graph, model_eval=model_eval)
 
 
 def gradient_alignment_terms(model, x, y, eps: float) -> tuple[torch.Tensor, torch.Tensor]:
@@ -127,12 +129,46 @@ def gradient_alignment_loss(model, x, y, params):
 
 def hessian_norm_estimate(model, x, y) -> torch.Tensor:
     """One-sample estimate of ||H||_F^2 of the true-class logit w.r.t. the input (Dombrowski et al.
-    2022, as RobustAGA): v ~ N(0, I), Hv = d(v . grad g_y(x))/dx, batch mean of ||Hv||^2."""
+    2022, as RobustAGA): v ~ N(0, I), Hv = d(v . grad g_y(x))/dx, batch mean of ||Hv||^2.
+
+    Training on ||Hv||^2 needs third derivatives, which torch's fused BatchNorm does not have: its
+    BatchNorm layers run as plain tensor ops on the batch statistics for this term (same values,
+    running statistics untouched). Eval-mode BatchNorm would be wrong here: the regulariser then
+    flattens the eval-mode network only, which collapsed test accuracy to chance in our runs.
+    """
     xi = x.detach().requires_grad_(True)
-    g = _input_gradient(model, xi, y, create_graph=True)
+    with _differentiable_batchnorm(model):
+        g = _input_gradient(model, xi, y, create_graph=True)
     v = torch.randn_like(xi)
     (hv,) = torch.autograd.grad((g * v).sum(), xi, create_graph=True)
     return hv.pow(2).flatten(1).sum(1).mean()
+
+
+def _batchnorm_ops(self, x):
+    if not self.training:
+        return self._fused_forward(x)
+    dims = [0] + list(range(2, x.dim()))
+    shape = [1, -1] + [1] * (x.dim() - 2)
+    mean = x.mean(dims, keepdim=True)
+    var = x.var(dims, unbiased=False, keepdim=True)
+    out = (x - mean) / torch.sqrt(var + self.eps)
+    if self.affine:
+        out = out * self.weight.view(shape) + self.bias.view(shape)
+    return out
+
+
+@contextlib.contextmanager
+def _differentiable_batchnorm(model):
+    """BatchNorm layers as plain tensor ops (any-order derivatives; no running-statistics update)."""
+    layers = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    for m in layers:
+        m._fused_forward = m.forward
+        m.forward = types.MethodType(_batchnorm_ops, m)
+    try:
+        yield model
+    finally:
+        for m in layers:
+            del m.forward, m._fused_forward  # back to the class's own forward
 
 
 @register_method("hessian")

@@ -34,3 +34,33 @@ def corruptions_wide(df: pd.DataFrame) -> pd.DataFrame:
     wide.columns = [f"severity {c}" for c in wide.columns]
     wide["mean"] = wide.mean(axis=1)
     return wide.reset_index()
+
+
+ATTRIBUTION_SHORT = {"gradient": "Grad", "input_x_gradient": "xGrad", "guided_backprop": "GBP", "lrp": "LRP",
+                     "integrated_gradients": "IG", "smoothgrad": "SG"}
+
+
+def aga_table1(df: pd.DataFrame) -> pd.DataFrame:
+    """AGA Table 1 from combined explanation scores (``model`` = row label): accuracy, then per
+    attribution RPS (cosine at the largest eps), Insertion and Adv-Insertion (percent)."""
+    out = []
+    for model, g in df.groupby("model", sort=False):
+        row = {"model": model, "acc": float(g.loc[g.metric == "accuracy", "value"].iloc[0])}
+        for method in dict.fromkeys(g.loc[g.method != "none", "method"]):
+            m = g[g.method == method]
+            cos = m[m.metric == "rps_cosine"]
+            short = ATTRIBUTION_SHORT.get(method, method)
+            row[f"{short} RPS"] = float(cos.loc[cos.eps.idxmax(), "value"])
+            row[f"{short} Ins"] = float(m.loc[m.metric == "insertion", "value"].iloc[0])
+            row[f"{short} A-Ins"] = float(m.loc[m.metric == "adv_insertion", "value"].iloc[0])
+        out.append(row)
+    return pd.DataFrame(out)
+
+
+def aga_rps_table(df: pd.DataFrame) -> pd.DataFrame:
+    """AGA's appendix RPS table: one row per (model, attribution), columns similarity x eps (in /255)."""
+    r = df[df.metric.str.startswith("rps_")].copy()
+    r["column"] = [f"{m[4:]} ε={e * 255:.0f}/255" for m, e in zip(r.metric, r.eps)]
+    order = list(dict.fromkeys(r["column"]))
+    wide = r.pivot_table(index=["model", "method"], columns="column", values="value", sort=False)[order]
+    return wide.reset_index()

@@ -22,10 +22,12 @@ def _check_config():
     if config.get("limeref"):
         lr = config["limeref"]
         listed += [{"dataset": "(limeref)", "arch": lr["arch"], "method": lr[k]} for k in ("baseline_method", "refined_method")]
+    for setting in config.get("aga", {}).get("settings", []):
+        listed += [{"dataset": "(aga)", "arch": setting["arch"], "method": meth} for meth in setting["methods"].values()]
     for m in listed:
         if m["method"] not in methods:
             _fail(f"models entry {m} uses method {m['method']!r}; defined methods: {', '.join(sorted(methods))}")
-        if m["dataset"] == "(limeref)":
+        if m["dataset"] in ("(limeref)", "(aga)"):
             continue
         key = (m["dataset"], m["arch"], m["method"], m.get("seed", 0))
         if key in seen:
@@ -39,7 +41,15 @@ def _check_config():
             _fail(f"evaluate.corrupted_test_sets maps {clean!r} to {corrupt!r}, which is not a corrupted set ({valid})")
 
 
-LIMEREF = config.get("limeref", {}) if "limeref" in config.get("papers", ["limeref"]) else {}
+PAPERS = config.get("papers", ["limeref", "aga"])
+LIMEREF = config.get("limeref", {}) if "limeref" in PAPERS else {}
+AGA = config.get("aga", {}) if "aga" in PAPERS else {}
+
+
+def aga_models(setting):
+    """(row label, model dict) for every row of one AGA setting."""
+    return [(row, {"dataset": setting["dataset"], "arch": setting["arch"], "method": method, "seed": AGA["seed"]})
+            for row, method in setting["methods"].items()]
 
 
 def limeref_datasets():
@@ -65,6 +75,8 @@ def _all_models():
 
 
 _check_config()
+# The overview (accuracy under attack, corruptions, training curves per dataset) covers `models` and
+# LIMEREF's; AGA's models are trained through the same rule and evaluated by AGA's own rules.
 MODELS = _all_models()
 DOWNLOADS = config["paths"]["downloads"]
 # Wildcards never contain a slash; each is restricted to the names the config can produce.
@@ -73,6 +85,7 @@ wildcard_constraints:
     arch="[A-Za-z0-9_]+",
     method="[A-Za-z0-9_+-]+",
     seed=r"\d+",
+    name="[A-Za-z0-9_]+",
 
 
 def model_dir(m):
@@ -141,7 +154,9 @@ def tracked_corruptions(dataset):
 
 def train_inputs(w):
     inputs = {"data": prepared(w.dataset)}
-    if tracked_corruptions(w.dataset):
+    overview = any((m["dataset"], m["arch"], m["method"], str(m["seed"])) == (w.dataset, w.arch, w.method, str(w.seed))
+                   for m in MODELS)
+    if tracked_corruptions(w.dataset) and overview:  # per-epoch tracking: the overview's and LIMEREF's models
         inputs["tracked"] = prepared(tracked_corruptions(w.dataset))
     if uses_spurious(w.method):
         inputs["spurious"] = spurious_file(w.dataset, w.arch, w.seed, LIMEREF["rounds"] - 1)
@@ -226,8 +241,26 @@ def limeref_outputs():
     return sorted(set(out))
 
 
+def aga_outputs():
+    out = []
+    for setting in AGA.get("settings", []):
+        out += expand("results/aga/table1_{name}.{ext}", name=setting["name"], ext=["csv", "md"])
+        out += expand("results/aga/rps_{name}.{ext}", name=setting["name"], ext=["csv", "md"])
+        out += expand("results/aga/fig2_{name}.{ext}", name=setting["name"], ext=["pdf", "png", "csv"])
+    return out
+
+
+def aga_setting(name):
+    return next(s for s in AGA["settings"] if s["name"] == name)
+
+
+def aga_params():
+    keys = ("attributions", "rps_eps", "n_noise", "attack_steps", "max_samples", "batch_size", "seed")
+    return {k: AGA[k] for k in keys if k in AGA}
+
+
 def final_outputs():
-    out = limeref_outputs()
+    out = limeref_outputs() + aga_outputs()
     for d in trained_datasets():
         out += expand("results/overview/{d}_training_curves.{ext}", d=d, ext=["pdf", "png"])
         out += expand("results/overview/{d}_robustness.{ext}", d=d, ext=["pdf", "png", "csv", "md"])

@@ -1,0 +1,97 @@
+# AGA: attribution robustness of Softplus models trained with CE, the Hessian-norm regulariser, l2 and
+# l2 + cosd (gradient alignment). Table 1 (accuracy, RPS / Insertion / Adv-Insertion per attribution),
+# the appendix RPS table (cosine / Pearson / SSIM x eps) and Fig. 2 (insertion curves) per setting.
+
+
+def aga_attack_eps(w):
+    for setting in AGA.get("settings", []):
+        if (setting["dataset"], setting["arch"]) == (w.dataset, w.arch) and w.method in setting["methods"].values():
+            return setting.get("attack_eps", 2 / 255)
+    raise ValueError(f"{w.dataset}/{w.arch}/{w.method} is not in any aga.settings entry")
+
+
+def aga_row_files(name, filename):
+    setting = aga_setting(name)
+    return [f"results/aga/eval/{m['dataset']}/{m['arch']}/{m['method']}/seed{m['seed']}/{filename}"
+            for _, m in aga_models(setting)]
+
+
+def aga_row_labels(name):
+    return " ".join(shlex.quote(row) for row, _ in aga_models(aga_setting(name)))
+
+
+rule aga_evaluate:
+    input:
+        model="results/models/{dataset}/{arch}/{method}/seed{seed}/model.pt",
+        data=lambda w: prepared(w.dataset),
+    output:
+        scores="results/aga/eval/{dataset}/{arch}/{method}/seed{seed}/scores.csv",
+        curves="results/aga/eval/{dataset}/{arch}/{method}/seed{seed}/curves.csv",
+    log:
+        "results/logs/aga/{dataset}/{arch}/{method}/seed{seed}_evaluate.log",
+    params:
+        settings=lambda w: shlex.quote(as_json({**aga_params(), "attack_eps": aga_attack_eps(w)})),
+        device=config["device"],
+    threads: config["threads"]
+    resources:
+        gpu=res("evaluate", "gpu", 0),
+        mem_mb=res("evaluate", "mem_mb", 8000),
+        runtime=res("evaluate", "runtime", 60),
+    conda:
+        "../../envs/pipeline.yaml"
+    shell:
+        "python -m interprobust evaluate explanations --model {input.model} --data {input.data}"
+        " --settings {params.settings} --device {params.device} --threads {threads}"
+        " --out {output.scores} --curves-out {output.curves} > {log} 2>&1"
+
+
+rule aga_table1:
+    input:
+        lambda w: aga_row_files(w.name, "scores.csv"),
+    output:
+        csv=report("results/aga/table1_{name}.csv", caption="../report/aga_table1.rst", category="AGA"),
+        md="results/aga/table1_{name}.md",
+    log:
+        "results/logs/aga/table1_{name}.log",
+    params:
+        labels=lambda w: aga_row_labels(w.name),
+    conda:
+        "../../envs/pipeline.yaml"
+    shell:
+        "python -m interprobust table aga-table1 --inputs {input} --labels {params.labels}"
+        " --csv {output.csv} --md {output.md} > {log} 2>&1"
+
+
+rule aga_rps_table:
+    input:
+        lambda w: aga_row_files(w.name, "scores.csv"),
+    output:
+        csv=report("results/aga/rps_{name}.csv", caption="../report/aga_rps.rst", category="AGA"),
+        md="results/aga/rps_{name}.md",
+    log:
+        "results/logs/aga/rps_{name}.log",
+    params:
+        labels=lambda w: aga_row_labels(w.name),
+    conda:
+        "../../envs/pipeline.yaml"
+    shell:
+        "python -m interprobust table aga-rps --inputs {input} --labels {params.labels}"
+        " --csv {output.csv} --md {output.md} > {log} 2>&1"
+
+
+rule aga_fig2:
+    input:
+        lambda w: aga_row_files(w.name, "curves.csv"),
+    output:
+        pdf=report("results/aga/fig2_{name}.pdf", caption="../report/aga_fig2.rst", category="AGA"),
+        png="results/aga/fig2_{name}.png",
+        csv="results/aga/fig2_{name}.csv",
+    log:
+        "results/logs/aga/fig2_{name}.log",
+    params:
+        labels=lambda w: aga_row_labels(w.name),
+    conda:
+        "../../envs/pipeline.yaml"
+    shell:
+        "python -m interprobust figure insertion-curves --inputs {input} --labels {params.labels}"
+        " --title {wildcards.name} --pdf {output.pdf} --png {output.png} --csv {output.csv} > {log} 2>&1"
