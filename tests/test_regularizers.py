@@ -174,3 +174,31 @@ def test_differentiable_batchnorm_equals_the_fused_layer():
     assert torch.allclose(ours, fused, atol=1e-5)
     assert all(torch.equal(stats[k], after[k]) for k in stats)  # our pass left them alone
     assert all("_fused_forward" not in vars(mod) and "forward" not in vars(mod) for mod in m.modules())
+
+
+# ------------------------------------------------------------------------------ Madry AT and TRADES
+def test_trades_with_beta_zero_is_ce_and_madry_with_eps_zero_is_ce():
+    m, x, y = _model(), torch.rand(4, 3, 8, 8), torch.tensor([0, 1, 2, 0])
+    plain, _ = train.get_method("ce")(m, x, y, {})
+    trades0, _ = train.get_method("trades")(m, x, y, {"beta": 0.0})
+    madry0, _ = train.get_method("madry")(m, x, y, {"eps": 0.0})
+    assert trades0.item() == pytest.approx(plain.item()) and madry0.item() == pytest.approx(plain.item())
+    torch.manual_seed(0)
+    trades, _ = train.get_method("trades")(m, x, y, {"beta": 6.0, "eps": 0.1, "steps": 5, "step_size": 0.03})
+    assert trades.item() > plain.item()  # the KL term is positive
+    torch.manual_seed(0)
+    madry, _ = train.get_method("madry")(m, x, y, {"eps": 0.1, "steps": 5, "step_size": 0.03})
+    assert madry.item() > plain.item()   # CE at PGD examples exceeds clean CE
+
+
+def test_kl_attack_increases_the_kl_and_stays_in_the_ball():
+    from interprobust.attacks import PGD, kl_loss
+    m, x = _model(), torch.rand(4, 3, 8, 8) * 0.8 + 0.1
+    with torch.no_grad():
+        p = torch.softmax(m(x), 1)
+    adv = PGD(eps=0.05, steps=10, step_size=0.01, loss="kl")(m, x, p, init_delta=0.001 * torch.randn_like(x))
+    assert (adv - x).abs().max() <= 0.05 + 1e-6
+    with torch.no_grad():
+        assert kl_loss(m(adv), p).mean() > kl_loss(m(x), p).mean() + 1e-6
+    with pytest.raises(ValueError, match="restarts=1"):
+        PGD(eps=0.05, loss="kl", restarts=2)

@@ -43,7 +43,7 @@ from torch import nn
 
 __all__ = [
     "Attack", "FGSM", "PGD", "APGD", "ATTACKS", "LOSSES", "make_attack", "robust_accuracy",
-    "clean_accuracy", "dlr_loss", "apgd_checkpoints", "eval_mode", "model_device",
+    "clean_accuracy", "dlr_loss", "kl_loss", "apgd_checkpoints", "eval_mode", "model_device",
 ]
 
 
@@ -90,7 +90,13 @@ def _ce(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return F.cross_entropy(logits, y, reduction="none")
 
 
-LOSSES = {"ce": _ce, "dlr": dlr_loss}
+def kl_loss(logits: torch.Tensor, clean_probs: torch.Tensor) -> torch.Tensor:
+    """Per-sample KL(p_clean || softmax(logits)), TRADES' inner objective; ``y`` is then the clean
+    model's softmax output (B, K), not labels."""
+    return F.kl_div(F.log_softmax(logits, dim=1), clean_probs, reduction="none").sum(1)
+
+
+LOSSES = {"ce": _ce, "dlr": dlr_loss, "kl": kl_loss}
 
 
 def _check_loss(loss: str) -> str:
@@ -142,7 +148,9 @@ class Attack:
             raise TypeError("x must be a float tensor in [0, 1]; use robust_accuracy for uint8 arrays")
         out_device, device = x.device, model_device(model)
         x = x.detach().to(device)
-        y = torch.as_tensor(y).detach().to(device=device, dtype=torch.long)
+        y = torch.as_tensor(y).detach().to(device)
+        # labels, or for the "kl" loss the clean softmax outputs (B, K)
+        y = y.to(x.dtype) if getattr(self, "loss", "ce") == "kl" else y.long()
         if init_delta is not None:
             init_delta = init_delta.detach().to(device=device, dtype=x.dtype)
         with eval_mode(model), torch.enable_grad():
@@ -285,6 +293,8 @@ class PGD(_Iterative):
             raise ValueError("steps must be >= 0 and restarts >= 1")
         if self.restarts > 1 and not self.random_start:
             raise ValueError("restarts > 1 needs random_start=True (all restarts would be identical)")
+        if self.loss == "kl" and self.restarts > 1:
+            raise ValueError("the kl loss (TRADES) has no labels to pick a restart by: use restarts=1")
 
     def _uses_random_start(self) -> bool:
         return self.random_start
@@ -338,6 +348,8 @@ class APGD(_Iterative):
         self.steps = int(steps)
         self.restarts = int(restarts)
         self.loss = _check_loss(loss)
+        if self.loss == "kl":
+            raise ValueError("APGD needs labels; the kl loss (TRADES' inner problem) is for PGD")
         self.seed = int(seed)
         self.restart_batch = restart_batch
         if self.steps < 1 or self.restarts < 1:

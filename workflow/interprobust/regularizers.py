@@ -180,3 +180,40 @@ def hessian_loss(model, x, y, params):
     if lam:
         loss = loss + lam * hessian_norm_estimate(model, x, y)
     return loss, logits
+
+
+# ------------------------------------------------------------------------------ Madry AT and TRADES
+@register_method("madry")
+def madry_loss(model, x, y, params):
+    """Madry et al.'s adversarial training: CE at PGD examples (the attack runs in eval mode).
+    params: eps, steps (10), step_size (2/255), seed (drawn per batch from torch's global generator)."""
+    from .attacks import PGD
+    eps = float(params.get("eps", 8 / 255))
+    attack = PGD(eps=eps, steps=int(params.get("steps", 10)), step_size=float(params.get("step_size", 2 / 255)),
+                 seed=int(torch.randint(0, 2 ** 31 - 1, ()).item()))
+    x_adv = attack(model, x, y) if eps > 0 else x
+    logits = model(x_adv)
+    return F.cross_entropy(logits, y), logits
+
+
+@register_method("trades")
+def trades_loss(model, x, y, params):
+    """TRADES (Zhang et al. 2019): CE(f(x), y) + beta * KL(f(x) || f(x_adv)) / B, x_adv from PGD on the
+    KL from x + 0.001 N(0, I) (eval mode), as the authors' ``trades_loss``. params: beta, eps (8/255),
+    steps (10), step_size (0.007)."""
+    from .attacks import PGD
+    beta = float(params.get("beta", 6.0))
+    logits = model(x)
+    loss = F.cross_entropy(logits, y)
+    if beta:
+        was_training = model.training
+        model.eval()
+        with torch.no_grad():
+            clean_probs = F.softmax(model(x), dim=1)
+        model.train(was_training)
+        attack = PGD(eps=float(params.get("eps", 8 / 255)), steps=int(params.get("steps", 10)),
+                     step_size=float(params.get("step_size", 0.007)), loss="kl")
+        x_adv = attack(model, x, clean_probs, init_delta=0.001 * torch.randn_like(x))
+        kl = F.kl_div(F.log_softmax(model(x_adv), dim=1), F.softmax(logits, dim=1), reduction="batchmean")
+        loss = loss + beta * kl
+    return loss, logits

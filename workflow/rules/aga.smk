@@ -3,23 +3,6 @@
 # the appendix RPS table (cosine / Pearson / SSIM x eps) and Fig. 2 (insertion curves) per setting.
 
 
-def aga_attack_eps(w):
-    for setting in AGA.get("settings", []):
-        if (setting["dataset"], setting["arch"]) == (w.dataset, w.arch) and w.method in setting["methods"].values():
-            return setting.get("attack_eps", 2 / 255)
-    raise ValueError(f"{w.dataset}/{w.arch}/{w.method} is not in any aga.settings entry")
-
-
-def aga_row_files(name, filename):
-    setting = aga_setting(name)
-    return [f"results/aga/eval/{m['dataset']}/{m['arch']}/{m['method']}/seed{m['seed']}/{filename}"
-            for _, m in aga_models(setting)]
-
-
-def aga_row_labels(name):
-    return " ".join(shlex.quote(row) for row, _ in aga_models(aga_setting(name)))
-
-
 rule aga_evaluate:
     input:
         model="results/models/{dataset}/{arch}/{method}/seed{seed}/model.pt",

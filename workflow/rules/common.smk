@@ -254,6 +254,23 @@ def aga_setting(name):
     return next(s for s in AGA["settings"] if s["name"] == name)
 
 
+def aga_attack_eps(w):
+    for setting in AGA.get("settings", []):
+        if (setting["dataset"], setting["arch"]) == (w.dataset, w.arch) and w.method in setting["methods"].values():
+            return setting.get("attack_eps", 2 / 255)
+    raise ValueError(f"{w.dataset}/{w.arch}/{w.method} is not in any aga.settings entry")
+
+
+def aga_row_files(name, filename):
+    setting = aga_setting(name)
+    return [f"results/aga/eval/{m['dataset']}/{m['arch']}/{m['method']}/seed{m['seed']}/{filename}"
+            for _, m in aga_models(setting)]
+
+
+def aga_row_labels(name):
+    return " ".join(shlex.quote(row) for row, _ in aga_models(aga_setting(name)))
+
+
 def aga_params():
     keys = ("attributions", "rps_eps", "n_noise", "attack_steps", "max_samples", "batch_size", "seed")
     return {k: AGA[k] for k in keys if k in AGA}
