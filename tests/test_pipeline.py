@@ -55,7 +55,8 @@ def test_embedded_dag_produces_every_final_output(workdir, embedded_run):
             assert f"results/overview/{d}_{kind}" in produced
     assert "results/overview/digits_rgb32_corruptions.png" in produced
     assert "results/overview/digits_corruptions.png" not in produced  # no corrupted set configured for digits
-    for name in ("table1_cifar10_resnet18.md", "rps_cifar10_resnet18.csv", "fig2_cifar10_resnet18.png"):
+    for name in ("table1_cifar10_resnet18.md", "rps_cifar10_resnet18.csv", "fig2_cifar10_resnet18.png",
+                 "table2_cifar10_resnet18.md"):
         assert f"results/aga/{name}" in produced
 
 

@@ -117,3 +117,18 @@ def test_to_tensor_layout_and_errors():
     assert t[1, 2, 0, 3].item() == pytest.approx(x[1, 0, 3, 2] / 255)
     with pytest.raises(ValueError, match="uint8"):
         batches.to_tensor(x.astype(np.int32))
+
+
+def test_step_cost_times_a_step_and_leaves_the_model_alone():
+    import math
+
+    from interprobust.train import step_cost
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 4))
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    x, y = torch.rand(8, 3, 8, 8), torch.randint(0, 4, (8,))
+    c = step_cost(model, "ce", {}, x, y, steps=2, warmup=1)
+    assert c["seconds_per_step"] > 0 and math.isnan(c["peak_mib"])  # no CUDA: memory is not measured
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    with pytest.raises(ValueError, match="ce"):
+        step_cost(model, "no_such_method", {}, x, y)

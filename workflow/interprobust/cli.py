@@ -53,10 +53,18 @@ def cmd_data_prepare(a):
 
 
 # ------------------------------------------------------------------------------------------ train
+def _model_for(arch: str, data, settings: dict):
+    """(signature, freshly initialised model) of ``arch`` for a prepared dataset and model options."""
+    from . import models
+    sig = models.model_signature(arch=arch, num_classes=data.meta["num_classes"],
+                                 in_channels=data.meta["channels"], image_size=data.meta["image_size"][0],
+                                 mean=data.meta["mean"], std=data.meta["std"], **dict(settings.get("model", {})))
+    return sig, models.build_from_signature(sig)
+
+
 def cmd_train(a):
     import pandas as pd
 
-    from . import models
     from .artifacts import resolve_device, save_model, versions
     from .data.store import load_prepared
     from .io import atomic_path
@@ -65,11 +73,7 @@ def cmd_train(a):
     _threads(a.threads)
     s = a.settings
     data = load_prepared(a.data)
-    opts = dict(s.get("model", {}))
-    sig = models.model_signature(arch=a.arch, num_classes=data.meta["num_classes"],
-                                 in_channels=data.meta["channels"], image_size=data.meta["image_size"][0],
-                                 mean=data.meta["mean"], std=data.meta["std"], **opts)
-    model = models.build_from_signature(sig)
+    sig, model = _model_for(a.arch, data, s)
     device = resolve_device(a.device)
     cfg = TrainConfig.from_dict(s.get("training", {}))
     print(f"training {a.arch} on {data.meta['name']} with {a.method} (loss {s['loss']}), seed {a.seed}, "
@@ -140,6 +144,36 @@ def cmd_evaluate_explanations(a):
     write_dataframe(curves, a.curves_out)
     write_dataframe(scores, a.out)
     print(scores.to_string(index=False))
+
+
+def cmd_cost(a):
+    """Training-step time (and CUDA peak memory) of each method relative to the first (AGA Table 2)."""
+    import pandas as pd
+    import torch
+
+    from .artifacts import resolve_device
+    from .data import batches
+    from .data.store import load_prepared
+    from .io import dataframe_to_markdown, write_dataframe, write_text
+    from .train import step_cost
+    _threads(a.threads)
+    device = resolve_device(a.device)
+    data = load_prepared(a.data)
+    rows = []
+    for label, settings in a.rows.items():
+        n = int(settings["training"].get("batch_size", 128))
+        x = batches.to_tensor(data.train_x[:n], device)
+        y = torch.tensor(data.train_y[:n], dtype=torch.long, device=device)
+        torch.manual_seed(a.seed)
+        model = _model_for(a.arch, data, settings)[1].to(device)
+        c = step_cost(model, settings["loss"], settings["loss_params"], x, y, steps=a.steps, seed=a.seed)
+        rows.append(dict(model=label, loss=settings["loss"], batch_size=n, device=str(device), **c))
+        print(rows[-1], flush=True)
+    df = pd.DataFrame(rows)
+    df["time_vs_first"] = df["seconds_per_step"] / df["seconds_per_step"].iloc[0]
+    df["memory_vs_first"] = df["peak_mib"] / df["peak_mib"].iloc[0]
+    write_dataframe(df, a.csv)
+    write_text(a.md, dataframe_to_markdown(df, digits=3) + "\n")
 
 
 # --------------------------------------------------------------------------------------- spurious
@@ -315,6 +349,18 @@ def build_parser() -> argparse.ArgumentParser:
         e.add_argument("--threads", type=int)
         e.add_argument("--out", required=True)
         e.set_defaults(func=func)
+
+    c = sub.add_parser("cost", help="training-step time / peak memory of methods relative to the first")
+    c.add_argument("--data", required=True)
+    c.add_argument("--arch", required=True)
+    c.add_argument("--rows", type=_json, required=True, help="JSON: row label -> resolved training settings")
+    c.add_argument("--steps", type=int, default=3)
+    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--device", default="auto")
+    c.add_argument("--threads", type=int)
+    c.add_argument("--csv", required=True)
+    c.add_argument("--md", required=True)
+    c.set_defaults(func=cmd_cost)
 
     sp = sub.add_parser("spurious", help="LIMEREF spurious-feature detection").add_subparsers(dest="sub", required=True)
     e = sp.add_parser("detect", help="LIME + sensitivity + instability on held-out training images -> F_spurious")

@@ -224,5 +224,39 @@ def fit(model: torch.nn.Module, data: Prepared, *, method: str = "ce", method_pa
     return history
 
 
+def step_cost(model: torch.nn.Module, method: str, method_params: dict | None, x: torch.Tensor, y: torch.Tensor,
+              *, steps: int = 5, warmup: int = 2, seed: int = 0) -> dict[str, float]:
+    """Seconds per training step (forward, the method's loss, backward, an SGD update; median over
+    ``steps`` after ``warmup``) and, on CUDA, the peak memory of a step in MiB (NaN on a CPU).
+
+    AGA's Table 2 and ``benchmarks/bench_regularizers.py`` both measure with this. Works on a copy
+    of the model, so the caller's weights are untouched."""
+    import copy
+    import statistics
+    model = copy.deepcopy(model).train()
+    loss_fn = get_method(method)
+    params = dict(method_params or {})
+    opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=1e-3)
+    cuda = x.device.type == "cuda"
+    times, peak = [], float("nan")
+    torch.manual_seed(seed)
+    for i in range(warmup + steps):
+        if cuda:
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
+        t0 = time.perf_counter()
+        loss, _ = loss_fn(model, x, y, params)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if cuda:
+            torch.cuda.synchronize()
+        if i >= warmup:
+            times.append(time.perf_counter() - t0)
+            if cuda:
+                peak = max(0.0 if peak != peak else peak, torch.cuda.max_memory_allocated() / 2 ** 20)
+    return {"seconds_per_step": statistics.median(times), "peak_mib": peak}
+
+
 # Methods defined in other modules register themselves on import.
 from . import regularizers  # noqa: E402,F401

@@ -78,3 +78,29 @@ rule aga_fig2:
     shell:
         "python -m interprobust figure insertion-curves --inputs {input} --labels {params.labels}"
         " --title {wildcards.name} --pdf {output.pdf} --png {output.png} --csv {output.csv} > {log} 2>&1"
+
+
+rule aga_table2:
+    input:
+        data=lambda w: prepared(aga_setting(w.name)["dataset"]),
+    output:
+        csv=report("results/aga/table2_{name}.csv", caption="../report/aga_table2.rst", category="AGA"),
+        md="results/aga/table2_{name}.md",
+    log:
+        "results/logs/aga/table2_{name}.log",
+    params:
+        arch=lambda w: aga_setting(w.name)["arch"],
+        rows=lambda w: shlex.quote(aga_cost_rows(w.name)),
+        steps=lambda w: AGA.get("cost_steps", 3),
+        device=config["device"],
+    threads: config["threads"]
+    resources:
+        gpu=res("train", "gpu", 0),
+        mem_mb=res("train", "mem_mb", 8000),
+        runtime=res("train", "runtime", 60),
+    conda:
+        "../../envs/pipeline.yaml"
+    shell:
+        "python -m interprobust cost --data {input.data} --arch {params.arch} --rows {params.rows}"
+        " --steps {params.steps} --device {params.device} --threads {threads}"
+        " --csv {output.csv} --md {output.md} > {log} 2>&1"

@@ -247,6 +247,7 @@ def aga_outputs():
         out += expand("results/aga/table1_{name}.{ext}", name=setting["name"], ext=["csv", "md"])
         out += expand("results/aga/rps_{name}.{ext}", name=setting["name"], ext=["csv", "md"])
         out += expand("results/aga/fig2_{name}.{ext}", name=setting["name"], ext=["pdf", "png", "csv"])
+        out += expand("results/aga/table2_{name}.{ext}", name=setting["name"], ext=["csv", "md"])
     return out
 
 
@@ -269,6 +270,13 @@ def aga_row_files(name, filename):
 
 def aga_row_labels(name):
     return " ".join(shlex.quote(row) for row, _ in aga_models(aga_setting(name)))
+
+
+def aga_cost_rows(name):
+    """JSON: row label -> the resolved training settings of that row's method (AGA Table 2)."""
+    setting = aga_setting(name)
+    return as_json({row: json.loads(training_params(Namespace(dataset=setting["dataset"], method=m["method"])))
+                    for row, m in aga_models(setting)})
 
 
 def aga_params():
