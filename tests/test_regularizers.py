@@ -202,3 +202,14 @@ def test_kl_attack_increases_the_kl_and_stays_in_the_ball():
         assert kl_loss(m(adv), p).mean() > kl_loss(m(x), p).mean() + 1e-6
     with pytest.raises(ValueError, match="restarts=1"):
         PGD(eps=0.05, loss="kl", restarts=2)
+
+
+def test_gradient_alignment_loss_equals_ce_plus_its_terms():
+    m, x, y = _model(), torch.rand(4, 3, 8, 8), torch.tensor([0, 1, 2, 0])
+    params = {"lam_l2": 3.0, "lam_cos": 0.5, "eps": 0.05}
+    torch.manual_seed(5)
+    loss, _ = train.get_method("gradient_alignment")(m, x, y, params)
+    torch.manual_seed(5)
+    l2, cosd = R.gradient_alignment_terms(m, x, y, eps=0.05)
+    ce, _ = train.get_method("ce")(m, x, y, {})
+    assert loss.item() == pytest.approx((ce + 3.0 * l2 + 0.5 * cosd).item(), rel=1e-5)

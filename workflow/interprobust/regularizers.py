@@ -96,16 +96,20 @@ def _input_gradient(model, x, y, create_graph, model_eval=False):
     return attribute("gradient", model, x, y, create_graph=create_graph, model_eval=model_eval)
 
 
-def gradient_alignment_terms(model, x, y, eps: float) -> tuple[torch.Tensor, torch.Tensor]:
+def gradient_alignment_terms(model, x, y, eps: float,
+                             reference: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """AGA's two robustness criteria for one delta ~ U(-eps, eps) per example (the paper's speed trick).
 
     Returns (l2, cosd), batch means: l2 = ||grad g_y(x) - grad g_y(x + delta)||^2 (squared, summed
     over pixels, as RobustAGA), cosd = (1 - cos(grad g_y(x), grad g_y(x + delta))) / 2, with g_y the
     true-class logit. grad g_y(x) is a constant (detached); only grad g_y(x + delta) carries the
     second-order graph. x + delta is not clamped (as RobustAGA). delta comes from torch's global
-    generator, which ``train.fit`` seeds per epoch.
+    generator, which ``train.fit`` seeds per epoch. ``reference`` = grad g_y(x) when the caller has it
+    already (the training loss takes it from its own forward pass, saving one forward and backward).
     """
-    reference = _input_gradient(model, x, y, create_graph=False).detach().flatten(1)
+    if reference is None:
+        reference = _input_gradient(model, x, y, create_graph=False)
+    reference = reference.detach().flatten(1)
     delta = torch.empty_like(x).uniform_(-eps, eps)
     moved = _input_gradient(model, (x + delta).detach(), y, create_graph=True).flatten(1)
     l2 = (moved - reference).pow(2).sum(1).mean()
@@ -118,12 +122,17 @@ def gradient_alignment_loss(model, x, y, params):
     """CE + lam_l2 * l2 + lam_cos * cosd (AGA Eq. 5); lam_cos = 0 is the l2 criterion alone,
     lam_l2 = 0 the cosine criterion (CRC). params: eps (L-inf radius of delta, [0, 1] pixels),
     lam_l2, lam_cos."""
-    logits = model(x)
-    loss = F.cross_entropy(logits, y)
     lam_l2, lam_cos = float(params.get("lam_l2", 0.0)), float(params.get("lam_cos", 0.0))
-    if lam_l2 or lam_cos:
-        l2, cosd = gradient_alignment_terms(model, x, y, float(params.get("eps", 4 / 255)))
-        loss = loss + lam_l2 * l2 + lam_cos * cosd
+    if not (lam_l2 or lam_cos):
+        logits = model(x)
+        return F.cross_entropy(logits, y), logits
+    xi = x.detach().requires_grad_(True)
+    logits = model(xi)
+    loss = F.cross_entropy(logits, y)
+    # grad g_y(x) from the same forward pass (RobustAGA computes it there too)
+    (reference,) = torch.autograd.grad(logits.gather(1, y[:, None]).sum(), xi, retain_graph=True)
+    l2, cosd = gradient_alignment_terms(model, x, y, float(params.get("eps", 4 / 255)), reference=reference)
+    loss = loss + lam_l2 * l2 + lam_cos * cosd
     return loss, logits
 
 
