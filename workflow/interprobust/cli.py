@@ -53,9 +53,12 @@ def cmd_data_prepare(a):
 
 
 # ------------------------------------------------------------------------------------------ train
-def _model_for(arch: str, data, settings: dict):
-    """(signature, freshly initialised model) of ``arch`` for a prepared dataset and model options."""
+def _model_for(arch: str, data, settings: dict, seed: int):
+    """(signature, model) of ``arch`` for a prepared dataset and model options, initialised from ``seed``."""
+    import torch
+
     from . import models
+    torch.manual_seed(seed)  # the initial weights are part of the run: the same seed, the same model
     sig = models.model_signature(arch=arch, num_classes=data.meta["num_classes"],
                                  in_channels=data.meta["channels"], image_size=data.meta["image_size"][0],
                                  mean=data.meta["mean"], std=data.meta["std"], **dict(settings.get("model", {})))
@@ -73,7 +76,7 @@ def cmd_train(a):
     _threads(a.threads)
     s = a.settings
     data = load_prepared(a.data)
-    sig, model = _model_for(a.arch, data, s)
+    sig, model = _model_for(a.arch, data, s, a.seed)
     device = resolve_device(a.device)
     cfg = TrainConfig.from_dict(s.get("training", {}))
     print(f"training {a.arch} on {data.meta['name']} with {a.method} (loss {s['loss']}), seed {a.seed}, "
@@ -164,8 +167,7 @@ def cmd_cost(a):
         n = int(settings["training"].get("batch_size", 128))
         x = batches.to_tensor(data.train_x[:n], device)
         y = torch.tensor(data.train_y[:n], dtype=torch.long, device=device)
-        torch.manual_seed(a.seed)
-        model = _model_for(a.arch, data, settings)[1].to(device)
+        model = _model_for(a.arch, data, settings, a.seed)[1].to(device)
         c = step_cost(model, settings["loss"], settings["loss_params"], x, y, steps=a.steps, seed=a.seed)
         rows.append(dict(model=label, loss=settings["loss"], batch_size=n, device=str(device), **c))
         print(rows[-1], flush=True)
