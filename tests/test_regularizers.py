@@ -213,3 +213,23 @@ def test_gradient_alignment_loss_equals_ce_plus_its_terms():
     l2, cosd = R.gradient_alignment_terms(m, x, y, eps=0.05)
     ce, _ = train.get_method("ce")(m, x, y, {})
     assert loss.item() == pytest.approx((ce + 3.0 * l2 + 0.5 * cosd).item(), rel=1e-5)
+
+
+def test_cosine_criterion_is_invariant_to_scaling_the_last_layer_and_l2_is_not():
+    """AGA's Lemma 3 on a real model: scaling the logits by c scales every input gradient by c, so the
+    cosine criterion (CRC) is unchanged while the l2 criterion grows by c^2."""
+    from interprobust.models import build_model
+    torch.manual_seed(0)
+    m = build_model("resnet18", num_classes=3, in_channels=3, image_size=8, mean=[0.5] * 3, std=[0.25] * 3,
+                    width=0.125, activation="softplus").eval()
+    x, y = torch.rand(4, 3, 8, 8), torch.tensor([0, 1, 2, 0])
+    torch.manual_seed(1)
+    l2, cosd = R.gradient_alignment_terms(m, x, y, eps=0.05)
+    with torch.no_grad():
+        m.classifier.weight.mul_(3.0)
+        m.classifier.bias.mul_(3.0)
+    torch.manual_seed(1)
+    l2_scaled, cosd_scaled = R.gradient_alignment_terms(m, x, y, eps=0.05)
+    assert cosd_scaled.item() == pytest.approx(cosd.item(), rel=1e-4)
+    assert l2_scaled.item() == pytest.approx(9.0 * l2.item(), rel=1e-4)
+    assert cosd.item() > 0
