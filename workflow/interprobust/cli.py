@@ -77,6 +77,13 @@ def cmd_train(a):
     s = a.settings
     data = load_prepared(a.data)
     sig, model = _model_for(a.arch, data, s, a.seed)
+    if a.init_from:  # fine-tune: start from another run's weights (same architecture and data shape)
+        from .artifacts import load_model
+        start, start_meta = load_model(a.init_from, "cpu")
+        if start_meta["signature"] != sig:
+            raise ValueError(f"--init-from {a.init_from}: its model ({start_meta['signature']}) differs from the "
+                             f"one being trained ({sig}); fine-tune from a model of the same architecture")
+        model.load_state_dict(start.state_dict())
     device = resolve_device(a.device)
     cfg = TrainConfig.from_dict(s.get("training", {}))
     print(f"training {a.arch} on {data.meta['name']} with {a.method} (loss {s['loss']}), seed {a.seed}, "
@@ -94,6 +101,7 @@ def cmd_train(a):
     history = fit(model, data, method=s["loss"], method_params=s.get("loss_params", {}), config=cfg,
                   seed=a.seed, device=device, checkpoint_dir=a.checkpoint_dir, epoch_metrics=epoch_metrics)
     meta = dict(signature=sig, dataset=data.meta["name"], method=a.method, settings=s, seed=a.seed,
+                init_from=a.init_from,
                 data_checksums=data.meta["arrays"], versions=versions(), final=history[-1])
     hist = pd.DataFrame(history)
     with atomic_path(a.history_out) as tmp:
@@ -333,6 +341,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--checkpoint-dir")
     t.add_argument("--track-corruptions", help="a corrupted test set to evaluate after every epoch")
     t.add_argument("--track-samples", type=int, default=None, help="images per (corruption, severity)")
+    t.add_argument("--init-from", help="start from this saved model's weights (fine-tuning)")
     t.add_argument("--model-out", required=True)
     t.add_argument("--history-out", required=True)
     t.set_defaults(func=cmd_train)

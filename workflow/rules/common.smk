@@ -160,11 +160,13 @@ def train_inputs(w):
         inputs["tracked"] = prepared(tracked_corruptions(w.dataset))
     if uses_spurious(w.method):
         inputs["spurious"] = spurious_file(w.dataset, w.arch, w.seed, LIMEREF["rounds"] - 1)
+        if LIMEREF.get("refine_from", "previous") == "previous":
+            inputs["init"] = round_model(w.dataset, w.arch, w.seed, LIMEREF["rounds"] - 1)
     return inputs
 
 
 def train_extra_args(w, input):
-    args = ""
+    args = f" --init-from {input.init}" if "init" in input.keys() else ""
     if "tracked" in input.keys():
         args += f" --track-corruptions {Path(input.tracked).parent}"
         n = config["evaluate"]["track_corruptions"].get("max_samples")

@@ -31,6 +31,8 @@ rule limeref_round_train:
     input:
         data=lambda w: prepared(w.dataset),
         spurious=lambda w: spurious_file(w.dataset, w.arch, w.seed, int(w.rnd) - 1),
+        init=lambda w: [round_model(w.dataset, w.arch, w.seed, int(w.rnd) - 1)]
+        if LIMEREF.get("refine_from", "previous") == "previous" else [],
     output:
         model="results/limeref/rounds/{dataset}/{arch}/seed{seed}/round{rnd}/model.pt",
         history="results/limeref/rounds/{dataset}/{arch}/seed{seed}/round{rnd}/history.csv",
@@ -42,6 +44,7 @@ rule limeref_round_train:
         ),
         method=LIMEREF.get("refined_method", ""),
         checkpoints="results/checkpoints/limeref/{dataset}/{arch}/seed{seed}/round{rnd}",
+        init=lambda w, input: f" --init-from {input.init[0]}" if input.init else "",
         device=config["device"],
     threads: config["threads"]
     resources:
@@ -54,7 +57,7 @@ rule limeref_round_train:
         "python -m interprobust train --data {input.data} --arch {wildcards.arch} --method {params.method}"
         " --seed {wildcards.seed} --settings {params.settings} --device {params.device} --threads {threads}"
         " --checkpoint-dir {params.checkpoints} --model-out {output.model} --history-out {output.history}"
-        " > {log} 2>&1"
+        "{params.init} > {log} 2>&1"
 
 
 rule limeref_metric_curves:
