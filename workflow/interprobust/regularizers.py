@@ -210,19 +210,15 @@ def trades_loss(model, x, y, params):
     """TRADES (Zhang et al. 2019): CE(f(x), y) + beta * KL(f(x) || f(x_adv)) / B, x_adv from PGD on the
     KL from x + 0.001 N(0, I) (eval mode), as the authors' ``trades_loss``. params: beta, eps (8/255),
     steps (10), step_size (0.007)."""
-    from .attacks import PGD
+    from .attacks import PGD, eval_mode, kl_loss
     beta = float(params.get("beta", 6.0))
     logits = model(x)
     loss = F.cross_entropy(logits, y)
     if beta:
-        was_training = model.training
-        model.eval()
-        with torch.no_grad():
+        with eval_mode(model), torch.no_grad():
             clean_probs = F.softmax(model(x), dim=1)
-        model.train(was_training)
         attack = PGD(eps=float(params.get("eps", 8 / 255)), steps=int(params.get("steps", 10)),
                      step_size=float(params.get("step_size", 0.007)), loss="kl")
         x_adv = attack(model, x, clean_probs, init_delta=0.001 * torch.randn_like(x))
-        kl = F.kl_div(F.log_softmax(model(x_adv), dim=1), F.softmax(logits, dim=1), reduction="batchmean")
-        loss = loss + beta * kl
+        loss = loss + beta * kl_loss(model(x_adv), F.softmax(logits, dim=1)).mean()
     return loss, logits

@@ -161,6 +161,7 @@ class Lime:
         for j0 in range(0, b * n, size):
             j1 = min(j0 + size, b * n)
             first, last = j0 // n, (j1 - 1) // n
+            img = torch.arange(j0, j1, device=x.device) // n      # the image each perturbation belongs to
             # keep = bits[:, segment_of_pixel] (index_select: advanced indexing is ~20x slower on a
             # CPU), then lerp(fill, x, keep): exact at keep 0 and 1, and ~9x faster than torch.where
             # with a broadcast bool mask on a CPU
@@ -168,10 +169,8 @@ class Lime:
                 keep = flat_masks[j0:j1].index_select(1, seg[first]).view(-1, 1, h, w)
                 batch = torch.lerp(fill[first:first + 1], x[first:first + 1], keep)
             else:
-                img = torch.arange(j0, j1, device=x.device) // n
                 keep = torch.gather(flat_masks[j0:j1], 1, seg[img]).view(-1, 1, h, w)
                 batch = torch.lerp(fill[img], x[img], keep)
-            img = torch.arange(j0, j1, device=x.device) // n
             probs = torch.softmax(model(batch).float(), dim=1)
             out[j0:j1] = probs.gather(1, target[img][:, None])[:, 0]
         return out.view(b, n)
