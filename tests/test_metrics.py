@@ -291,3 +291,36 @@ def test_stability():
     maps = torch.zeros(2, 1, 3, 3)
     maps[1, 0, 0, 0] = 2.0
     assert M.stability(maps).item() == pytest.approx(2.0)
+
+
+# ------------------------------------------------------------------------------ AGA Fig. 3(b)
+
+
+class _DiagQuadratic(nn.Module):
+    """logit_k = 0.5 * sum_i a_k,i x_i^2: gradient a_k * x, input Hessian diag(a_k)."""
+
+    def __init__(self, a):
+        super().__init__()
+        self.a = nn.Parameter(a)
+
+    def forward(self, x):
+        return 0.5 * (x.flatten(1).pow(2)[:, None, :] * self.a[None]).sum(-1)
+
+
+def test_crc_upper_bound_equals_its_closed_form_on_a_quadratic():
+    a = torch.tensor([[1.0, 2.0, 3.0, 4.0], [0.5, -1.0, 2.0, 0.25]])
+    m, x, y, eps = _DiagQuadratic(a), torch.rand(3, 1, 2, 2), torch.tensor([0, 1, 1]), 0.1
+    bound, crc = M.crc_upper_bound(m, x, y, eps, seed=4)
+    d = torch.randn(x.shape, generator=_gen(4)).flatten(1)
+    d = d / d.norm(dim=1, keepdim=True)
+    ay, xf = a[y], x.flatten(1)
+    g0, g1 = ay * xf, ay * (xf + eps * d)
+    assert torch.allclose(bound, eps * (ay * d).norm(dim=1) / g1.norm(dim=1), rtol=1e-5)
+    assert torch.allclose(crc, (1 - torch.nn.functional.cosine_similarity(g0, g1)) / 2, atol=1e-6)
+
+
+def test_crc_upper_bound_is_zero_for_a_linear_model_and_bounds_the_crc_of_a_smooth_one():
+    bound, crc = M.crc_upper_bound(_linear(), torch.rand(4, 3, 8, 8), torch.tensor([0, 1, 2, 0]), 0.05)
+    assert bound.abs().max() < 1e-6 and crc.abs().max() < 1e-6
+    bound, crc = M.crc_upper_bound(_cnn(), torch.rand(6, 3, 8, 8), torch.tensor([0, 1, 2, 3, 0, 1]), 1e-3)
+    assert (crc <= bound + 1e-6).all() and (bound > 0).all()     # Theorem 6, small eps

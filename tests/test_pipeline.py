@@ -56,7 +56,8 @@ def test_embedded_dag_produces_every_final_output(workdir, embedded_run):
     assert "results/overview/digits_rgb32_corruptions.png" in produced
     assert "results/overview/digits_corruptions.png" not in produced  # no corrupted set configured for digits
     for name in ("table1_cifar10_resnet18.md", "rps_cifar10_resnet18.csv", "fig2_cifar10_resnet18.png",
-                 "table2_cifar10_resnet18.md"):
+                 "table2_cifar10_resnet18.md", "fig1_toy.png", "fig3_cifar10_resnet18.png",
+                 "grid_cifar10_resnet18_l2cosd.md"):
         assert f"results/aga/{name}" in produced
 
 
@@ -71,6 +72,10 @@ def test_aga_table_is_sane(workdir, embedded_run):
     assert rps.between(-1, 1).all()
     ins = scores[scores.metric.isin(["insertion", "adv_insertion"])].dropna().value
     assert ins.between(0, 100).all()
+    grid = pd.read_csv(workdir / "results/aga/grid_cifar10_resnet18_l2cosd.csv")
+    assert list(grid.model) == ["CE", "lam_cos=0.1", "lam_cos=1"] and grid.selected.sum() <= 1
+    bound = pd.read_csv(workdir / "results/aga/fig3_cifar10_resnet18.csv")
+    assert (bound.crc <= bound.bound).all()      # Theorem 6 holds on the trained models
 
 
 @pytest.mark.slow

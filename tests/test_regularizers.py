@@ -233,3 +233,15 @@ def test_cosine_criterion_is_invariant_to_scaling_the_last_layer_and_l2_is_not()
     assert cosd_scaled.item() == pytest.approx(cosd.item(), rel=1e-4)
     assert l2_scaled.item() == pytest.approx(9.0 * l2.item(), rel=1e-4)
     assert cosd.item() > 0
+
+
+def test_maxent_is_ce_minus_lam_times_the_mean_entropy():
+    m, x, y = _model(), torch.rand(4, 3, 8, 8), torch.tensor([0, 1, 2, 0])
+    loss, logits = train.get_method("maxent")(m, x, y, {"lam": 0.7})
+    p = torch.softmax(logits, 1)
+    entropy = -(p * p.log()).sum(1).mean()
+    ce = torch.nn.functional.cross_entropy(logits, y)
+    assert loss.item() == pytest.approx((ce - 0.7 * entropy).item(), rel=1e-6)
+    uniform = torch.zeros(2, 5)   # an all-equal prediction has the maximum entropy, log(5)
+    lu = -(torch.softmax(uniform, 1) * torch.log_softmax(uniform, 1)).sum(1).mean()
+    assert lu.item() == pytest.approx(torch.log(torch.tensor(5.0)).item())

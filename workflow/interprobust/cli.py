@@ -145,7 +145,7 @@ def cmd_evaluate_corruptions(a):
 
 def cmd_evaluate_explanations(a):
     from . import evaluate
-    from .io import write_dataframe
+    from .io import write_arrays, write_dataframe
     model, meta, data, device = _load_for_eval(a)
     s = a.settings
     scores, curves = evaluate.explanation_robustness(
@@ -153,6 +153,14 @@ def cmd_evaluate_explanations(a):
         attack_eps=s["attack_eps"], attack_steps=s.get("attack_steps", 100), max_samples=s.get("max_samples"),
         batch_size=s.get("batch_size", 64), seed=s.get("seed", 0), device=device)
     write_dataframe(curves, a.curves_out)
+    if a.maps_out:
+        write_arrays(a.maps_out, evaluate.attacked_maps(
+            model, data, n_images=s.get("figure_images", 4), attack_eps=s["attack_eps"],
+            attack_steps=s.get("attack_steps", 100), seed=s.get("seed", 0), device=device))
+    if a.bound_out:
+        write_dataframe(evaluate.crc_bound_curve(model, data, eps=s["bound_eps"], max_samples=s.get("bound_samples"),
+                                                 batch_size=s.get("batch_size", 64), seed=s.get("seed", 0),
+                                                 device=device), a.bound_out)
     write_dataframe(scores, a.out)
     print(scores.to_string(index=False))
 
@@ -256,6 +264,12 @@ def cmd_table(a):
     from . import tables
     from .io import write_dataframe, write_text, dataframe_to_markdown
     df = tables.combine(a.inputs, a.labels)
+    if a.kind == "aga-grid":
+        selection = tables.aga_grid(df, a.reference, a.max_drop)
+        write_dataframe(selection, a.csv)
+        write_text(a.md, dataframe_to_markdown(selection, digits=3) + "\n")
+        print(selection.to_string(index=False))
+        return
     wide = {"robustness": tables.robustness_wide, "corruptions": tables.corruptions_wide,
             "aga-table1": tables.aga_table1, "aga-rps": tables.aga_rps_table}[a.kind](df)
     write_dataframe(df, a.csv)
@@ -294,6 +308,16 @@ def cmd_figure(a):
     elif a.kind == "insertion-curves":
         numbers = tables.combine(a.inputs, a.labels)
         fig = figures.insertion_curves(numbers, a.title)
+    elif a.kind == "toy-gradients":
+        d = _npz(a.inputs[0])
+        fig = figures.toy_gradients(d)
+        numbers = pd.DataFrame({"variant": d["variants"], "l2": d["l2"], "cosine": d["cosine"]})
+    elif a.kind == "attacked-maps":
+        if not (len(a.inputs) == len(a.labels) == len(a.bounds)):
+            raise ValueError(f"{len(a.inputs)} inputs, {len(a.labels)} labels, {len(a.bounds)} bounds: one each per model")
+        maps = [_npz(p) for p in a.inputs]
+        numbers = tables.combine(a.bounds, a.labels)
+        fig = figures.attacked_maps(maps, [pd.read_csv(p) for p in a.bounds], a.labels, a.title)
     else:
         numbers = table()
         fig = figures.corruption_bars(numbers, a.title)
@@ -302,6 +326,27 @@ def cmd_figure(a):
         if numbers is None:
             raise ValueError(f"--csv is not available for {a.kind}")
         write_dataframe(numbers, a.csv)
+
+
+def _npz(path: str) -> dict:
+    import numpy as np
+    with np.load(path, allow_pickle=False) as f:
+        return {k: f[k] for k in f.files}
+
+
+def cmd_toy(a):
+    """AGA Fig. 1's data: the four two-layer nets on the 2-D toy set."""
+    import pandas as pd
+
+    from . import regularizers  # noqa: F401 - registers maxent and gradient_alignment
+    from .io import write_arrays, write_dataframe
+    from .toy import toy_experiment
+    _threads(a.threads)
+    d = toy_experiment(**a.settings)
+    write_arrays(a.out, d)
+    summary = pd.DataFrame({"variant": d["variants"], "l2": d["l2"], "cosine": d["cosine"]})
+    write_dataframe(summary, a.csv)
+    print(summary.to_string(index=False))
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
@@ -353,6 +398,8 @@ def build_parser() -> argparse.ArgumentParser:
         e = ev.add_parser(name)
         if name == "explanations":
             e.add_argument("--curves-out", required=True, help="insertion / adv-insertion curves (CSV)")
+            e.add_argument("--maps-out", help="AGA Fig. 3(a): gradient maps before / after the attack (npz)")
+            e.add_argument("--bound-out", help="AGA Fig. 3(b): Theorem 6's bound and the CRC per eps (CSV)")
         e.add_argument("--model", required=True)
         e.add_argument("--data", required=True)
         e.add_argument("--settings", type=_json, required=True)
@@ -396,19 +443,29 @@ def build_parser() -> argparse.ArgumentParser:
     e.set_defaults(func=cmd_spurious_planted_check)
 
     tb = sub.add_parser("table", help="combine per-model CSVs into a table")
-    tb.add_argument("kind", choices=["robustness", "corruptions", "aga-table1", "aga-rps"])
+    tb.add_argument("kind", choices=["robustness", "corruptions", "aga-table1", "aga-rps", "aga-grid"])
+    tb.add_argument("--reference", default="CE", help="aga-grid: the label of the CE-only row")
+    tb.add_argument("--max-drop", type=float, default=1.0, help="aga-grid: accuracy points a point may lose")
     tb.add_argument("--inputs", nargs="+", required=True)
     tb.add_argument("--labels", nargs="+", required=True)
     tb.add_argument("--csv", required=True)
     tb.add_argument("--md", required=True)
     tb.set_defaults(func=cmd_table)
 
+    t = sub.add_parser("toy", help="AGA Fig. 1: two-layer nets on a 2-D toy set (npz + summary CSV)")
+    t.add_argument("--settings", type=_json, default={}, help="JSON keyword arguments of toy.toy_experiment")
+    t.add_argument("--threads", type=int)
+    t.add_argument("--out", required=True)
+    t.add_argument("--csv", required=True)
+    t.set_defaults(func=cmd_toy)
+
     f = sub.add_parser("figure", help="draw a figure from cached CSVs")
     f.add_argument("kind", choices=["training-curves", "metric-curves", "corruption-epochs", "robustness",
-                                    "corruptions", "insertion-curves"])
+                                    "corruptions", "insertion-curves", "toy-gradients", "attacked-maps"])
     f.add_argument("--inputs", nargs="*", default=[], help="per-model CSVs (histories or evaluations)")
     f.add_argument("--labels", nargs="*", default=[])
     f.add_argument("--table", help="a combined tidy table instead of --inputs")
+    f.add_argument("--bounds", nargs="*", default=[], help="attacked-maps: per-model upper-bound CSVs")
     f.add_argument("--attack", help="keep only this attack's rows")
     f.add_argument("--eps", type=float, help="keep only this eps")
     f.add_argument("--metric", default="test_acc", help="history column for metric-curves")

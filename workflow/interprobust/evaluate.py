@@ -145,3 +145,40 @@ def explanation_robustness(model: torch.nn.Module, data: Prepared, *, methods: l
             curves += [dict(method=method, kind=kind, fraction=float(f), probability=float(p))
                        for f, p in zip(fractions, curve)]
     return pd.DataFrame(rows), pd.DataFrame(curves)
+
+
+def attacked_maps(model: torch.nn.Module, data: Prepared, *, n_images: int = 4, method: str = "gradient",
+                  attack_eps: float = 2 / 255, attack_steps: int = 100, seed: int = 0,
+                  device="cpu") -> dict[str, np.ndarray]:
+    """AGA Fig. 3(a): the first ``n_images`` test images, their ``method`` heatmaps, the images after the
+    targeted attack towards the frame map (prediction kept) and the heatmaps of those."""
+    from .explain.attributions import attribute
+    from .metrics import heatmap
+    x_np, y_np = _subset(data.test_x, data.test_y, n_images)
+    x = batches.to_tensor(x_np, device)
+    y = torch.tensor(y_np, dtype=torch.long, device=device)
+    attack = attacks.ExplanationAttack.aga(attack_eps, explain=method, steps=attack_steps, seed=seed)
+    x_adv = attack(model, x, y, target_map=frame_map(*x.shape[-2:]).to(device))
+    maps = [heatmap(attribute(method, model, z, y)).cpu().numpy() for z in (x, x_adv)]
+    return {"x": x.cpu().numpy(), "x_adv": x_adv.detach().cpu().numpy(), "map": maps[0], "map_adv": maps[1],
+            "target": frame_map(*x.shape[-2:]).numpy(), "label": y_np}
+
+
+def crc_bound_curve(model: torch.nn.Module, data: Prepared, *, eps: list[float], max_samples: int | None = 100,
+                    batch_size: int = 64, seed: int = 0, device="cpu") -> pd.DataFrame:
+    """AGA Fig. 3(b): mean and standard deviation over test images of Theorem 6's bound and of the CRC
+    (``metrics.crc_upper_bound``, true class) at each eps."""
+    from .metrics import crc_upper_bound
+    x_all, y_all = _subset(data.test_x, data.test_y, max_samples)
+    rows = []
+    model.eval()
+    for e in eps:
+        parts = []
+        for i in range(0, len(y_all), batch_size):
+            x = batches.to_tensor(x_all[i:i + batch_size], device)
+            y = torch.tensor(y_all[i:i + batch_size], dtype=torch.long, device=device)
+            parts.append(torch.stack(crc_upper_bound(model, x, y, float(e), seed=seed + i)).cpu())
+        bound, crc = torch.cat(parts, dim=1)
+        rows.append(dict(eps=float(e), bound=float(bound.mean()), bound_std=float(bound.std()),
+                         crc=float(crc.mean()), crc_std=float(crc.std()), n=len(y_all)))
+    return pd.DataFrame(rows)

@@ -46,8 +46,15 @@ def write_text(path: str | os.PathLike, text: str) -> None:
         tmp.write_text(text)
 
 
+def write_arrays(path: str | os.PathLike, arrays: dict) -> None:
+    """numpy arrays as one ``.npz`` (read back with ``numpy.load(path)``: no pickles), atomically."""
+    import numpy as np
+    with atomic_path(path) as tmp:
+        np.savez_compressed(tmp, **arrays)
+
+
 def write_dataframe(df, csv_path: str | os.PathLike, md_path: str | os.PathLike | None = None,
-                    float_format: str = "%.4f") -> None:
+                    float_format: str = "%.6g") -> None:
     """Write a pandas DataFrame as CSV (and optionally Markdown), atomically."""
     with atomic_path(csv_path) as tmp:
         df.to_csv(tmp, index=False, float_format=float_format)

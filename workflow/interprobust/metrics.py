@@ -10,7 +10,7 @@ batches (``batch_size``: ``None`` = 1024 on a GPU, 64 on a CPU); results come ba
 * Similarities of maps, per sample: :func:`cosine_similarity`, :func:`pearson`, :func:`ssim`.
 * :func:`heatmap` (from ``explain.attributions``): AGA's post-processing (abs -> sum over channels -> per-sample max).
 * AGA: :func:`rps` (random perturbation similarity), :func:`insertion_curve`, :func:`insertion_score`,
-  :func:`adv_insertion_curve`.
+  :func:`adv_insertion_curve`, :func:`crc_upper_bound` (Theorem 6's bound against the CRC, Fig. 3b).
 * G-LIME: :func:`deletion_insertion_curves` (superpixel deletion / insertion as InterpretDL does it),
   :func:`auc`, :func:`abpc`, :func:`local_fidelity`, :func:`stability`.
 
@@ -33,7 +33,7 @@ from .explain.attributions import heatmap  # one implementation, shared with the
 __all__ = [
     "cosine_similarity", "pearson", "ssim", "gaussian_window", "SIMILARITIES", "heatmap",
     "rps_noise", "rps", "INSERTION_FRACTIONS", "AGA_CODE_FRACTIONS", "insertion_curve",
-    "insertion_score", "adv_insertion_curve", "DeletionInsertion", "deletion_insertion_curves",
+    "insertion_score", "adv_insertion_curve", "crc_upper_bound", "DeletionInsertion", "deletion_insertion_curves",
     "auc", "abpc", "local_fidelity", "stability",
 ]
 
@@ -290,6 +290,36 @@ def adv_insertion_curve(model: nn.Module, x_clean: torch.Tensor, target, order_m
 
 # --------------------------------------------------------------------------------------------------
 # G-LIME: superpixel deletion / insertion (InterpretDL's evaluate_interpreter/deletion_insertion.py)
+
+
+def crc_upper_bound(model: nn.Module, x: torch.Tensor, target, eps: float, seed: int = 0
+                    ) -> tuple[torch.Tensor, torch.Tensor]:
+    """AGA Fig. 3(b), per image: (bound, crc) for one random unit direction d (seeded, L2-normalised
+    Gaussian) with g = the target logit:
+
+    bound = eps * ||H_g(x) d||_2 / ||grad g(x + eps d)||_2   (Theorem 6 without O(eps^2), the paper's
+    "slightly tighter" form), crc = (1 - cos(grad g(x + eps d), grad g(x))) / 2  (Definition 4).
+    H_g(x) d is a Hessian-vector product by double backprop; eps in [0, 1] pixel units (not clamped).
+    """
+    out_device, device = x.device, model_device(model)
+    x = x.detach().to(device)
+    gen = torch.Generator(device=device)
+    gen.manual_seed(int(seed))
+    d = torch.randn(x.shape, generator=gen, device=device, dtype=x.dtype)
+    d = d / d.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, *[1] * (x.dim() - 1))
+    with eval_mode(model), torch.enable_grad():
+        target = _targets(model, x, target)
+        xi = x.clone().requires_grad_(True)
+        (g,) = torch.autograd.grad(model(xi).gather(1, target[:, None]).sum(), xi, create_graph=True)
+        hvp = (g * d).sum()
+        # a model linear in x has a constant gradient: H d = 0, and no graph from g back to x
+        hd = (torch.autograd.grad(hvp, xi, allow_unused=True, materialize_grads=True)[0]
+              if hvp.requires_grad else torch.zeros_like(xi))
+        xm = (x + float(eps) * d).requires_grad_(True)
+        (moved,) = torch.autograd.grad(model(xm).gather(1, target[:, None]).sum(), xm)
+    bound = float(eps) * hd.flatten(1).norm(dim=1) / moved.flatten(1).norm(dim=1).clamp_min(1e-12)
+    crc = (1.0 - cosine_similarity(moved, g.detach())) / 2.0
+    return bound.detach().to(out_device), crc.detach().to(out_device)
 
 
 class DeletionInsertion(NamedTuple):

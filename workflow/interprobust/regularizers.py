@@ -136,6 +136,17 @@ def gradient_alignment_loss(model, x, y, params):
     return loss, logits
 
 
+@register_method("maxent")
+def maxent_loss(model, x, y, params):
+    """CE - lam * H(softmax(g(x))): the maximum-entropy regulariser (Cha et al. 2020) of AGA Fig. 1(c),
+    which flattens the loss surface and shrinks the input Hessian without aligning the gradients.
+    params: lam (default 1.0)."""
+    logits = model(x)
+    log_p = F.log_softmax(logits, dim=1)
+    entropy = -(log_p.exp() * log_p).sum(1).mean()
+    return F.cross_entropy(logits, y) - float(params.get("lam", 1.0)) * entropy, logits
+
+
 def hessian_norm_estimate(model, x, y) -> torch.Tensor:
     """One-sample estimate of ||H||_F^2 of the true-class logit w.r.t. the input (Dombrowski et al.
     2022, as RobustAGA): v ~ N(0, I), Hv = d(v . grad g_y(x))/dx, batch mean of ||Hv||^2.

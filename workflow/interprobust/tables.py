@@ -57,6 +57,29 @@ def aga_table1(df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
+def aga_grid(df: pd.DataFrame, reference: str, max_drop: float = 1.0) -> pd.DataFrame:
+    """AGA's hyper-parameter selection (Appendix C): for each grid point (``model`` = its label), test
+    accuracy, its drop below the ``reference`` row (CE only), and Grad-RPS (cosine, largest eps); the
+    point selected is the one with the highest Grad-RPS among those within ``max_drop`` points."""
+    if reference not in set(df["model"]):
+        raise ValueError(f"reference row {reference!r} is not among the grid's rows {sorted(set(df['model']))}")
+    rows = []
+    for model, g in df.groupby("model", sort=False):
+        cos = g[(g.metric == "rps_cosine") & (g.method == "gradient")]
+        if cos.empty:
+            raise ValueError(f"row {model!r} has no Gradient RPS (cosine); evaluate it with the gradient attribution")
+        rows.append({"model": model, "acc": float(g.loc[g.metric == "accuracy", "value"].iloc[0]),
+                     "Grad RPS": float(cos.loc[cos.eps.idxmax(), "value"])})
+    out = pd.DataFrame(rows)
+    ref_acc = float(out.loc[out.model == reference, "acc"].iloc[0])
+    out["acc drop"] = ref_acc - out["acc"]
+    out["eligible"] = (out["model"] != reference) & (out["acc drop"] <= max_drop + 1e-9)
+    out["selected"] = False
+    if out["eligible"].any():
+        out.loc[out.loc[out.eligible, "Grad RPS"].idxmax(), "selected"] = True
+    return out
+
+
 def aga_rps_table(df: pd.DataFrame) -> pd.DataFrame:
     """AGA's appendix RPS table: one row per (model, attribution), columns similarity x eps (in /255)."""
     r = df[df.metric.str.startswith("rps_")].copy()

@@ -46,6 +46,62 @@ LIMEREF = config.get("limeref", {}) if "limeref" in PAPERS else {}
 AGA = config.get("aga", {}) if "aga" in PAPERS else {}
 
 
+def _aga_grid_points(entry):
+    """[(label, method)] of one aga.grid entry, the reference (CE) row first. Each point's recipe is the
+    row's recipe with the point's loss parameters, added to config["methods"] as <recipe>-grid<i>; a
+    point equal to the row's own parameters reuses the row's model."""
+    import itertools
+    setting = next((s for s in AGA.get("settings", []) if s["name"] == entry["setting"]), None)
+    if setting is None:
+        _fail(f"aga.grid names setting {entry['setting']!r}; settings: {[s['name'] for s in AGA['settings']]}")
+    ref = entry.get("reference", "CE")
+    for row in (entry["row"], ref):
+        if row not in setting["methods"]:
+            _fail(f"aga.grid row {row!r} is not a row of setting {entry['setting']!r}: {list(setting['methods'])}")
+    base = setting["methods"][entry["row"]]
+    recipe = config["methods"][base]
+    keys = sorted(entry["params"])
+    points = [(ref, setting["methods"][ref])]
+    for i, values in enumerate(itertools.product(*(entry["params"][k] for k in keys))):
+        params = {**recipe.get("params", {}), **dict(zip(keys, values))}
+        name = base if params == recipe.get("params", {}) else f"{base}-grid{i}"
+        config["methods"].setdefault(name, {**recipe, "params": params})
+        points.append((" ".join(f"{k}={v:g}" for k, v in zip(keys, values)), name))
+    return points
+
+
+def aga_grid(name):
+    """The grid entry whose output is named ``name`` (<setting>_<row>), with its points."""
+    for entry in AGA.get("grid", []):
+        if aga_grid_name(entry) == name:
+            return entry, _aga_grid_points(entry)
+    raise ValueError(f"no aga.grid entry named {name!r}")
+
+
+def aga_grid_name(entry):
+    return f"{entry['setting']}_{''.join(c for c in entry['row'] if c.isalnum()).lower()}"
+
+
+def aga_grid_files(name):
+    entry, points = aga_grid(name)
+    s = next(s for s in AGA["settings"] if s["name"] == entry["setting"])
+    return [f"results/aga/grid_eval/{s['dataset']}/{s['arch']}/{m}/seed{AGA['seed']}/scores.csv" for _, m in points]
+
+
+def aga_grid_labels(name):
+    return " ".join(shlex.quote(label) for label, _ in aga_grid(name)[1])
+
+
+def aga_grid_params():
+    """Grid points are ranked by accuracy and Grad-RPS only: the other metrics are skipped."""
+    return {**aga_params(), "attributions": ["gradient"], "rps_eps": [max(AGA["rps_eps"])], "attack_steps": 0,
+            "attack_eps": 2 / 255}
+
+
+for _entry in AGA.get("grid", []):   # register the grid's recipes before any rule asks for them
+    _aga_grid_points(_entry)
+
+
 def aga_models(setting):
     """(row label, model dict) for every row of one AGA setting."""
     return [(row, {"dataset": setting["dataset"], "arch": setting["arch"], "method": method, "seed": AGA["seed"]})
@@ -250,6 +306,11 @@ def aga_outputs():
         out += expand("results/aga/rps_{name}.{ext}", name=setting["name"], ext=["csv", "md"])
         out += expand("results/aga/fig2_{name}.{ext}", name=setting["name"], ext=["pdf", "png", "csv"])
         out += expand("results/aga/table2_{name}.{ext}", name=setting["name"], ext=["csv", "md"])
+        out += expand("results/aga/fig3_{name}.{ext}", name=setting["name"], ext=["pdf", "png", "csv"])
+    if AGA:
+        out += expand("results/aga/fig1_toy.{ext}", ext=["pdf", "png", "csv"])
+    for entry in AGA.get("grid", []):
+        out += expand("results/aga/grid_{name}.{ext}", name=aga_grid_name(entry), ext=["csv", "md"])
     return out
 
 
@@ -282,7 +343,8 @@ def aga_cost_rows(name):
 
 
 def aga_params():
-    keys = ("attributions", "rps_eps", "n_noise", "attack_steps", "max_samples", "batch_size", "seed")
+    keys = ("attributions", "rps_eps", "n_noise", "attack_steps", "max_samples", "batch_size", "seed",
+            "figure_images", "bound_eps", "bound_samples")
     return {k: AGA[k] for k in keys if k in AGA}
 
 
