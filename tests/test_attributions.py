@@ -357,3 +357,31 @@ def test_heatmap_and_normalize_sum_are_per_sample():
     torch.testing.assert_close(s.sum((1, 2)), torch.ones(3))
     torch.testing.assert_close(A.normalize_sum(scaled), s)
     assert torch.equal(A.heatmap(torch.zeros(1, 3, 2, 2)), torch.zeros(1, 2, 2))
+
+
+def _last_feature_module(m, arch):
+    """The module whose output feeds the last pooling, named by hand per architecture (captum's layer)."""
+    if arch == "resnet18":
+        return m.layer4
+    seq = next(mod for mod in reversed(list(m.modules()))
+               if isinstance(mod, nn.Sequential) and any(isinstance(c, nn.MaxPool2d) for c in mod))
+    children = list(seq)
+    last_pool = max(i for i, c in enumerate(children) if isinstance(c, nn.MaxPool2d))
+    return children[last_pool - 1]
+
+
+@pytest.mark.parametrize("arch", ["resnet18", "convnet"])
+def test_gradcam_matches_captum_layer_gradcam(arch):
+    from captum.attr import LayerAttribution, LayerGradCam
+    m, x = _model(arch, image_size=16), _images()
+    ours = A.attribute("gradcam", m, x, TARGET)
+    ref = LayerGradCam(m, _last_feature_module(m, arch)).attribute(x, target=TARGET, relu_attributions=True)
+    ref = LayerAttribution.interpolate(ref, x.shape[-2:], interpolate_mode="bilinear")
+    torch.testing.assert_close(ours, ref.expand_as(x), rtol=1e-6, atol=1e-10)
+    assert (ours >= 0).all() and ours.shape == x.shape and ours.abs().sum() > 0
+
+
+def test_gradcam_without_pooling_names_the_fix():
+    flat = nn.Sequential(nn.Flatten(), nn.Linear(12, 2))
+    with pytest.raises(ValueError, match="pass gradcam\\(layer=...\\)"):
+        A.attribute("gradcam", flat, torch.rand(1, 3, 2, 2), 0)

@@ -494,22 +494,27 @@ class GLime:
         ``prior``: None (LIME / LIME-Path), a (B, d) array / tensor, or a sequence of per-image 1-D arrays
         indexed by feature label (e.g. :func:`prior_for_image` output); values of absent labels are unused.
         """
-        res = self.lime.explain(model, x, target, segments)
+        return self.fit(self.lime.explain(model, x, target, segments), prior)
+
+    def fit(self, res: LimeResult, prior=None) -> GLimeResult:
+        """This estimator on LIME samples already drawn (``Lime.explain``'s result): every estimator of a
+        study reuses one set of model queries per image."""
         masks = res.masks.cpu().numpy()
         targets = res.targets.double().cpu().numpy()
         weights = res.weights.double().cpu().numpy()
         seg = res.segments
         d = masks.shape[-1]
-        present = torch.zeros(len(x), d, dtype=torch.bool, device=seg.device)
+        b_total = masks.shape[0]
+        present = torch.zeros(b_total, d, dtype=torch.bool, device=seg.device)
         present.scatter_(1, seg.flatten(1), True)
         present = present.cpu().numpy()
         lime_coef = res.coef.double().cpu().numpy()
-        coef = np.zeros((len(x), d))
-        intercept, score = np.zeros(len(x)), np.zeros(len(x))
+        coef = np.zeros((b_total, d))
+        intercept, score = np.zeros(b_total), np.zeros(b_total)
         rankings, paths, feats = [], [], []
         from threadpoolctl import threadpool_limits
         with threadpool_limits(1, user_api="blas"):  # tiny per-image problems: no BLAS threads fighting torch's
-            for b in range(len(x)):
+            for b in range(b_total):
                 idx = np.flatnonzero(present[b])
                 X = masks[b][:, idx].astype(np.float64)
                 p = self._prior(prior, b, idx, lime_coef[b, idx])
