@@ -20,6 +20,7 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/limeref.smk"
+include: "workflow/rules/glime.smk"
 include: "workflow/rules/aga.smk"
 
 

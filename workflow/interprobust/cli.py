@@ -264,6 +264,25 @@ def cmd_table(a):
     from . import tables
     from .io import write_dataframe, write_text, dataframe_to_markdown
     df = tables.combine(a.inputs, a.labels)
+    if a.kind.startswith("glime-"):
+        part = {label: g.drop(columns="model") for label, g in df.groupby("model", sort=False)}
+        first = part[a.labels[0]]
+        if a.kind in ("glime-deletion", "glime-insertion"):
+            wide = tables.glime_by_n(first, a.kind.split("-")[1], a.lam2)
+        elif a.kind == "glime-stability":
+            wide = tables.glime_stability(first)
+        elif a.kind == "glime-methods":
+            if len(a.labels) != 2:
+                raise ValueError("glime-methods takes two inputs: the explainers' scores, then the baselines'")
+            wide = tables.glime_methods(first, part[a.labels[1]], a.n, a.lam2)
+        elif a.kind == "glime-priors":
+            wide = tables.glime_fidelity(first, a.n, a.lam2)
+        else:
+            wide = tables.glime_fidelity(df, a.n, a.lam2, rows=["LIME", "G-LIME-N", "G-LIME-AVG"])
+        write_dataframe(wide, a.csv)
+        write_text(a.md, dataframe_to_markdown(wide, digits=4) + "\n")
+        print(wide.to_string(index=False))
+        return
     if a.kind == "aga-grid":
         selection = tables.aga_grid(df, a.reference, a.max_drop)
         write_dataframe(selection, a.csv)
@@ -312,6 +331,19 @@ def cmd_figure(a):
         d = _npz(a.inputs[0])
         fig = figures.toy_gradients(d)
         numbers = pd.DataFrame({"variant": d["variants"], "l2": d["l2"], "cosine": d["cosine"]})
+    elif a.kind == "glime-clusters":
+        fig = figures.glime_clusters(_npz(a.inputs[0]))
+    elif a.kind == "glime-paths":
+        fig, numbers = figures.glime_paths(_npz(a.inputs[0]), a.labels or ["LIME-Path", "G-LIME-N-Path"])
+    elif a.kind == "glime-fidelity":
+        fig, numbers = figures.glime_fidelity(pd.read_csv(a.inputs[0]), a.lam2)
+    elif a.kind in ("glime-deletion", "glime-insertion"):
+        fig, numbers = figures.glime_curves(_npz(a.inputs[0]), a.labels or ["LIME", "G-LIME-N", "G-LIME-AVG"],
+                                            a.kind.split("-")[1])
+    elif a.kind == "glime-stability":
+        fig, numbers = figures.glime_stability_example(_npz(a.inputs[0]), a.labels or ["LIME", "G-LIME-N"])
+    elif a.kind == "glime-lam2":
+        fig, numbers = figures.glime_lam2(pd.read_csv(a.inputs[0]), a.n)
     elif a.kind == "attacked-maps":
         if not (len(a.inputs) == len(a.labels) == len(a.bounds)):
             raise ValueError(f"{len(a.inputs)} inputs, {len(a.labels)} labels, {len(a.bounds)} bounds: one each per model")
@@ -326,6 +358,98 @@ def cmd_figure(a):
         if numbers is None:
             raise ValueError(f"--csv is not available for {a.kind}")
         write_dataframe(numbers, a.csv)
+
+
+# ------------------------------------------------------------------------------------------ G-LIME
+def _glime_inputs(a, need_model=True):
+    from . import glime_eval
+    from .data.store import load_prepared
+    s = a.settings
+    if need_model:
+        model, _, data, device = _load_for_eval(a)
+    else:
+        _threads(a.threads)
+        model, data, device = None, load_prepared(a.data), "cpu"
+    ref_x, test_x = glime_eval.image_sets(data, s["reference_images"], s["test_images"])
+    return model, device, ref_x, test_x
+
+
+def cmd_glime_segments(a):
+    import numpy as np
+
+    from . import glime_eval
+    from .io import write_arrays
+    _, _, ref_x, test_x = _glime_inputs(a, need_model=False)
+    ref_seg = glime_eval.segment(ref_x, a.settings["segmentation"])
+    test_seg = glime_eval.segment(test_x, a.settings["segmentation"])
+    write_arrays(a.out, {"ref_seg": ref_seg, "test_seg": test_seg})
+    counts = [int(s.max()) + 1 for s in test_seg]
+    print(f"superpixels per test image: mean {np.mean(counts):.1f}, min {min(counts)}, max {max(counts)}")
+
+
+def cmd_glime_clusters(a):
+    from . import glime_eval
+    from .io import write_arrays
+    model, device, ref_x, test_x = _glime_inputs(a)
+    seg = _npz(a.segments)
+    s = a.settings
+    out = glime_eval.cluster_superpixels(model, ref_x, seg["ref_seg"], test_x, seg["test_seg"], k=s["clusters"],
+                                         seed=s.get("seed", 0), device=device)
+    out.update(glime_eval.cluster_examples(ref_x, seg["ref_seg"], out["ref_ids"]))
+    write_arrays(a.out, out)
+    print(f"{len(out['ref_ids'])} reference superpixels in {s['clusters']} clusters")
+
+
+def cmd_glime_priors(a):
+    from . import glime_eval
+    from .io import write_arrays
+    model, device, ref_x, _ = _glime_inputs(a)
+    s, seg, cl = a.settings, _npz(a.segments), _npz(a.clusters)
+    out = glime_eval.build_priors(model, ref_x, seg["ref_seg"], cl["ref_ids"], k=s["clusters"],
+                                  n_samples=s["prior_samples"], priors=s["priors"], settings=s, seed=s.get("seed", 0),
+                                  device=device, chunk=s.get("image_chunk", 16))
+    write_arrays(a.out, out)
+
+
+def cmd_glime_explain(a):
+    from . import glime_eval
+    from .io import write_arrays, write_dataframe
+    model, device, _, test_x = _glime_inputs(a)
+    s, seg, cl, pr = a.settings, _npz(a.segments), _npz(a.clusters), _npz(a.priors)
+    samples = s.get("run_samples", s["samples"])
+    print(f"G-LIME: {len(test_x)} images x n in {samples} LIME samples")
+    scores, details = glime_eval.explainer_scores(model, test_x, seg["test_seg"], cl["test_ids"], pr, samples=samples,
+                                                  settings=s, seed=s.get("seed", 0), device=device,
+                                                  chunk=s.get("image_chunk", 16))
+    write_arrays(a.details, details)
+    write_dataframe(scores, a.out)
+    print(scores.groupby(["estimator", "n"])[["deletion", "insertion", "r2"]].mean().to_string())
+
+
+def cmd_glime_stability(a):
+    from . import glime_eval
+    from .io import write_arrays, write_dataframe
+    model, device, _, test_x = _glime_inputs(a)
+    s, seg, cl, pr = a.settings, _npz(a.segments), _npz(a.clusters), _npz(a.priors)
+    k = s["stability_images"]
+    stab, details = glime_eval.stability_scores(model, test_x[:k], seg["test_seg"][:k], glime_eval.per_image_prefix(
+        cl["test_ids"], seg["test_seg"], k), pr, samples=s["stability_samples"], repeats=s["stability_repeats"],
+        settings=s, seed=s.get("seed", 0), device=device, chunk=s.get("image_chunk", 16))
+    write_arrays(a.details, details)
+    write_dataframe(stab, a.out)
+    print(stab.groupby(["estimator", "n"])["stability"].mean().to_string())
+
+
+def cmd_glime_baselines(a):
+    from . import glime_eval
+    from .io import write_dataframe
+    model, device, _, test_x = _glime_inputs(a)
+    s, seg = a.settings, _npz(a.segments)
+    df = glime_eval.baseline_scores(model, test_x, seg["test_seg"], methods=s["baselines"],
+                                    repeats=s.get("baseline_repeats", 3), settings=s, seed=s.get("seed", 0),
+                                    device=device, chunk=s.get("image_chunk", 16))
+    write_dataframe(df, a.out)
+    print(df.groupby("estimator")[["deletion", "insertion", "abpc"]].mean().to_string())
 
 
 def _npz(path: str) -> dict:
@@ -443,7 +567,11 @@ def build_parser() -> argparse.ArgumentParser:
     e.set_defaults(func=cmd_spurious_planted_check)
 
     tb = sub.add_parser("table", help="combine per-model CSVs into a table")
-    tb.add_argument("kind", choices=["robustness", "corruptions", "aga-table1", "aga-rps", "aga-grid"])
+    tb.add_argument("kind", choices=["robustness", "corruptions", "aga-table1", "aga-rps", "aga-grid",
+                                     "glime-deletion", "glime-insertion", "glime-stability", "glime-methods",
+                                     "glime-priors", "glime-networks"])
+    tb.add_argument("--n", type=int, help="glime-methods / -priors / -networks: the number of LIME samples")
+    tb.add_argument("--lam2", type=float, default=1.0, help="glime: the main l2 of Eq. 7")
     tb.add_argument("--reference", default="CE", help="aga-grid: the label of the CE-only row")
     tb.add_argument("--max-drop", type=float, default=1.0, help="aga-grid: accuracy points a point may lose")
     tb.add_argument("--inputs", nargs="+", required=True)
@@ -451,6 +579,25 @@ def build_parser() -> argparse.ArgumentParser:
     tb.add_argument("--csv", required=True)
     tb.add_argument("--md", required=True)
     tb.set_defaults(func=cmd_table)
+
+    gl = sub.add_parser("glime", help="G-LIME's study: superpixels, clusters, priors, explainers, "
+                        "stability, baselines").add_subparsers(dest="sub", required=True)
+    for name, func, needs, outs in (
+            ("segments", cmd_glime_segments, [], []),
+            ("clusters", cmd_glime_clusters, ["model", "segments"], []),
+            ("priors", cmd_glime_priors, ["model", "segments", "clusters"], []),
+            ("explain", cmd_glime_explain, ["model", "segments", "clusters", "priors"], ["details"]),
+            ("stability", cmd_glime_stability, ["model", "segments", "clusters", "priors"], ["details"]),
+            ("baselines", cmd_glime_baselines, ["model", "segments"], [])):
+        e = gl.add_parser(name)
+        e.add_argument("--data", required=True)
+        for arg in needs + outs:
+            e.add_argument(f"--{arg}", required=True)
+        e.add_argument("--settings", type=_json, required=True, help="the config's glime section (JSON)")
+        e.add_argument("--device", default="auto")
+        e.add_argument("--threads", type=int)
+        e.add_argument("--out", required=True)
+        e.set_defaults(func=func)
 
     t = sub.add_parser("toy", help="AGA Fig. 1: two-layer nets on a 2-D toy set (npz + summary CSV)")
     t.add_argument("--settings", type=_json, default={}, help="JSON keyword arguments of toy.toy_experiment")
@@ -461,7 +608,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     f = sub.add_parser("figure", help="draw a figure from cached CSVs")
     f.add_argument("kind", choices=["training-curves", "metric-curves", "corruption-epochs", "robustness",
-                                    "corruptions", "insertion-curves", "toy-gradients", "attacked-maps"])
+                                    "corruptions", "insertion-curves", "toy-gradients", "attacked-maps",
+                                    "glime-clusters", "glime-paths", "glime-fidelity", "glime-deletion",
+                                    "glime-insertion", "glime-stability", "glime-lam2"])
+    f.add_argument("--n", type=int, help="glime-lam2: the number of LIME samples")
+    f.add_argument("--lam2", type=float, default=1.0, help="glime-fidelity: the main l2")
     f.add_argument("--inputs", nargs="*", default=[], help="per-model CSVs (histories or evaluations)")
     f.add_argument("--labels", nargs="*", default=[])
     f.add_argument("--table", help="a combined tidy table instead of --inputs")

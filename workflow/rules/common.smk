@@ -22,12 +22,15 @@ def _check_config():
     if config.get("limeref"):
         lr = config["limeref"]
         listed += [{"dataset": "(limeref)", "arch": lr["arch"], "method": lr[k]} for k in ("baseline_method", "refined_method")]
+    glime = config.get("glime", {})
+    for setting in glime.get("settings", []) + glime.get("networks", []):
+        listed.append({"dataset": "(glime)", "arch": setting["arch"], "method": setting["method"]})
     for setting in config.get("aga", {}).get("settings", []):
         listed += [{"dataset": "(aga)", "arch": setting["arch"], "method": meth} for meth in setting["methods"].values()]
     for m in listed:
         if m["method"] not in methods:
             _fail(f"models entry {m} uses method {m['method']!r}; defined methods: {', '.join(sorted(methods))}")
-        if m["dataset"] in ("(limeref)", "(aga)"):
+        if m["dataset"] in ("(limeref)", "(aga)", "(glime)"):
             continue
         key = (m["dataset"], m["arch"], m["method"], m.get("seed", 0))
         if key in seen:
@@ -41,9 +44,79 @@ def _check_config():
             _fail(f"evaluate.corrupted_test_sets maps {clean!r} to {corrupt!r}, which is not a corrupted set ({valid})")
 
 
-PAPERS = config.get("papers", ["limeref", "aga"])
+PAPERS = config.get("papers", ["limeref", "glime", "aga"])
 LIMEREF = config.get("limeref", {}) if "limeref" in PAPERS else {}
 AGA = config.get("aga", {}) if "aga" in PAPERS else {}
+GLIME = config.get("glime", {}) if "glime" in PAPERS else {}
+
+# G-LIME's tables and figures: number -> (CLI kind, the per-setting intermediates it reads)
+GLIME_TABLES = {"2": ("glime-deletion", ["scores.csv"]), "3": ("glime-insertion", ["scores.csv"]),
+                "4": ("glime-stability", ["stability.csv"]), "5": ("glime-methods", ["scores.csv", "baselines.csv"]),
+                "6": ("glime-priors", ["scores.csv"]), "7": ("glime-networks", None)}
+GLIME_FIGURES = {"3": ("glime-clusters", "clusters.npz"), "4": ("glime-paths", "details.npz"),
+                 "5": ("glime-fidelity", "scores.csv"), "6": ("glime-deletion", "details.npz"),
+                 "7": ("glime-insertion", "details.npz"), "8": ("glime-stability", "stability.npz"),
+                 "9": ("glime-lam2", "scores.csv")}
+
+
+def glime_setting(name):
+    """A G-LIME setting (main or network) by name, with whether it is a main setting."""
+    for s in GLIME.get("settings", []):
+        if s["name"] == name:
+            return s, True
+    for s in GLIME.get("networks", []):
+        if s["name"] == name:
+            return s, False
+    raise ValueError(f"no glime setting named {name!r}")
+
+
+def glime_model(name):
+    s, _ = glime_setting(name)
+    return f"results/models/{s['dataset']}/{s['arch']}/{s['method']}/seed{s.get('seed', 0)}/model.pt"
+
+
+def glime_data(name):
+    return prepared(glime_setting(name)[0]["dataset"])
+
+
+def glime_segments(name):
+    return f"results/glime/segments/{glime_setting(name)[0]['dataset']}.npz"
+
+
+def glime_params(name):
+    """The glime section as the CLI's --settings; a network setting runs only at table6_samples."""
+    main = glime_setting(name)[1]
+    p = {k: v for k, v in GLIME.items() if k not in ("settings", "networks")}
+    n6 = GLIME["table6_samples"]
+    p["run_samples"] = sorted(set(GLIME["samples"]) | {n6}) if main else [n6]
+    p["ablation_samples"] = n6
+    if not main:
+        p["repeats"] = 1
+    return shlex.quote(as_json(p))
+
+
+def glime_table_inputs(w):
+    kind, files = GLIME_TABLES[w.number]
+    if files is None:   # Table 7: the main setting, then every network
+        return [f"results/glime/{n}/scores.csv" for n in [w.name] + [s["name"] for s in GLIME.get("networks", [])]]
+    return [f"results/glime/{w.name}/{f}" for f in files]
+
+
+def glime_table_labels(w):
+    kind, files = GLIME_TABLES[w.number]
+    if files is None:
+        s, _ = glime_setting(w.name)
+        return " ".join(shlex.quote(x) for x in [f"{s['arch']}"] + [n["name"] for n in GLIME.get("networks", [])])
+    return " ".join(f.split(".")[0] for f in files)
+
+
+def glime_outputs():
+    out = []
+    for s in GLIME.get("settings", []):
+        tables = [t for t in GLIME_TABLES if t != "7" or GLIME.get("networks")]
+        out += expand("results/glime/table{t}_{name}.{ext}", t=tables, name=s["name"], ext=["csv", "md"])
+        out += expand("results/glime/fig{f}_{name}.{ext}", f=list(GLIME_FIGURES), name=s["name"], ext=["pdf", "png"])
+    return out
 
 
 def _aga_grid_points(entry):
@@ -142,6 +215,7 @@ wildcard_constraints:
     method="[A-Za-z0-9_+-]+",
     seed=r"\d+",
     name="[A-Za-z0-9_]+",
+    number=r"\d+",
 
 
 def model_dir(m):
@@ -349,7 +423,7 @@ def aga_params():
 
 
 def final_outputs():
-    out = limeref_outputs() + aga_outputs()
+    out = limeref_outputs() + glime_outputs() + aga_outputs()
     for d in trained_datasets():
         out += expand("results/overview/{d}_training_curves.{ext}", d=d, ext=["pdf", "png"])
         out += expand("results/overview/{d}_robustness.{ext}", d=d, ext=["pdf", "png", "csv", "md"])
