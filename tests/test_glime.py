@@ -319,3 +319,35 @@ def test_first_stage_of_a_torchvision_network():
     x = torch.rand(2, 1, 32, 32)
     with torch.no_grad():
         torch.testing.assert_close(stage(x), model.body.features[0](model.to_rgb(model.normalize(x))))
+
+
+# ------------------------------------------------------------------------------ the issue's invariants
+@pytest.mark.parametrize("seed", [0, 4])
+def test_modified_elastic_net_satisfies_its_kkt_conditions_along_the_path(seed):
+    """At every l1, b minimises ||Xw b - yw||^2 + l1 ||b||_1 + l2 ||b - p||^2 iff the gradient of the smooth
+    part g = 2 Xw'(Xw b - yw) + 2 l2 (b - p) satisfies g_j = -l1 sign(b_j) where b_j != 0, |g_j| <= l1 else."""
+    X, y, w, prior = _problem(seed=seed)
+    lam2 = 0.8
+    path = G.elastic_net_path(X, y, w, prior, lam2=lam2)
+    Xw, yw, _, _ = G.weighted_centred(X, y, w)
+    L = path.lambda1
+    for lam1 in [0.5 * (L[i] + L[i + 1]) for i in range(len(L) - 1)] + list(L[1:-1]):
+        b = path.coef_at(lam1)
+        g = 2 * Xw.T @ (Xw @ b - yw) + 2 * lam2 * (b - prior)
+        active = b != 0
+        np.testing.assert_allclose(g[active], -lam1 * np.sign(b[active]), atol=1e-8)
+        assert (np.abs(g[~active]) <= lam1 + 1e-8).all()
+
+
+def test_huge_lam2_returns_the_prior_and_zero_lam2_with_zero_prior_is_the_lasso_path():
+    from sklearn.linear_model import lars_path
+    X, y, w, prior = _problem(seed=5)
+    far = G.elastic_net_path(X, y, w, prior, lam2=1e9)
+    np.testing.assert_allclose(far.coef, prior, atol=1e-6)                 # the l1 -> 0 end
+    np.testing.assert_allclose(far.coef_at(far.lambda1[0] * 1e-9), prior, atol=1e-6)
+    lasso = G.elastic_net_path(X, y, w, None, lam2=0.0)
+    Xw, yw, _, _ = G.weighted_centred(X, y, w)
+    alphas, _, coefs = lars_path(Xw, yw, method="lasso")
+    # the same path; alphas differ only by the row count each normalises with (n + d vs n)
+    np.testing.assert_allclose(lasso.coefs, coefs, atol=1e-10)
+    np.testing.assert_allclose(lasso.lambda1, 2 * len(X) * alphas, rtol=1e-10)

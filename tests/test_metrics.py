@@ -324,3 +324,21 @@ def test_crc_upper_bound_is_zero_for_a_linear_model_and_bounds_the_crc_of_a_smoo
     assert bound.abs().max() < 1e-6 and crc.abs().max() < 1e-6
     bound, crc = M.crc_upper_bound(_cnn(), torch.rand(6, 3, 8, 8), torch.tensor([0, 1, 2, 3, 0, 1]), 1e-3)
     assert (crc <= bound + 1e-6).all() and (bound > 0).all()     # Theorem 6, small eps
+
+
+def test_deletion_of_the_true_ranking_beats_random_rankings_on_a_linear_model():
+    """A model whose class-0 probability is linear in the kept fraction of each 4x4 patch: removing the
+    patches by decreasing true weight must give a lower deletion AUC (and a higher insertion AUC) than
+    every random order."""
+    from toy_models import LinearInFeatures
+    beta = torch.linspace(0.0, 0.05, 16)[torch.randperm(16, generator=_gen(3))]
+    model = LinearInFeatures(beta, 4)
+    x, t = torch.ones(1, 3, 16, 16), torch.zeros(1, dtype=torch.long)
+    seg = ((torch.arange(16)[:, None] // 4) * 4 + torch.arange(16)[None, :] // 4)[None]
+    best = torch.argsort(beta, descending=True)[None]
+    perfect = M.deletion_insertion_curves(model, x, t, seg, best, fill=0.0)
+    for s in range(10):
+        rnd = torch.randperm(16, generator=_gen(100 + s))[None]
+        other = M.deletion_insertion_curves(model, x, t, seg, rnd, fill=0.0)
+        assert M.auc(perfect.deletion) < M.auc(other.deletion)
+        assert M.auc(perfect.insertion) > M.auc(other.insertion)

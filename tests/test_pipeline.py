@@ -59,6 +59,10 @@ def test_embedded_dag_produces_every_final_output(workdir, embedded_run):
                  "table2_cifar10_resnet18.md", "fig1_toy.png", "fig3_cifar10_resnet18.png",
                  "grid_cifar10_resnet18_l2cosd.md"):
         assert f"results/aga/{name}" in produced
+    for t in range(2, 8):
+        assert f"results/glime/table{t}_cub200_resnet101.md" in produced
+    for f in range(3, 10):
+        assert f"results/glime/fig{f}_cub200_resnet101.png" in produced
 
 
 @pytest.mark.slow

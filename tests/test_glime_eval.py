@@ -1,0 +1,120 @@
+"""G-LIME's study on a tiny model: superpixel bookkeeping, every estimator on shared samples, the
+tables' aggregation on hand-made scores."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from torch import nn
+
+from interprobust import glime_eval as E
+from interprobust import tables
+from interprobust.explain import glime as G
+
+
+def _model():
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(2), nn.Flatten(),
+                         nn.Linear(16, 3)).eval()
+
+
+def _images(n=3, s=16, seed=0):
+    rng = np.random.default_rng(seed)
+    return (rng.random((n, s, s, 3)) * 255).astype(np.uint8)
+
+
+def _segments(n=3, s=16):
+    base = (np.arange(s)[:, None] // 4) * 4 + np.arange(s)[None, :] // 4          # 16 square cells
+    segs = np.stack([base] * n)
+    segs[1] = segs[1] // 2                                                            # 8 cells
+    return segs.astype(np.int64)
+
+
+def test_per_image_splits_flat_superpixel_arrays_and_examples_show_their_superpixel():
+    seg = _segments()
+    flat = np.arange(16 + 8 + 16)
+    parts = E.per_image(flat, seg)
+    assert [len(p) for p in parts] == [16, 8, 16] and parts[1][0] == 16
+    np.testing.assert_array_equal(E.per_image_prefix(flat, seg, 2), np.arange(24))
+    imgs = _images()
+    ids = np.zeros(40, dtype=np.int64)
+    ids[[0, 17]] = 1                                   # cluster 1: image 0's cell 0 and image 1's cell 1
+    ex = E.cluster_examples(imgs, seg, ids, clusters=2, per_cluster=3)
+    assert list(ex["example_clusters"]) == [0, 1] and ex["examples"].shape == (2, 3, 16, 16, 3)
+    shown = ex["examples"][1, 0]
+    inside = seg[0] == 0
+    np.testing.assert_array_equal(shown[inside], imgs[0][inside])
+    assert (shown[~inside] == 128).all()
+
+
+@pytest.fixture(scope="module")
+def study():
+    model, x, seg = _model(), _images(), _segments()
+    ids = np.arange(40) % 5
+    priors = {"kinds": np.array(["NormLIME", "AVG"]), "prior_NormLIME": np.linspace(1, 0.2, 5),
+              "prior_AVG": np.linspace(0.2, 1, 5)}
+    settings = {"lam2": 1.0, "lam2_ablation": [0.5, 1.0], "ablation_samples": 30, "repeats": 2, "prior_norm": "match"}
+    return model, x, seg, ids, priors, settings
+
+
+def test_every_estimator_is_scored_on_shared_samples(study):
+    model, x, seg, ids, priors, settings = study
+    scores, details = E.explainer_scores(model, x, seg, ids, priors, samples=[30, 60], settings=settings, chunk=2)
+    main = scores[(scores.lam2 == 1.0) & (scores.n > 0)]
+    assert set(main.estimator) == set(E.estimators(["NormLIME", "AVG"]))
+    # one row per (estimator, n, repeat, image); the largest n repeated
+    assert len(main) == 6 * 3 + 6 * 3 * 2
+    assert set(scores[scores.n == 0].estimator) == {"GP-N", "GP-AVG"}
+    assert set(scores[(scores.lam2 == 0.5)].estimator) == {"G-LIME-N", "G-LIME-N-Path", "G-LIME-AVG", "G-LIME-AVG-Path"}
+    assert scores[["deletion", "insertion"]].stack().between(0, 1).all()
+    assert (main.r2 <= 1 + 1e-9).all() and (main.mse >= 0).all()
+    np.testing.assert_allclose(scores.abpc, scores.insertion - scores.deletion)
+    assert "path_coefs/LIME-Path" in details and "deletion/LIME" in details
+    again, _ = E.explainer_scores(model, x, seg, ids, priors, samples=[30, 60], settings=settings, chunk=2)
+    pd.testing.assert_frame_equal(scores, again)          # seeded
+
+
+def test_lime_rows_equal_glime_fit_on_the_same_samples(study):
+    """The study's LIME row is GLime('ridge') with no prior on Lime(seed)'s samples, image by image."""
+    model, x, seg, ids, priors, settings = study
+    scores, _ = E.explainer_scores(model, x, seg, ids, priors, samples=[30], settings=settings, chunk=3)
+    from interprobust.data import batches
+    xt = batches.to_tensor(x)
+    res = E._lime(30, 0, settings).explain(model, xt, None, torch.from_numpy(seg))
+    fit = G.GLime(method="ridge", lam2=1.0, lime=E._lime(30, 0, settings)).fit(res)
+    r2, _ = E._fidelity(res, fit)
+    lime = scores[(scores.estimator == "LIME") & (scores.n == 30) & (scores.repeat == 0)].sort_values("image")
+    np.testing.assert_allclose(lime.r2, r2, rtol=1e-5)
+
+
+def test_stability_and_baselines(study):
+    model, x, seg, ids, priors, settings = study
+    stab, details = E.stability_scores(model, x, seg, ids, priors, samples=[20, 200], repeats=3, settings=settings)
+    mean = stab.groupby(["estimator", "n"]).stability.mean()
+    assert (mean >= 0).all() and (mean <= 2).all()              # unit vectors are at most 2 apart
+    assert mean["LIME", 200] < mean["LIME", 20]                 # more samples, more stable
+    assert details["top3/LIME"].shape == (3, 3)
+    base = E.baseline_scores(model, x, seg, methods=["gradcam", "smoothgrad"], repeats=2, settings={})
+    assert len(base) == 2 * 2 * 3 and base[["deletion", "insertion"]].stack().between(0, 1).all()
+
+
+def test_tables_aggregate_hand_made_scores():
+    rows = []
+    for est, d in (("LIME", 0.3), ("G-LIME-N", 0.2)):
+        for n in (100, 1000):
+            for img in range(2):
+                rows.append(dict(estimator=est, n=n, lam2=1.0, repeat=0, image=img, r2=0.5, mse=0.1,
+                                 deletion=d + img * 0.1 + (0.05 if n == 100 else 0), insertion=0.6, abpc=0.6 - d))
+    rows.append(dict(estimator="GP-N", n=0, lam2=0.0, repeat=0, image=0, r2=np.nan, mse=np.nan, deletion=0.4,
+                     insertion=0.3, abpc=-0.1))
+    scores = pd.DataFrame(rows)
+    t2 = tables.glime_by_n(scores, "deletion", 1.0).set_index("estimator")
+    assert t2.loc["LIME", "n=1000"] == pytest.approx(0.35) and t2.loc["LIME", "n=100"] == pytest.approx(0.40)
+    assert t2.loc["GP-N", "prior only"] == pytest.approx(0.4) and list(t2.index) == ["LIME", "G-LIME-N", "GP-N"]
+    t6 = tables.glime_fidelity(scores, 1000, 1.0)
+    assert list(t6.estimator) == ["LIME", "G-LIME-N"] and t6.deletion.tolist() == pytest.approx([0.35, 0.25])
+    base = pd.DataFrame([dict(estimator="gradcam", repeat=r, image=i, deletion=0.1 * (r + 1), insertion=0.5,
+                              abpc=0.5 - 0.1 * (r + 1)) for r in range(2) for i in range(2)])
+    t5 = tables.glime_methods(scores, base, 1000, 1.0).set_index("estimator")
+    assert t5.loc["gradcam", "deletion"] == pytest.approx(0.15)
+    assert t5.loc["gradcam", "deletion_std"] == pytest.approx(np.std([0.1, 0.2], ddof=1))
