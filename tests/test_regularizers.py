@@ -245,3 +245,32 @@ def test_maxent_is_ce_minus_lam_times_the_mean_entropy():
     uniform = torch.zeros(2, 5)   # an all-equal prediction has the maximum entropy, log(5)
     lu = -(torch.softmax(uniform, 1) * torch.log_softmax(uniform, 1)).sum(1).mean()
     assert lu.item() == pytest.approx(torch.log(torch.tensor(5.0)).item())
+
+
+def test_sep_with_gamma_zero_equals_madry_and_trades():
+    m, x, y = _model(), torch.rand(4, 3, 8, 8), torch.tensor([0, 1, 2, 0])
+    p = {"eps": 0.03, "steps": 3, "step_size": 0.01}
+    for base, other in (("madry", "madry"), ("trades", "trades")):
+        torch.manual_seed(5)
+        sep, _ = train.get_method("sep")(m, x, y, {**p, "base": base, "gamma": 0.0, "beta": 1.0})
+        torch.manual_seed(5)
+        ref, _ = train.get_method(other)(m, x, y, {**p, "beta": 1.0})
+        assert sep.item() == pytest.approx(ref.item(), rel=1e-6)
+
+
+def test_flatness_is_zero_for_a_linear_model_with_gradient_attribution_and_trains_otherwise():
+    lin = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 3))
+    x, y = torch.rand(4, 3, 8, 8), torch.tensor([0, 1, 2, 0])
+    assert R.explanation_flatness(lin, x, y, sigma=0.1, explain="gradient").item() == 0.0
+    # with input x gradient the map moves with x: positive, and its gradient reaches the weights
+    m = _model()
+    torch.manual_seed(0)
+    flat = R.explanation_flatness(m, x, y, sigma=0.1)
+    assert flat.item() > 0
+    flat.backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in m.parameters())
+    torch.manual_seed(1)
+    pos, _ = train.get_method("sep")(m, x, y, {"eps": 0.0, "gamma": 1e4, "sigma": 0.1})
+    torch.manual_seed(1)
+    base, _ = train.get_method("madry")(m, x, y, {"eps": 0.0})
+    assert pos.item() > base.item()

@@ -203,28 +203,32 @@ def hessian_loss(model, x, y, params):
 
 
 # ------------------------------------------------------------------------------ Madry AT and TRADES
-@register_method("madry")
-def madry_loss(model, x, y, params):
-    """Madry et al.'s adversarial training: CE at PGD examples (the attack runs in eval mode).
-    params: eps, steps (10), step_size (2/255), seed (drawn per batch from torch's global generator)."""
+def madry_examples(model, x, y, params) -> torch.Tensor:
+    """Madry et al.'s PGD training examples (eval-mode attack; random start seeded from torch's global
+    generator). params: eps (8/255), steps (10), step_size (2/255)."""
     from .attacks import PGD
     eps = float(params.get("eps", 8 / 255))
+    if eps <= 0:
+        return x
     attack = PGD(eps=eps, steps=int(params.get("steps", 10)), step_size=float(params.get("step_size", 2 / 255)),
                  seed=int(torch.randint(0, 2 ** 31 - 1, ()).item()))
-    x_adv = attack(model, x, y) if eps > 0 else x
-    logits = model(x_adv)
+    return attack(model, x, y)
+
+
+@register_method("madry")
+def madry_loss(model, x, y, params):
+    """Madry et al.'s adversarial training: CE at PGD examples (:func:`madry_examples`)."""
+    logits = model(madry_examples(model, x, y, params))
     return F.cross_entropy(logits, y), logits
 
 
-@register_method("trades")
-def trades_loss(model, x, y, params):
-    """TRADES (Zhang et al. 2019): CE(f(x), y) + beta * KL(f(x) || f(x_adv)) / B, x_adv from PGD on the
-    KL from x + 0.001 N(0, I) (eval mode), as the authors' ``trades_loss``. params: beta, eps (8/255),
-    steps (10), step_size (0.007)."""
+def trades_terms(model, x, y, params):
+    """TRADES's loss and its adversarial examples: (loss, clean logits, x_adv or None)."""
     from .attacks import PGD, eval_mode, kl_loss
     beta = float(params.get("beta", 6.0))
     logits = model(x)
     loss = F.cross_entropy(logits, y)
+    x_adv = None
     if beta:
         with eval_mode(model), torch.no_grad():
             clean_probs = F.softmax(model(x), dim=1)
@@ -232,4 +236,49 @@ def trades_loss(model, x, y, params):
                      step_size=float(params.get("step_size", 0.007)), loss="kl")
         x_adv = attack(model, x, clean_probs, init_delta=0.001 * torch.randn_like(x))
         loss = loss + beta * kl_loss(model(x_adv), F.softmax(logits, dim=1)).mean()
+    return loss, logits, x_adv
+
+
+@register_method("trades")
+def trades_loss(model, x, y, params):
+    """TRADES (Zhang et al. 2019): CE(f(x), y) + beta * KL(f(x) || f(x_adv)) / B, x_adv from PGD on the
+    KL from x + 0.001 N(0, I) (eval mode), as the authors' ``trades_loss``. params: beta, eps (8/255),
+    steps (10), step_size (0.007)."""
+    loss, logits, _ = trades_terms(model, x, y, params)
+    return loss, logits
+
+
+def explanation_flatness(model, x, y, sigma: float, explain: str = "input_x_gradient") -> torch.Tensor:
+    """SEP's flatness term (our reading of its Eq. 4): the batch mean of the explanation loss between
+    h(x + xi) and h(x), xi ~ N(0, sigma^2 I) from torch's global generator, h = ``explain`` of the true
+    class with the graph kept (the model's current mode), maps sum-normalised, squared differences
+    averaged over the pixels (``attacks.explanation_loss``, the scale of SEP's tables)."""
+    from .attacks import explanation_loss
+    from .explain.attributions import attribute
+    x = x.detach()
+    noisy = x + float(sigma) * torch.randn_like(x)
+    h = attribute(explain, model, torch.cat([x, noisy]), torch.cat([y, y]), create_graph=True, model_eval=False)
+    return explanation_loss(h[len(x):], h[:len(x)]).mean()
+
+
+@register_method("sep")
+def sep_loss(model, x, y, params):
+    """SEP: the adversarial-training loss (``base``: madry, or trades) + gamma * the explanation flatness
+    at the adversarial examples (:func:`explanation_flatness`; TRADES with beta = 0 has none: x).
+    gamma > 0 flattens the explanation (SEP_pos), gamma < 0 sharpens it (SEP_neg); gamma = 0 is the base
+    method exactly. params: base, gamma, sigma (0.05), explain (input_x_gradient), and the base's."""
+    base = params.get("base", "madry")
+    if base == "madry":
+        x_adv = madry_examples(model, x, y, params)
+        logits = model(x_adv)
+        loss = F.cross_entropy(logits, y)
+    elif base == "trades":
+        loss, logits, x_adv = trades_terms(model, x, y, params)
+        x_adv = x if x_adv is None else x_adv
+    else:
+        raise ValueError(f"unknown SEP base {base!r}; valid: madry, trades")
+    gamma = float(params.get("gamma", 0.0))
+    if gamma:
+        loss = loss + gamma * explanation_flatness(model, x_adv, y, float(params.get("sigma", 0.05)),
+                                                   params.get("explain", "input_x_gradient"))
     return loss, logits
