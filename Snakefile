@@ -22,6 +22,7 @@ include: "workflow/rules/figures.smk"
 include: "workflow/rules/limeref.smk"
 include: "workflow/rules/glime.smk"
 include: "workflow/rules/aga.smk"
+include: "workflow/rules/sep.smk"
 
 
 # `rule all` must stay in this file: Snakemake ignores default targets set in included files.

@@ -264,6 +264,12 @@ def cmd_table(a):
     from . import tables
     from .io import write_dataframe, write_text, dataframe_to_markdown
     df = tables.combine(a.inputs, a.labels)
+    if a.kind == "sep":
+        wide = tables.sep_table(df)
+        write_dataframe(wide, a.csv)
+        write_text(a.md, dataframe_to_markdown(wide, digits=3) + "\n")
+        print(wide.to_string(index=False))
+        return
     if a.kind.startswith("glime-"):
         part = {label: g.drop(columns="model") for label, g in df.groupby("model", sort=False)}
         first = part[a.labels[0]]
@@ -344,6 +350,14 @@ def cmd_figure(a):
         fig, numbers = figures.glime_stability_example(_npz(a.inputs[0]), a.labels or ["LIME", "G-LIME-N"])
     elif a.kind == "glime-lam2":
         fig, numbers = figures.glime_lam2(pd.read_csv(a.inputs[0]), a.n)
+    elif a.kind == "sep-landscape":
+        numbers = tables.combine(a.inputs, a.labels)
+        fig = figures.sep_landscapes(numbers, a.title)
+    elif a.kind == "sep-saliency":
+        fig = figures.sep_saliency([_npz(p) for p in a.inputs], a.labels)
+    elif a.kind == "sep-bars":
+        numbers = tables.sep_table(tables.combine(a.inputs, a.labels))
+        fig = figures.sep_bars(numbers, a.title)
     elif a.kind == "attacked-maps":
         if not (len(a.inputs) == len(a.labels) == len(a.bounds)):
             raise ValueError(f"{len(a.inputs)} inputs, {len(a.labels)} labels, {len(a.bounds)} bounds: one each per model")
@@ -450,6 +464,51 @@ def cmd_glime_baselines(a):
                                     device=device, chunk=s.get("image_chunk", 16))
     write_dataframe(df, a.out)
     print(df.groupby("estimator")[["deletion", "insertion", "abpc"]].mean().to_string())
+
+
+# --------------------------------------------------------------------------------------------- SEP
+def cmd_sep_pairs(a):
+    from . import evaluate
+    from .io import write_arrays
+    model, _, data, device = _load_for_eval(a)
+    s = a.settings
+    pairs = evaluate.sep_pairs(model, data, clusters=s["clusters"], per_cluster=s["per_cluster"],
+                               seed=s.get("seed", 0), device=device)
+    write_arrays(a.out, pairs)
+    n = len(pairs["victim"])
+    print(f"{len(pairs['images'])} representative images -> {n} ordered pairs ({int(pairs['intra'].sum())} intra-cluster)"
+          f"; each evaluated model attacks {n} pairs x {s['attack']['steps']} steps")
+
+
+def cmd_sep_evaluate(a):
+    from . import evaluate
+    from .io import write_dataframe
+    model, _, data, device = _load_for_eval(a)
+    s = a.settings
+    df = evaluate.sep_explanation_robustness(
+        model, data, _npz(a.pairs), explain=a.explain, attack_settings=s["attack"], pgd_settings=s["pgd"],
+        adv_eps=s["adv_eps"], max_samples=s.get("max_samples"), batch_size=s.get("batch_size", 256), device=device)
+    write_dataframe(df, a.out)
+    print(df.T.to_string())
+
+
+def cmd_sep_landscape(a):
+    from . import evaluate
+    from .io import write_dataframe
+    model, _, data, device = _load_for_eval(a)
+    s = a.settings
+    df = evaluate.sep_landscape(model, data, _npz(a.pairs), explain=a.explain, sigmas=s["landscape"]["sigmas"],
+                                draws=s["landscape"].get("draws", 4), seed=s.get("seed", 0), device=device)
+    write_dataframe(df, a.out)
+    print(df.to_string(index=False))
+
+
+def cmd_sep_saliency(a):
+    from . import evaluate
+    from .io import write_arrays
+    model, _, data, device = _load_for_eval(a)
+    write_arrays(a.out, evaluate.sep_saliency(model, data, _npz(a.pairs), explain=a.explain,
+                                              n_images=a.settings.get("saliency_images", 4), device=device))
 
 
 def _npz(path: str) -> dict:
@@ -569,7 +628,7 @@ def build_parser() -> argparse.ArgumentParser:
     tb = sub.add_parser("table", help="combine per-model CSVs into a table")
     tb.add_argument("kind", choices=["robustness", "corruptions", "aga-table1", "aga-rps", "aga-grid",
                                      "glime-deletion", "glime-insertion", "glime-stability", "glime-methods",
-                                     "glime-priors", "glime-networks"])
+                                     "glime-priors", "glime-networks", "sep"])
     tb.add_argument("--n", type=int, help="glime-methods / -priors / -networks: the number of LIME samples")
     tb.add_argument("--lam2", type=float, default=1.0, help="glime: the main l2 of Eq. 7")
     tb.add_argument("--reference", default="CE", help="aga-grid: the label of the CE-only row")
@@ -599,6 +658,22 @@ def build_parser() -> argparse.ArgumentParser:
         e.add_argument("--out", required=True)
         e.set_defaults(func=func)
 
+    sp_ = sub.add_parser("sep", help="SEP: pairs, explanation attack, landscape, saliency maps"
+                         ).add_subparsers(dest="sub", required=True)
+    for name, func in (("pairs", cmd_sep_pairs), ("evaluate", cmd_sep_evaluate), ("landscape", cmd_sep_landscape),
+                       ("saliency", cmd_sep_saliency)):
+        e = sp_.add_parser(name)
+        e.add_argument("--model", required=True, help="pairs: the normally trained feature model")
+        e.add_argument("--data", required=True)
+        if name != "pairs":
+            e.add_argument("--pairs", required=True)
+            e.add_argument("--explain", default="input_x_gradient", help="the test-time explanation method")
+        e.add_argument("--settings", type=_json, required=True, help="the config's sep section (JSON)")
+        e.add_argument("--device", default="auto")
+        e.add_argument("--threads", type=int)
+        e.add_argument("--out", required=True)
+        e.set_defaults(func=func)
+
     t = sub.add_parser("toy", help="AGA Fig. 1: two-layer nets on a 2-D toy set (npz + summary CSV)")
     t.add_argument("--settings", type=_json, default={}, help="JSON keyword arguments of toy.toy_experiment")
     t.add_argument("--threads", type=int)
@@ -610,7 +685,8 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("kind", choices=["training-curves", "metric-curves", "corruption-epochs", "robustness",
                                     "corruptions", "insertion-curves", "toy-gradients", "attacked-maps",
                                     "glime-clusters", "glime-paths", "glime-fidelity", "glime-deletion",
-                                    "glime-insertion", "glime-stability", "glime-lam2"])
+                                    "glime-insertion", "glime-stability", "glime-lam2", "sep-landscape",
+                                    "sep-saliency", "sep-bars"])
     f.add_argument("--n", type=int, help="glime-lam2: the number of LIME samples")
     f.add_argument("--lam2", type=float, default=1.0, help="glime-fidelity: the main l2")
     f.add_argument("--inputs", nargs="*", default=[], help="per-model CSVs (histories or evaluations)")

@@ -145,3 +145,14 @@ def glime_fidelity(scores: pd.DataFrame, n: int, lam2: float, rows: list[str] | 
     rank = {r: i for i, r in enumerate(rows)}
     key = out.apply(lambda r: (models.get(r.get("model"), 0), rank[r["estimator"]]), axis=1)
     return out.iloc[sorted(range(len(out)), key=lambda i: key.iloc[i])].reset_index(drop=True)
+
+
+# ---------------------------------------------------------------------------------------------- SEP
+SEP_COLUMNS = ["expl_start", "expl_end", "clean_acc", "adv_acc", "expl_start_intra", "expl_end_intra",
+               "expl_start_inter", "expl_end_inter", "pred_kept", "explain", "pairs"]
+
+
+def sep_table(df: pd.DataFrame) -> pd.DataFrame:
+    """A SEP table: one row per labelled model (``model``), "expl at start / end" (units of 1e-7; also
+    intra- / inter-cluster), clean and adversarial accuracy, the share of attacks that kept the prediction."""
+    return df[["model"] + [c for c in SEP_COLUMNS if c in df.columns]].reset_index(drop=True)

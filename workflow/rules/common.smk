@@ -22,6 +22,17 @@ def _check_config():
     if config.get("limeref"):
         lr = config["limeref"]
         listed += [{"dataset": "(limeref)", "arch": lr["arch"], "method": lr[k]} for k in ("baseline_method", "refined_method")]
+    for rows in config.get("sep", {}).get("tables", {}).values():
+        listed += [{"dataset": "(sep)", "arch": r["arch"], "method": r["method"]} for r in rows]
+    if config.get("sep", {}).get("pair_model"):
+        listed.append({"dataset": "(sep)", **config["sep"]["pair_model"]})
+    for fig, spec in config.get("sep", {}).get("figures", {}).items():
+        table = config["sep"].get("tables", {}).get(spec["table"])
+        if table is None:
+            _fail(f"sep.figures.{fig} draws table {spec['table']!r}; tables: {sorted(config['sep'].get('tables', {}))}")
+        unknown = set(spec.get("rows", [])) - {r["label"] for r in table}
+        if unknown:
+            _fail(f"sep.figures.{fig} names rows {sorted(unknown)} that {spec['table']} does not have")
     glime = config.get("glime", {})
     for setting in glime.get("settings", []) + glime.get("networks", []):
         listed.append({"dataset": "(glime)", "arch": setting["arch"], "method": setting["method"]})
@@ -30,7 +41,7 @@ def _check_config():
     for m in listed:
         if m["method"] not in methods:
             _fail(f"models entry {m} uses method {m['method']!r}; defined methods: {', '.join(sorted(methods))}")
-        if m["dataset"] in ("(limeref)", "(aga)", "(glime)"):
+        if m["dataset"] in ("(limeref)", "(aga)", "(glime)", "(sep)"):
             continue
         key = (m["dataset"], m["arch"], m["method"], m.get("seed", 0))
         if key in seen:
@@ -44,10 +55,69 @@ def _check_config():
             _fail(f"evaluate.corrupted_test_sets maps {clean!r} to {corrupt!r}, which is not a corrupted set ({valid})")
 
 
-PAPERS = config.get("papers", ["limeref", "glime", "aga"])
+PAPERS = config.get("papers", ["limeref", "glime", "aga", "sep"])
 LIMEREF = config.get("limeref", {}) if "limeref" in PAPERS else {}
 AGA = config.get("aga", {}) if "aga" in PAPERS else {}
 GLIME = config.get("glime", {}) if "glime" in PAPERS else {}
+SEP = config.get("sep", {}) if "sep" in PAPERS else {}
+
+
+def sep_colour(dataset):
+    return "grey" if DATASETS[dataset].channels == 1 else "rgb"
+
+
+def sep_params(dataset):
+    """The sep section as the CLI's --settings, its eps resolved for the dataset's colour space, and
+    the foundation's PGD for adversarial accuracy."""
+    p = {k: v for k, v in SEP.items() if k not in ("tables", "figures")}
+    c = sep_colour(dataset)
+    p["attack"] = {**SEP["attack"], "eps": SEP["attack"]["eps"][c]}
+    p["adv_eps"] = SEP["adv_eps"][c]
+    p["pgd"] = config["evaluate"]["attacks"]["pgd"]
+    return shlex.quote(as_json(p))
+
+
+def sep_pair_model(dataset):
+    pm = SEP["pair_model"]
+    return f"results/models/{dataset}/{pm['arch']}/{pm['method']}/seed{SEP.get('seed', 0)}/model.pt"
+
+
+def sep_rows(table, rows=None):
+    out = SEP["tables"][table]
+    return [r for r in out if rows is None or r["label"] in rows]
+
+
+def sep_file(row, kind):
+    """A row's cached result: eval (CSV), landscape (CSV) or saliency (npz)."""
+    ext = "npz" if kind == "saliency" else "csv"
+    return (f"results/sep/{kind}/{row['dataset']}/{row['arch']}/{row['method']}/seed{row.get('seed', 0)}/"
+            f"{row.get('explain', 'input_x_gradient')}.{ext}")
+
+
+def sep_labels(rows):
+    return " ".join(shlex.quote(r["label"]) for r in rows)
+
+
+def sep_figure_rows(fig):
+    spec = SEP["figures"][fig]
+    return sep_rows(spec["table"], spec.get("rows"))
+
+
+def sep_outputs():
+    out = []
+    for t in SEP.get("tables", {}):
+        out += expand("results/sep/{t}.{ext}", t=t, ext=["csv", "md"])
+    for f in SEP.get("figures", {}):
+        out += expand("results/sep/{f}.{ext}", f=f, ext=["pdf", "png"])
+    return out
+
+
+if SEP:
+    _m = len({(r["dataset"], r["arch"], r["method"], r.get("seed", 0), r.get("explain", "input_x_gradient"))
+              for rows in SEP.get("tables", {}).values() for r in rows})
+    _n = SEP["clusters"] * SEP["per_cluster"]
+    print(f"SEP: {_n * (_n - 1)} ordered pairs x {SEP['attack']['steps']} attack steps per evaluation, "
+          f"{_m} evaluations (at most; fewer when a cluster is small)", file=sys.stderr)
 
 # G-LIME's tables and figures: number -> (CLI kind, the per-setting intermediates it reads)
 GLIME_TABLES = {"2": ("glime-deletion", ["scores.csv"]), "3": ("glime-insertion", ["scores.csv"]),
@@ -216,6 +286,9 @@ wildcard_constraints:
     seed=r"\d+",
     name="[A-Za-z0-9_]+",
     number=r"\d+",
+    table=r"table\d+",
+    fig=r"fig\d+",
+    explain="[a-z_]+",
 
 
 def model_dir(m):
@@ -271,7 +344,7 @@ def training_params(w, spurious=None):
     recipe = config["methods"][w.method]
     training = {**config["training"], **config["training_by_dataset"].get(w.dataset, {}), **recipe.get("training", {})}
     model = {**config["model_defaults"], **recipe.get("model", {})}
-    loss_params = dict(recipe.get("params", {}))
+    loss_params = {**recipe.get("params", {}), **recipe.get("params_by_dataset", {}).get(w.dataset, {})}
     if spurious:
         loss_params["spurious"] = spurious
     return as_json({"loss": recipe["loss"], "loss_params": loss_params, "training": training, "model": model})
@@ -423,7 +496,7 @@ def aga_params():
 
 
 def final_outputs():
-    out = limeref_outputs() + glime_outputs() + aga_outputs()
+    out = limeref_outputs() + glime_outputs() + aga_outputs() + sep_outputs()
     for d in trained_datasets():
         out += expand("results/overview/{d}_training_curves.{ext}", d=d, ext=["pdf", "png"])
         out += expand("results/overview/{d}_robustness.{ext}", d=d, ext=["pdf", "png", "csv", "md"])

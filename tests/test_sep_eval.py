@@ -1,0 +1,60 @@
+"""SEP's evaluation on a tiny model: pairs without labels, the attack row, the landscape at sigma = 0."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from interprobust import evaluate as E
+from interprobust.data.store import Prepared
+from interprobust.models import build_model
+
+
+def _data(n=40, seed=0):
+    rng = np.random.default_rng(seed)
+    x = (rng.random((n, 8, 8, 3)) * 255).astype(np.uint8)
+    y = rng.integers(0, 3, n)
+    return Prepared(Path("."), {}, None, None, x, y)
+
+
+def _model():
+    torch.manual_seed(0)
+    return build_model("convnet", num_classes=3, in_channels=3, image_size=8, mean=[0.5] * 3, std=[0.25] * 3,
+                       width=0.125, activation="softplus").eval()
+
+
+@pytest.fixture(scope="module")
+def setup():
+    data, model = _data(), _model()
+    pairs = E.sep_pairs(model, data, clusters=3, per_cluster=3, seed=0)
+    return data, model, pairs
+
+
+def test_pairs_are_every_ordered_pair_of_the_representatives_and_ignore_labels(setup):
+    data, model, pairs = setup
+    m = len(pairs["images"])
+    assert m == 9 and len(pairs["victim"]) == m * (m - 1)
+    assert (pairs["victim"] != pairs["target"]).all()
+    relabelled = Prepared(Path("."), {}, None, None, data.test_x, np.zeros_like(data.test_y))
+    again = E.sep_pairs(model, relabelled, clusters=3, per_cluster=3, seed=0)
+    for k in pairs:
+        np.testing.assert_array_equal(pairs[k], again[k])
+
+
+def test_attack_row_and_landscape_agree_at_zero_noise(setup):
+    data, model, pairs = setup
+    row = E.sep_explanation_robustness(model, data, pairs, explain="input_x_gradient",
+                                       attack_settings={"eps": 0.05, "steps": 5, "lr": 0.01},
+                                       pgd_settings={"steps": 3, "step_size": 0.01}, adv_eps=0.03,
+                                       show_progress=False).iloc[0]
+    assert row.pairs == 72 and 0 <= row.clean_acc <= 100 and row.adv_acc <= row.clean_acc
+    assert row.expl_end <= row.expl_start + 1e-9            # the attack keeps its best iterate, the start included
+    n_intra = int(pairs["intra"].sum())
+    mixed = (row.expl_start_intra * n_intra + row.expl_start_inter * (72 - n_intra)) / 72
+    assert mixed == pytest.approx(row.expl_start, rel=1e-6)
+    land = E.sep_landscape(model, data, pairs, explain="input_x_gradient", sigmas=[0.0, 0.1], draws=2)
+    assert land.expl_loss.iloc[0] == pytest.approx(row.expl_start, rel=1e-5)
+    assert land.expl_loss.iloc[1] != land.expl_loss.iloc[0]
+    sal = E.sep_saliency(model, data, pairs, explain="gradient", n_images=2)
+    assert sal["x"].shape == (2, 3, 8, 8) and np.allclose(sal["maps"].reshape(2, -1).sum(1), 1, atol=1e-5)
