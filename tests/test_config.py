@@ -80,3 +80,40 @@ def test_conda_env_pins_match_pyproject():
     assert {d for d in deps} == {p for p in pip if not p.startswith("-e")}
     py = next(d for d in env["dependencies"] if isinstance(d, str) and d.startswith("python="))
     assert re.match(r"python=3\.11", py)
+
+
+class _NoDuplicates(yaml.SafeLoader):
+    """A loader that rejects a key given twice in one mapping (PyYAML keeps the last silently)."""
+
+
+def _mapping(loader, node, deep=False):
+    # the keys written in this mapping; `<<` merges may repeat them on purpose, so they are left out
+    explicit = [k for k, _ in node.value if k.tag != "tag:yaml.org,2002:merge"]
+    keys = [loader.construct_object(k, deep=deep) for k in explicit]
+    dup = sorted({k for k in keys if keys.count(k) > 1})
+    if dup:
+        raise ValueError(f"duplicate keys {dup} at line {node.start_mark.line + 1}")
+    return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
+
+
+_NoDuplicates.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
+
+
+@pytest.mark.parametrize("name", ["config.yaml", "config/embedded.yaml"])
+def test_shipped_configs_have_no_duplicate_keys_and_no_string_numbers(name):
+    """A second `methods:` would silently drop the first; `5.0e4` is a string in YAML 1.1 (write 5.0e+4)."""
+    doc = yaml.load((ROOT / name).read_text(), Loader=_NoDuplicates)
+    bad = []
+
+    def walk(o, path):
+        if isinstance(o, dict):
+            for k, v in o.items():
+                walk(v, f"{path}.{k}")
+        elif isinstance(o, list):
+            for i, v in enumerate(o):
+                walk(v, f"{path}[{i}]")
+        elif isinstance(o, str) and re.fullmatch(r"[-+]?\d+(\.\d*)?[eE][-+]?\d+", o):
+            bad.append(path)
+
+    walk(doc, "")
+    assert not bad, f"numbers read as strings (write e.g. 5.0e+4): {bad}"
