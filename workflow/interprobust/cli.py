@@ -481,34 +481,24 @@ def cmd_sep_pairs(a):
 
 
 def cmd_sep_evaluate(a):
+    """One model and test-time explanation: the attack row, and with --landscape-out / --saliency-out the
+    explanation-loss landscape and the saliency maps (one model load for all three)."""
     from . import evaluate
-    from .io import write_dataframe
+    from .io import write_arrays, write_dataframe
     model, _, data, device = _load_for_eval(a)
-    s = a.settings
+    s, pairs = a.settings, _npz(a.pairs)
     df = evaluate.sep_explanation_robustness(
-        model, data, _npz(a.pairs), explain=a.explain, attack_settings=s["attack"], pgd_settings=s["pgd"],
+        model, data, pairs, explain=a.explain, attack_settings=s["attack"], pgd_settings=s["pgd"],
         adv_eps=s["adv_eps"], max_samples=s.get("max_samples"), batch_size=s.get("batch_size", 256), device=device)
+    if a.landscape_out:
+        write_dataframe(evaluate.sep_landscape(model, data, pairs, explain=a.explain, sigmas=s["landscape"]["sigmas"],
+                                               draws=s["landscape"].get("draws", 4), seed=s.get("seed", 0),
+                                               device=device), a.landscape_out)
+    if a.saliency_out:
+        write_arrays(a.saliency_out, evaluate.sep_saliency(model, data, pairs, explain=a.explain,
+                                                           n_images=s.get("saliency_images", 4), device=device))
     write_dataframe(df, a.out)
     print(df.T.to_string())
-
-
-def cmd_sep_landscape(a):
-    from . import evaluate
-    from .io import write_dataframe
-    model, _, data, device = _load_for_eval(a)
-    s = a.settings
-    df = evaluate.sep_landscape(model, data, _npz(a.pairs), explain=a.explain, sigmas=s["landscape"]["sigmas"],
-                                draws=s["landscape"].get("draws", 4), seed=s.get("seed", 0), device=device)
-    write_dataframe(df, a.out)
-    print(df.to_string(index=False))
-
-
-def cmd_sep_saliency(a):
-    from . import evaluate
-    from .io import write_arrays
-    model, _, data, device = _load_for_eval(a)
-    write_arrays(a.out, evaluate.sep_saliency(model, data, _npz(a.pairs), explain=a.explain,
-                                              n_images=a.settings.get("saliency_images", 4), device=device))
 
 
 def _npz(path: str) -> dict:
@@ -660,14 +650,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp_ = sub.add_parser("sep", help="SEP: pairs, explanation attack, landscape, saliency maps"
                          ).add_subparsers(dest="sub", required=True)
-    for name, func in (("pairs", cmd_sep_pairs), ("evaluate", cmd_sep_evaluate), ("landscape", cmd_sep_landscape),
-                       ("saliency", cmd_sep_saliency)):
+    for name, func in (("pairs", cmd_sep_pairs), ("evaluate", cmd_sep_evaluate)):
         e = sp_.add_parser(name)
         e.add_argument("--model", required=True, help="pairs: the normally trained feature model")
         e.add_argument("--data", required=True)
         if name != "pairs":
             e.add_argument("--pairs", required=True)
             e.add_argument("--explain", default="input_x_gradient", help="the test-time explanation method")
+            e.add_argument("--landscape-out", help="also the explanation-loss landscape (CSV)")
+            e.add_argument("--saliency-out", help="also the saliency maps of the representative images (npz)")
         e.add_argument("--settings", type=_json, required=True, help="the config's sep section (JSON)")
         e.add_argument("--device", default="auto")
         e.add_argument("--threads", type=int)

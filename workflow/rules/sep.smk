@@ -1,6 +1,6 @@
-# SEP: representative (victim, target) pairs per dataset, then per model and test-time explanation the
-# targeted explanation attack over all pairs with clean / PGD accuracy, the explanation-loss landscape
-# and saliency maps; Tables 1-9 and Fig. 3-7 combine the rows that config's sep.tables name.
+# SEP: representative (victim, target) pairs per dataset, then per model and test-time explanation one
+# job: the targeted explanation attack over all pairs with clean / PGD accuracy, the explanation-loss
+# landscape and saliency maps; Tables 1-9 and Fig. 3-7 combine the rows that config's sep.tables name.
 
 
 rule sep_pairs:
@@ -32,7 +32,9 @@ rule sep_evaluate:
         data=lambda w: prepared(w.dataset),
         pairs="results/sep/pairs/{dataset}.npz",
     output:
-        "results/sep/eval/{dataset}/{arch}/{method}/seed{seed}/{explain}.csv",
+        scores="results/sep/eval/{dataset}/{arch}/{method}/seed{seed}/{explain}.csv",
+        landscape="results/sep/landscape/{dataset}/{arch}/{method}/seed{seed}/{explain}.csv",
+        saliency="results/sep/saliency/{dataset}/{arch}/{method}/seed{seed}/{explain}.npz",
     log:
         "results/logs/sep/eval/{dataset}/{arch}/{method}/seed{seed}_{explain}.log",
     params:
@@ -48,53 +50,7 @@ rule sep_evaluate:
     shell:
         "python -m interprobust sep evaluate --model {input.model} --data {input.data} --pairs {input.pairs}"
         " --explain {wildcards.explain} --settings {params.settings} --device {params.device} --threads {threads}"
-        " --out {output} > {log} 2>&1"
-
-
-rule sep_landscape:
-    input:
-        model="results/models/{dataset}/{arch}/{method}/seed{seed}/model.pt",
-        data=lambda w: prepared(w.dataset),
-        pairs="results/sep/pairs/{dataset}.npz",
-    output:
-        "results/sep/landscape/{dataset}/{arch}/{method}/seed{seed}/{explain}.csv",
-    log:
-        "results/logs/sep/landscape/{dataset}/{arch}/{method}/seed{seed}_{explain}.log",
-    params:
-        settings=lambda w: sep_params(w.dataset),
-        device=config["device"],
-    threads: config["threads"]
-    resources:
-        gpu=res("evaluate", "gpu", 0),
-        mem_mb=res("evaluate", "mem_mb", 8000),
-        runtime=res("evaluate", "runtime", 60),
-    conda:
-        "../../envs/pipeline.yaml"
-    shell:
-        "python -m interprobust sep landscape --model {input.model} --data {input.data} --pairs {input.pairs}"
-        " --explain {wildcards.explain} --settings {params.settings} --device {params.device} --threads {threads}"
-        " --out {output} > {log} 2>&1"
-
-
-rule sep_saliency:
-    input:
-        model="results/models/{dataset}/{arch}/{method}/seed{seed}/model.pt",
-        data=lambda w: prepared(w.dataset),
-        pairs="results/sep/pairs/{dataset}.npz",
-    output:
-        "results/sep/saliency/{dataset}/{arch}/{method}/seed{seed}/{explain}.npz",
-    log:
-        "results/logs/sep/saliency/{dataset}/{arch}/{method}/seed{seed}_{explain}.log",
-    params:
-        settings=lambda w: sep_params(w.dataset),
-        device=config["device"],
-    threads: 1
-    conda:
-        "../../envs/pipeline.yaml"
-    shell:
-        "python -m interprobust sep saliency --model {input.model} --data {input.data} --pairs {input.pairs}"
-        " --explain {wildcards.explain} --settings {params.settings} --device {params.device} --threads {threads}"
-        " --out {output} > {log} 2>&1"
+        " --out {output.scores} --landscape-out {output.landscape} --saliency-out {output.saliency} > {log} 2>&1"
 
 
 rule sep_table:
