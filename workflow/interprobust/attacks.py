@@ -502,7 +502,7 @@ def robust_accuracy(model: nn.Module, x, y, attack: Attack, batch_size: int = 25
 # --------------------------------------------------------------------------------------------------
 # targeted explanation attack (Dombrowski et al. 2019; as used by SEP and by AGA's Adv-Insertion)
 
-__all__ += ["ExplanationAttack", "ExplanationAttackResult", "explanation_map", "explanation_loss",
+__all__ += ["ExplanationAttack", "ExplanationAttackResult", "explanation_map", "explanation_loss", "named_explainer",
             "explanation_maps", "relu_softplus_surrogate", "NORMALIZATIONS"]
 
 NORMALIZATIONS = ("sum", "max", None)
@@ -561,20 +561,24 @@ def _check_reduction(reduction: str) -> str:
     return reduction
 
 
+def named_explainer(method: str, **options):
+    """``explain(model, x, target, create_graph=...)`` for the attribution ``method`` of
+    :func:`interprobust.explain.attributions.attribute`, with its keyword ``options`` (e.g. IG's steps)."""
+    def by_name(model, x, target, create_graph=False):
+        from .explain.attributions import attribute
+        return attribute(method, model, x, target, create_graph=create_graph, **options)
+
+    by_name.__name__ = f"attribute[{method}]"
+    return by_name
+
+
 def _resolve_explain(explain):
     """A callable ``explain(model, x, target, create_graph=...) -> (B, C, H, W)``; a string names a
     method of :func:`interprobust.explain.attributions.attribute`."""
     if callable(explain):
         return explain
     if isinstance(explain, str):
-        method = explain
-
-        def by_name(model, x, target, create_graph=False):
-            from .explain.attributions import attribute
-            return attribute(method, model, x, target, create_graph=create_graph)
-
-        by_name.__name__ = f"attribute[{method}]"
-        return by_name
+        return named_explainer(explain)
     raise TypeError(f"explain must be a callable or a method name; got {explain!r}")
 
 

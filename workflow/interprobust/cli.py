@@ -489,11 +489,13 @@ def cmd_sep_evaluate(a):
     s, pairs = a.settings, _npz(a.pairs)
     df = evaluate.sep_explanation_robustness(
         model, data, pairs, explain=a.explain, attack_settings=s["attack"], pgd_settings=s["pgd"],
-        adv_eps=s["adv_eps"], max_samples=s.get("max_samples"), batch_size=s.get("batch_size", 256), device=device)
+        adv_eps=s["adv_eps"], max_samples=s.get("max_samples"), batch_size=s.get("batch_size", 256),
+        explain_options=s.get("explain_options"), device=device)
     if a.landscape_out:
         write_dataframe(evaluate.sep_landscape(model, data, pairs, explain=a.explain, sigmas=s["landscape"]["sigmas"],
                                                draws=s["landscape"].get("draws", 4), seed=s.get("seed", 0),
-                                               device=device), a.landscape_out)
+                                               explain_options=s.get("explain_options"), device=device),
+                        a.landscape_out)
     if a.saliency_out:
         write_arrays(a.saliency_out, evaluate.sep_saliency(model, data, pairs, explain=a.explain,
                                                            n_images=s.get("saliency_images", 4), device=device))

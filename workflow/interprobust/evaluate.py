@@ -208,15 +208,16 @@ def _pair_images(data: Prepared, pairs: dict, device) -> tuple[torch.Tensor, tor
 
 def sep_explanation_robustness(model: torch.nn.Module, data: Prepared, pairs: dict, *, explain: str,
                                attack_settings: dict, pgd_settings: dict, adv_eps: float,
-                               max_samples: int | None = None, batch_size: int = 256,
+                               max_samples: int | None = None, batch_size: int = 256, explain_options: dict | None = None,
                                device="cpu", show_progress: bool = True) -> pd.DataFrame:
     """One row of a SEP table: "expl at start" / "expl at end" (the mean explanation loss over all pairs
     before / after Dombrowski's targeted attack of each victim towards its target's explanation; also
     over the intra- and inter-cluster pairs; in units of 1e-7), the share of attacked victims whose
     prediction was kept, clean accuracy and PGD accuracy at ``adv_eps`` on the test set."""
-    from .attacks import ExplanationAttack, explanation_maps
+    from .attacks import ExplanationAttack, explanation_maps, named_explainer
     victims, targets = _pair_images(data, pairs, device)
     intra = torch.as_tensor(pairs["intra"], dtype=torch.bool)
+    name, explain = explain, named_explainer(explain, **(explain_options or {}).get(explain, {}))
     attack = ExplanationAttack.dombrowski(float(attack_settings["eps"]), explain=explain,
                                           steps=int(attack_settings.get("steps", 1500)),
                                           lr=float(attack_settings.get("lr", 2e-4)),
@@ -236,7 +237,7 @@ def sep_explanation_robustness(model: torch.nn.Module, data: Prepared, pairs: di
     clean = attacks.clean_accuracy(model, x_all, y_all, batch_size=batch_size, device=device)
     pgd = make_attack("pgd", pgd_settings, adv_eps)
     adv = attacks.robust_accuracy(model, x_all, y_all, pgd, batch_size=batch_size, device=device)
-    row = dict(explain=explain, pairs=len(victims), expl_start=float(start.mean()) * SEP_SCALE,
+    row = dict(explain=name, pairs=len(victims), expl_start=float(start.mean()) * SEP_SCALE,
                expl_end=float(end.mean()) * SEP_SCALE, pred_kept=float(kept.float().mean()) * 100,
                clean_acc=clean, adv_acc=adv, adv_eps=adv_eps)
     for name, sel in (("intra", intra), ("inter", ~intra)):
@@ -246,10 +247,12 @@ def sep_explanation_robustness(model: torch.nn.Module, data: Prepared, pairs: di
 
 
 def sep_landscape(model: torch.nn.Module, data: Prepared, pairs: dict, *, explain: str, sigmas: list[float],
-                  draws: int = 4, seed: int = 0, chunk: int = 1024, device="cpu") -> pd.DataFrame:
+                  draws: int = 4, seed: int = 0, chunk: int = 1024, explain_options: dict | None = None,
+                  device="cpu") -> pd.DataFrame:
     """SEP Eq. 3 (Fig. 3 / 7): the mean over all pairs (and ``draws`` Gaussian draws) of the explanation
     loss between h(x_v + sigma * xi) and h(x_t), xi ~ N(0, I), for each sigma (in units of 1e-7)."""
-    from .attacks import explanation_loss, explanation_maps
+    from .attacks import explanation_loss, explanation_maps, named_explainer
+    explain = named_explainer(explain, **(explain_options or {}).get(explain, {}))
     victims, targets = _pair_images(data, pairs, device)
     gen = torch.Generator(device=victims.device).manual_seed(int(seed))
     rows = []

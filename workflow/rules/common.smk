@@ -380,8 +380,8 @@ def train_extra_args(w, input):
 def evaluation_params(attacks="attacks"):
     e = config["evaluate"]
     eps = (e.get("strong_eps") or e["eps"]) if attacks == "strong_attacks" else e["eps"]
-    return as_json({"eps": eps, "attacks": e[attacks], "batch_size": e["batch_size"],
-                    "max_samples": e["max_samples"]})
+    n = (e.get("strong_max_samples") or e["max_samples"]) if attacks == "strong_attacks" else e["max_samples"]
+    return as_json({"eps": eps, "attacks": e[attacks], "batch_size": e["batch_size"], "max_samples": n})
 
 
 def corrupted_attack_params():
