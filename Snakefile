@@ -23,6 +23,7 @@ include: "workflow/rules/limeref.smk"
 include: "workflow/rules/glime.smk"
 include: "workflow/rules/aga.smk"
 include: "workflow/rules/sep.smk"
+include: "workflow/rules/report.smk"
 
 
 # `rule all` must stay in this file: Snakemake ignores default targets set in included files.

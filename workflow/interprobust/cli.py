@@ -503,6 +503,23 @@ def cmd_sep_evaluate(a):
     print(df.T.to_string())
 
 
+def cmd_scorecard(a):
+    """Every number of the paper values beside this run's (CSV and Markdown)."""
+    import yaml
+
+    from .io import dataframe_to_markdown, write_dataframe, write_text
+    from .scorecard import scorecard, summary
+    values = yaml.safe_load(Path(a.values).read_text())
+    card = scorecard(values, a.results, a.settings)
+    write_dataframe(card, a.csv)
+    head = summary(card)
+    write_text(a.md, "# Replication scorecard\n\nScale: " + str(a.settings.get("scale", "paper"))
+               + ". Tolerance: ±3 points for accuracies, ±10 % for every other number; \"not run\" = this "
+               "configuration did not produce the cell.\n\n" + dataframe_to_markdown(head) + "\n\n"
+               + dataframe_to_markdown(card.drop(columns=["source"]), digits=4) + "\n")
+    print(head.to_string(index=False))
+
+
 def _npz(path: str) -> dict:
     import numpy as np
     with np.load(path, allow_pickle=False) as f:
@@ -666,6 +683,15 @@ def build_parser() -> argparse.ArgumentParser:
         e.add_argument("--threads", type=int)
         e.add_argument("--out", required=True)
         e.set_defaults(func=func)
+
+    c = sub.add_parser("scorecard", help="every paper number beside this run's, with a verdict")
+    c.add_argument("--values", required=True, help="paper_values.yaml")
+    c.add_argument("--results", default="results")
+    c.add_argument("--settings", type=_json, required=True,
+                   help='JSON: scale, limeref {datasets, corrupted}, glime {settings}')
+    c.add_argument("--csv", required=True)
+    c.add_argument("--md", required=True)
+    c.set_defaults(func=cmd_scorecard)
 
     t = sub.add_parser("toy", help="AGA Fig. 1: two-layer nets on a 2-D toy set (npz + summary CSV)")
     t.add_argument("--settings", type=_json, default={}, help="JSON keyword arguments of toy.toy_experiment")

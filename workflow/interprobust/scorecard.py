@@ -205,3 +205,9 @@ def scorecard(values: dict, results: str | Path, settings: dict) -> pd.DataFrame
                          scale=scale if ours is not None else "", verdict=verdict(cell["paper_value"], ours, kind, tol),
                          source=source if ours is not None else ""))
     return pd.DataFrame(rows)
+
+
+def summary(card: pd.DataFrame) -> pd.DataFrame:
+    """Cells per paper and verdict."""
+    out = card.pivot_table(index="paper", columns="verdict", values="key", aggfunc="count", fill_value=0)
+    return out.reset_index()

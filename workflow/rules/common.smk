@@ -495,8 +495,18 @@ def aga_params():
     return {k: AGA[k] for k in keys if k in AGA}
 
 
+def paper_outputs():
+    return limeref_outputs() + glime_outputs() + aga_outputs() + sep_outputs()
+
+
+def scorecard_settings():
+    return shlex.quote(as_json({"scale": config.get("scale", "paper"),
+                                "limeref": {k: LIMEREF.get(k) for k in ("datasets", "corrupted")},
+                                "glime": {"settings": GLIME.get("settings", [])}}))
+
+
 def final_outputs():
-    out = limeref_outputs() + glime_outputs() + aga_outputs() + sep_outputs()
+    out = paper_outputs() + ["results/scorecard.csv", "results/scorecard.md"]
     for d in trained_datasets():
         out += expand("results/overview/{d}_training_curves.{ext}", d=d, ext=["pdf", "png"])
         out += expand("results/overview/{d}_robustness.{ext}", d=d, ext=["pdf", "png", "csv", "md"])

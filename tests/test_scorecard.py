@@ -1,0 +1,68 @@
+"""The scorecard matches paper cells to our result files; a missing output is "not run"."""
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from interprobust import scorecard as S
+
+ROOT = Path(__file__).resolve().parents[1]
+VALUES = {
+    "AGA": {"source": "x", "table1": {"cifar10_resnet18": {"CE": {"acc": 94.0, "grad": [0.724, 40.8, 31.7]}}},
+            "table2_cost": {"cifar10_resnet18": {"Hessian": [8.95, 6.62]}}},
+    "SEP": {"table2_grad_x_input": {"cifar10": {"convnet": {"MAT": [16.913, 6.906, 64.85, 35.11]}}}},
+}
+
+
+def test_paper_cells_name_list_positions():
+    cells = {(c["paper"], c["table"], c["key"]): c["paper_value"] for c in S.paper_cells(VALUES)}
+    assert cells[("AGA", "table1", ("cifar10_resnet18", "CE", "grad", "a_ins"))] == 31.7
+    assert cells[("AGA", "table2_cost", ("cifar10_resnet18", "Hessian", "memory"))] == 6.62
+    assert cells[("SEP", "table2_grad_x_input", ("cifar10", "convnet", "MAT", "adv_acc"))] == 35.11
+    assert not any(c["table"] == "source" for c in S.paper_cells(VALUES))
+
+
+def _write(results, rel, rows):
+    path = results / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(rows).to_csv(path, index=False)
+
+
+def test_cells_match_our_outputs_and_missing_ones_are_not_run(tmp_path):
+    _write(tmp_path, "aga/table1_cifar10_resnet18.csv", [
+        dict(model="CE", method="none", metric="accuracy", eps=0.0, value=93.0, n=10),
+        dict(model="CE", method="gradient", metric="rps_cosine", eps=0.0157, value=0.5, n=10),
+        dict(model="CE", method="gradient", metric="rps_cosine", eps=0.0627, value=0.70, n=10),
+        dict(model="CE", method="gradient", metric="insertion", eps=0.0, value=50.0, n=10)])
+    _write(tmp_path, "sep/table2.csv", [dict(model="cifar10 ConvNet MAT", expl_start=16.0, expl_end=9.0,
+                                              clean_acc=60.0, adv_acc=35.0)])
+    card = S.scorecard(VALUES, tmp_path, {"scale": "embedded"}).set_index("key")
+    assert card.loc["cifar10_resnet18/CE/acc", "ours"] == 93.0
+    assert card.loc["cifar10_resnet18/CE/acc", "verdict"] == "within tolerance"      # 1 point off, accuracy
+    assert card.loc["cifar10_resnet18/CE/grad/rps", "ours"] == 0.70                   # cosine at the largest eps
+    assert card.loc["cifar10_resnet18/CE/grad/rps", "verdict"] == "within tolerance"  # 3.3 % off
+    assert card.loc["cifar10_resnet18/CE/grad/ins", "verdict"] == "differs"           # 50 vs 40.8: 23 % off
+    assert card.loc["cifar10_resnet18/CE/grad/a_ins", "verdict"] == "not run"         # no adv_insertion row
+    assert pd.isna(card.loc["cifar10_resnet18/CE/grad/a_ins", "ours"])
+    assert card.loc["cifar10_resnet18/Hessian/time", "verdict"] == "not run"          # no table2 file
+    assert card.loc["cifar10/convnet/MAT/expl_end", "verdict"] == "differs"           # 9.0 vs 6.906
+    assert card.loc["cifar10/convnet/MAT/adv_acc", "verdict"] == "within tolerance"
+    assert (card.loc[card.verdict != "not run", "scale"] == "embedded").all()
+    assert (card.loc[card.verdict == "not run", "scale"] == "").all()
+
+
+@pytest.mark.parametrize("paper,ours,kind,tol,want", [
+    (50.0, 52.9, "points", 3.0, "within tolerance"), (50.0, 53.1, "points", 3.0, "differs"),
+    (0.2, 0.219, "relative", 0.1, "within tolerance"), (0.2, 0.23, "relative", 0.1, "differs"),
+    (0.2, None, "relative", 0.1, "not run")])
+def test_verdicts(paper, ours, kind, tol, want):
+    assert S.verdict(paper, ours, kind, tol) == want
+
+
+def test_the_shipped_paper_values_cover_the_four_papers():
+    values = yaml.safe_load((ROOT / "workflow/resources/paper_values.yaml").read_text())
+    assert set(values) == {"LIMEREF", "GLIME", "AGA", "SEP"}
+    cells = S.paper_cells(values)
+    assert len(cells) > 500 and {c["paper"] for c in cells} == set(values)
