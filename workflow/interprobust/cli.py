@@ -520,6 +520,17 @@ def cmd_scorecard(a):
     print(head.to_string(index=False))
 
 
+def cmd_claims(a):
+    """Each paper's qualitative claims checked on this run's tables (CSV and Markdown)."""
+    from .claims import check_claims
+    from .io import dataframe_to_markdown, write_dataframe, write_text
+    df = check_claims(a.results, a.settings)
+    write_dataframe(df, a.csv)
+    write_text(a.md, "# Claims check\n\nScale: " + str(a.settings.get("scale", "paper")) + ".\n\n"
+               + dataframe_to_markdown(df) + "\n")
+    print(df[["paper", "verdict", "claim"]].to_string(index=False))
+
+
 def _npz(path: str) -> dict:
     import numpy as np
     with np.load(path, allow_pickle=False) as f:
@@ -692,6 +703,13 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--csv", required=True)
     c.add_argument("--md", required=True)
     c.set_defaults(func=cmd_scorecard)
+
+    c = sub.add_parser("claims", help="each paper's qualitative claims checked on this run's tables")
+    c.add_argument("--results", default="results")
+    c.add_argument("--settings", type=_json, required=True)
+    c.add_argument("--csv", required=True)
+    c.add_argument("--md", required=True)
+    c.set_defaults(func=cmd_claims)
 
     t = sub.add_parser("toy", help="AGA Fig. 1: two-layer nets on a 2-D toy set (npz + summary CSV)")
     t.add_argument("--settings", type=_json, default={}, help="JSON keyword arguments of toy.toy_experiment")

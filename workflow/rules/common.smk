@@ -499,14 +499,16 @@ def paper_outputs():
     return limeref_outputs() + glime_outputs() + aga_outputs() + sep_outputs()
 
 
-def scorecard_settings():
+def report_settings():
+    """What the scorecard and the claims need to find each paper's tables."""
     return shlex.quote(as_json({"scale": config.get("scale", "paper"),
                                 "limeref": {k: LIMEREF.get(k) for k in ("datasets", "corrupted")},
-                                "glime": {"settings": GLIME.get("settings", [])}}))
+                                "glime": {k: GLIME.get(k) for k in ("settings", "table6_samples")},
+                                "aga": {"settings": [{"name": s["name"]} for s in AGA.get("settings", [])]}}))
 
 
 def final_outputs():
-    out = paper_outputs() + ["results/scorecard.csv", "results/scorecard.md"]
+    out = paper_outputs() + expand("results/{what}.{ext}", what=["scorecard", "claims"], ext=["csv", "md"])
     for d in trained_datasets():
         out += expand("results/overview/{d}_training_curves.{ext}", d=d, ext=["pdf", "png"])
         out += expand("results/overview/{d}_robustness.{ext}", d=d, ext=["pdf", "png", "csv", "md"])
