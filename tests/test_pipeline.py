@@ -63,6 +63,28 @@ def test_embedded_dag_produces_every_final_output(workdir, embedded_run):
         assert f"results/glime/table{t}_cub200_resnet101.md" in produced
     for f in range(3, 10):
         assert f"results/glime/fig{f}_cub200_resnet101.png" in produced
+    for t in (1, 2, 3, 4, 6, 7, 8, 9):
+        assert f"results/sep/table{t}.md" in produced
+    for f in range(3, 8):
+        assert f"results/sep/fig{f}.png" in produced
+    for name in ("scorecard.md", "claims.md"):
+        assert f"results/{name}" in produced
+
+
+@pytest.mark.slow
+def test_sep_and_report_outputs_are_sane(workdir, embedded_run):
+    import pandas as pd
+    t2 = pd.read_csv(workdir / "results/sep/table2.csv")
+    assert list(t2.model) == ["cifar10 ConvNet Normal", "cifar10 ConvNet MAT", "cifar10 ConvNet SEP_pos",
+                              "cifar10 ConvNet SEP_neg"]
+    assert (t2.pairs == 16 * 15).all() and (t2.expl_end <= t2.expl_start + 1e-9).all()
+    assert (t2.adv_acc <= t2.clean_acc).all() and t2.clean_acc.min() > 20     # every model learned something
+    card = pd.read_csv(workdir / "results/scorecard.csv")
+    assert set(card.verdict) <= {"within tolerance", "differs", "not run"}
+    produced = card[card.verdict != "not run"]
+    assert set(produced.paper) == {"LIMEREF", "GLIME", "AGA", "SEP"} and (produced.scale == "embedded").all()
+    claims = pd.read_csv(workdir / "results/claims.csv")
+    assert len(claims) >= 10 and set(claims.verdict) <= {"holds", "does not hold", "not run"}
 
 
 @pytest.mark.slow
