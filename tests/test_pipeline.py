@@ -67,7 +67,7 @@ def test_embedded_dag_produces_every_final_output(workdir, embedded_run):
         assert f"results/sep/table{t}.md" in produced
     for f in range(3, 8):
         assert f"results/sep/fig{f}.png" in produced
-    for name in ("scorecard.md", "claims.md"):
+    for name in ("scorecard.md", "claims.md", "matrix.md", "matrix.png"):
         assert f"results/{name}" in produced
 
 
@@ -83,6 +83,8 @@ def test_sep_and_report_outputs_are_sane(workdir, embedded_run):
     assert set(card.verdict) <= {"within tolerance", "differs", "not run"}
     produced = card[card.verdict != "not run"]
     assert set(produced.paper) == {"LIMEREF", "GLIME", "AGA", "SEP"} and (produced.scale == "embedded").all()
+    matrix = pd.read_csv(workdir / "results/matrix.csv")
+    assert len(matrix) == 7 and matrix.drop(columns="model").notna().all().all()
     claims = pd.read_csv(workdir / "results/claims.csv")
     assert len(claims) >= 10 and set(claims.verdict) <= {"holds", "does not hold", "not run"}
 

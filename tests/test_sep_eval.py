@@ -58,3 +58,17 @@ def test_attack_row_and_landscape_agree_at_zero_noise(setup):
     assert land.expl_loss.iloc[1] != land.expl_loss.iloc[0]
     sal = E.sep_saliency(model, data, pairs, explain="gradient", n_images=2)
     assert sal["x"].shape == (2, 3, 8, 8) and np.allclose(sal["maps"].reshape(2, -1).sum(1), 1, atol=1e-5)
+
+
+def test_cross_paper_row_has_every_metric(setup):
+    data, model, pairs = setup
+    s = {"eps": 0.03, "max_samples": 16, "rps_eps": 0.06, "n_noise": 2, "attack_eps": 0.01, "attack_steps": 2,
+         "sep_attack": {"eps": 0.03, "steps": 2, "lr": 0.01}, "lime": {"n_samples": 20, "patch": 4, "images": 2},
+         "pgd": {"steps": 3, "step_size": 0.01}}
+    row = E.cross_paper_row(model, data, pairs, settings=s).iloc[0]
+    from interprobust.tables import MATRIX_COLUMNS
+    assert list(row.index) == MATRIX_COLUMNS
+    assert row.pgd_acc <= row.clean_acc and row.fgsm_acc <= row.clean_acc
+    assert 0 <= row.lime_stability <= 2 and -1 <= row.grad_rps <= 1
+    no_pairs = E.cross_paper_row(model, data, None, settings=s).iloc[0]
+    assert "expl_end" not in no_pairs.index

@@ -50,3 +50,11 @@ def test_grid_table_cli(tmp_path):
                      "--csv", str(csv), "--md", str(md)]) == 0
     out = pd.read_csv(csv)
     assert list(out.selected) == [False, True] and "lam=1" in md.read_text()
+
+
+def test_spearman_and_matrix_table():
+    assert tables.spearman([1, 2, 3, 4], [10, 20, 30, 40]) == pytest.approx(1.0)
+    assert tables.spearman([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx(-1.0)
+    assert np.isnan(tables.spearman([1, 2], [1, 2]))
+    df = pd.DataFrame([dict(model="m", pgd_acc=1.0, extra=5, clean_acc=2.0)])
+    assert list(tables.matrix_table(df).columns) == ["model", "clean_acc", "pgd_acc"]

@@ -264,6 +264,12 @@ def cmd_table(a):
     from . import tables
     from .io import write_dataframe, write_text, dataframe_to_markdown
     df = tables.combine(a.inputs, a.labels)
+    if a.kind == "matrix":
+        wide = tables.matrix_table(df)
+        write_dataframe(wide, a.csv)
+        write_text(a.md, dataframe_to_markdown(wide, digits=3) + "\n")
+        print(wide.to_string(index=False))
+        return
     if a.kind == "sep":
         wide = tables.sep_table(df)
         write_dataframe(wide, a.csv)
@@ -350,6 +356,9 @@ def cmd_figure(a):
         fig, numbers = figures.glime_stability_example(_npz(a.inputs[0]), a.labels or ["LIME", "G-LIME-N"])
     elif a.kind == "glime-lam2":
         fig, numbers = figures.glime_lam2(pd.read_csv(a.inputs[0]), a.n)
+    elif a.kind == "matrix":
+        numbers = tables.matrix_table(tables.combine(a.inputs, a.labels))
+        fig = figures.matrix_figure(numbers)
     elif a.kind == "sep-landscape":
         numbers = tables.combine(a.inputs, a.labels)
         fig = figures.sep_landscapes(numbers, a.title)
@@ -531,6 +540,17 @@ def cmd_claims(a):
     print(df[["paper", "verdict", "claim"]].to_string(index=False))
 
 
+def cmd_matrix_evaluate(a):
+    """One model's row of the cross-paper matrix."""
+    from . import evaluate
+    from .io import write_dataframe
+    model, _, data, device = _load_for_eval(a)
+    df = evaluate.cross_paper_row(model, data, _npz(a.pairs) if a.pairs else None, settings=a.settings,
+                                  device=device)
+    write_dataframe(df, a.out)
+    print(df.T.to_string())
+
+
 def _npz(path: str) -> dict:
     import numpy as np
     with np.load(path, allow_pickle=False) as f:
@@ -648,7 +668,7 @@ def build_parser() -> argparse.ArgumentParser:
     tb = sub.add_parser("table", help="combine per-model CSVs into a table")
     tb.add_argument("kind", choices=["robustness", "corruptions", "aga-table1", "aga-rps", "aga-grid",
                                      "glime-deletion", "glime-insertion", "glime-stability", "glime-methods",
-                                     "glime-priors", "glime-networks", "sep"])
+                                     "glime-priors", "glime-networks", "sep", "matrix"])
     tb.add_argument("--n", type=int, help="glime-methods / -priors / -networks: the number of LIME samples")
     tb.add_argument("--lam2", type=float, default=1.0, help="glime: the main l2 of Eq. 7")
     tb.add_argument("--reference", default="CE", help="aga-grid: the label of the CE-only row")
@@ -711,6 +731,16 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--md", required=True)
     c.set_defaults(func=cmd_claims)
 
+    m = sub.add_parser("matrix", help="the cross-paper matrix: one model under every metric")
+    m.add_argument("--model", required=True)
+    m.add_argument("--data", required=True)
+    m.add_argument("--pairs", help="SEP's pairs of the model's dataset (expl at start / end)")
+    m.add_argument("--settings", type=_json, required=True)
+    m.add_argument("--device", default="auto")
+    m.add_argument("--threads", type=int)
+    m.add_argument("--out", required=True)
+    m.set_defaults(func=cmd_matrix_evaluate)
+
     t = sub.add_parser("toy", help="AGA Fig. 1: two-layer nets on a 2-D toy set (npz + summary CSV)")
     t.add_argument("--settings", type=_json, default={}, help="JSON keyword arguments of toy.toy_experiment")
     t.add_argument("--threads", type=int)
@@ -723,7 +753,7 @@ def build_parser() -> argparse.ArgumentParser:
                                     "corruptions", "insertion-curves", "toy-gradients", "attacked-maps",
                                     "glime-clusters", "glime-paths", "glime-fidelity", "glime-deletion",
                                     "glime-insertion", "glime-stability", "glime-lam2", "sep-landscape",
-                                    "sep-saliency", "sep-bars"])
+                                    "sep-saliency", "sep-bars", "matrix"])
     f.add_argument("--n", type=int, help="glime-lam2: the number of LIME samples")
     f.add_argument("--lam2", type=float, default=1.0, help="glime-fidelity: the main l2")
     f.add_argument("--inputs", nargs="*", default=[], help="per-model CSVs (histories or evaluations)")

@@ -156,3 +156,19 @@ def sep_table(df: pd.DataFrame) -> pd.DataFrame:
     """A SEP table: one row per labelled model (``model``), "expl at start / end" (units of 1e-7; also
     intra- / inter-cluster), clean and adversarial accuracy, the share of attacks that kept the prediction."""
     return df[["model"] + [c for c in SEP_COLUMNS if c in df.columns]].reset_index(drop=True)
+
+
+# ------------------------------------------------------------------------------------ cross-paper matrix
+MATRIX_COLUMNS = ["clean_acc", "fgsm_acc", "pgd_acc", "grad_rps", "insertion", "adv_insertion", "expl_start",
+                  "expl_end", "lime_stability"]
+
+
+def matrix_table(df: pd.DataFrame) -> pd.DataFrame:
+    """The cross-paper matrix: one row per model (``model`` = paper / recipe label), every metric."""
+    return df[["model"] + [c for c in MATRIX_COLUMNS if c in df.columns]].reset_index(drop=True)
+
+
+def spearman(a, b) -> float:
+    """Spearman's rank correlation of two columns (NaN rows dropped; NaN with fewer than 3 rows)."""
+    pair = pd.DataFrame({"a": a, "b": b}).dropna()
+    return float(pair["a"].rank().corr(pair["b"].rank())) if len(pair) >= 3 else float("nan")

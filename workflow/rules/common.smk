@@ -507,8 +507,45 @@ def report_settings():
                                 "aga": {"settings": [{"name": s["name"]} for s in AGA.get("settings", [])]}}))
 
 
+MATRIX = config.get("matrix", {})
+
+
+def matrix_models():
+    """The cross-paper matrix's models: `matrix.models` (a list), or `all` = every model the DAG trains."""
+    chosen = MATRIX.get("models", "all")
+    if chosen != "all":
+        return [dict(m, seed=m.get("seed", 0)) for m in chosen]
+    models = list(MODELS)
+    for setting in AGA.get("settings", []):
+        models += [m for _, m in aga_models(setting)]
+    for s in GLIME.get("settings", []) + GLIME.get("networks", []):
+        models.append({"dataset": s["dataset"], "arch": s["arch"], "method": s["method"], "seed": s.get("seed", 0)})
+    for rows in SEP.get("tables", {}).values():
+        models += [{"dataset": r["dataset"], "arch": r["arch"], "method": r["method"], "seed": r.get("seed", 0)}
+                   for r in rows]
+    unique = {}
+    for m in models:
+        unique.setdefault((m["dataset"], m["arch"], m["method"], m.get("seed", 0)), m)
+    return list(unique.values())
+
+
+def matrix_file(m):
+    return f"results/matrix/eval/{m['dataset']}/{m['arch']}/{m['method']}/seed{m.get('seed', 0)}.csv"
+
+
+def matrix_params(dataset):
+    p = {k: v for k, v in MATRIX.items() if k != "models"}
+    c = sep_colour(dataset)
+    p["eps"] = MATRIX["eps"][c]
+    p["sep_attack"] = {**MATRIX.get("sep_attack", {}), "eps": MATRIX["eps"][c]}
+    p["pgd"] = config["evaluate"]["attacks"]["pgd"]
+    return shlex.quote(as_json(p))
+
+
 def final_outputs():
     out = paper_outputs() + expand("results/{what}.{ext}", what=["scorecard", "claims"], ext=["csv", "md"])
+    if MATRIX.get("enabled", True) and PAPERS:
+        out += expand("results/matrix.{ext}", ext=["csv", "md", "pdf", "png"])
     for d in trained_datasets():
         out += expand("results/overview/{d}_training_curves.{ext}", d=d, ext=["pdf", "png"])
         out += expand("results/overview/{d}_robustness.{ext}", d=d, ext=["pdf", "png", "csv", "md"])
