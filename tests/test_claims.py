@@ -58,3 +58,12 @@ def test_claims_hold_or_fail_on_their_numbers(tmp_path):
         "not run",        # no TRADES table
     ], df[["claim", "verdict", "numbers"]].to_string()
     assert "refined 50.0 % vs baseline 10.0 %" in df.numbers[0]
+
+
+def test_null_sections_are_not_run(tmp_path):
+    """`papers: []` leaves every section empty or null: every claim and cell is "not run", no error."""
+    from interprobust import scorecard
+    empty = {"scale": "embedded", "limeref": {"datasets": None}, "glime": {"settings": None}, "aga": {"settings": []}}
+    assert set(C.check_claims(tmp_path, empty).verdict) == {"not run"}
+    values = {"GLIME": {"table2_deletion": {"LIME": {"100": 0.2}}}, "LIMEREF": {"cifar10": {"fgsm": {"0.01": {"baseline": 5}}}}}
+    assert set(scorecard.scorecard(values, tmp_path, empty).verdict) == {"not run"}

@@ -2,7 +2,7 @@
 # Opt-in test: the embedded DAG's overview (papers: []) through profiles/slurm on a real single-node
 # SLURM cluster on this machine (Debian's slurm-wlm + munge, no accounting), then the outputs are
 # checked and the cluster is torn down. Needs root and the Debian and PyPI registries.
-#   bash tests/slurm/run.sh            (about 5 minutes on 2 cores)
+#   bash tests/slurm/run.sh            (about 3 minutes on 2 cores: 18 jobs through sbatch)
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 WORK="$(mktemp -d /tmp/interprobust-slurm.XXXXXX)"
@@ -19,6 +19,8 @@ teardown() {
         [ -f "$pid" ] && kill "$(cat "$pid")" 2>/dev/null || true
     done
     [ -f /run/munge/munged.pid ] && kill "$(cat /run/munge/munged.pid)" 2>/dev/null || true
+    if [ -f "$STATE/slurm.conf.orig" ]; then cp "$STATE/slurm.conf.orig" /etc/slurm/slurm.conf
+    else rm -f /etc/slurm/slurm.conf; fi
 }
 trap teardown EXIT
 
@@ -55,9 +57,12 @@ AccountingStorageType=accounting_storage/none
 NodeName=$HOST CPUs=$CPUS RealMemory=$MEM State=UNKNOWN
 PartitionName=debug Nodes=$HOST Default=YES MaxTime=INFINITE State=UP
 CONF
-export SLURM_CONF="$CONF"
-slurmctld -f "$CONF"
-slurmd -f "$CONF"
+# srun inside a job finds its config only at the default path: install it there (restored on exit)
+mkdir -p /etc/slurm
+[ -f /etc/slurm/slurm.conf ] && cp /etc/slurm/slurm.conf "$STATE/slurm.conf.orig"
+cp "$CONF" /etc/slurm/slurm.conf
+slurmctld
+slurmd
 for _ in $(seq 30); do sinfo -h -o %T 2>/dev/null | grep -q idle && break; sleep 1; done
 sinfo
 

@@ -42,7 +42,7 @@ def _row(df: pd.DataFrame, column: str, value) -> pd.Series:
 # --------------------------------------------------------------------------------------------- LIMEREF
 def _limeref_attack(attack: str, eps: float):
     def check(results: Path, settings: dict):
-        ds = settings.get("limeref", {}).get("datasets", {}).get("cifar10")
+        ds = ((settings.get("limeref") or {}).get("datasets") or {}).get("cifar10")
         if ds is None:
             raise NotRun("LIMEREF not configured")
         df = _read(results, f"limeref/fig{'04' if attack == 'fgsm' else '05'}_{ds}.csv")
@@ -54,7 +54,7 @@ def _limeref_attack(attack: str, eps: float):
 
 # ----------------------------------------------------------------------------------------------- GLIME
 def _glime_table(results: Path, settings: dict, number: int) -> pd.DataFrame:
-    mains = settings.get("glime", {}).get("settings", [])
+    mains = (settings.get("glime") or {}).get("settings") or []
     if not mains:
         raise NotRun("G-LIME not configured")
     return _read(results, f"glime/table{number}_{mains[0]['name']}.csv")
@@ -62,7 +62,7 @@ def _glime_table(results: Path, settings: dict, number: int) -> pd.DataFrame:
 
 def _glime_vs_lime(number: int, better: str):
     def check(results: Path, settings: dict):
-        n = settings.get("glime", {}).get("table6_samples")
+        n = (settings.get("glime") or {}).get("table6_samples")
         df = _glime_table(results, settings, number)
         col = f"n={n}"
         if col not in df.columns:
@@ -85,7 +85,7 @@ def _glime_stability(results: Path, settings: dict):
 
 # ------------------------------------------------------------------------------------------------- AGA
 def _aga_settings(settings: dict) -> list[str]:
-    names = [s["name"] for s in settings.get("aga", {}).get("settings", [])]
+    names = [s["name"] for s in (settings.get("aga") or {}).get("settings") or []]
     if not names:
         raise NotRun("AGA not configured")
     return names

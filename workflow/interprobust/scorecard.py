@@ -67,7 +67,7 @@ def _one(df: pd.DataFrame | None, column: str, **where) -> float | None:
 
 
 def _limeref(results: Path, settings: dict, table: str, key: tuple) -> tuple[float | None, str]:
-    datasets = settings.get("limeref", {}).get("datasets", {})
+    datasets = (settings.get("limeref") or {}).get("datasets") or {}
     role = table
     if role in ("cifar10", "cifar100"):
         ds = datasets.get(role)
@@ -83,7 +83,7 @@ def _limeref(results: Path, settings: dict, table: str, key: tuple) -> tuple[flo
         f = results / f"limeref/fig{fig}_{ds}.csv"
         return _one(_csv(f), "accuracy", model=key[2], attack=key[0], eps=float(key[1])), str(f)
     if role == "cifar10c" and len(key) == 3 and key[0] != "clean_accuracy":
-        ds = datasets.get(settings.get("limeref", {}).get("corrupted") or "cifar10")
+        ds = datasets.get((settings.get("limeref") or {}).get("corrupted") or "cifar10")
         attack, eps = key[0].split("_")
         fig = {("fgsm", "0.1"): "12", ("fgsm", "0.3"): "13", ("pgd", "0.01"): "14", ("pgd", "0.03"): "15"}.get((attack, eps))
         f = results / f"limeref/fig{fig}_{ds}.csv"
@@ -92,7 +92,7 @@ def _limeref(results: Path, settings: dict, table: str, key: tuple) -> tuple[flo
 
 
 def _glime(results: Path, settings: dict, table: str, key: tuple) -> tuple[float | None, str]:
-    mains = settings.get("glime", {}).get("settings", [])
+    mains = (settings.get("glime") or {}).get("settings") or []
     if not mains:
         return None, ""
     name = mains[0]["name"]

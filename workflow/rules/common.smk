@@ -502,8 +502,8 @@ def paper_outputs():
 def report_settings():
     """What the scorecard and the claims need to find each paper's tables."""
     return shlex.quote(as_json({"scale": config.get("scale", "paper"),
-                                "limeref": {k: LIMEREF.get(k) for k in ("datasets", "corrupted")},
-                                "glime": {k: GLIME.get(k) for k in ("settings", "table6_samples")},
+                                "limeref": {k: LIMEREF[k] for k in ("datasets", "corrupted") if k in LIMEREF},
+                                "glime": {k: GLIME[k] for k in ("settings", "table6_samples") if k in GLIME},
                                 "aga": {"settings": [{"name": s["name"]} for s in AGA.get("settings", [])]}}))
 
 
