@@ -171,3 +171,11 @@ def test_bad_config_fails_at_parse_time_with_valid_names(workdir, tmp_path):
     proc = snakemake(workdir, "-n", "--configfile", str(bad), check=False)
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0 and "uses method 'madry'; defined methods: " in out and ", limeref" in out
+
+
+@pytest.mark.slow
+def test_report_is_one_html_file_grouped_by_paper(workdir, embedded_run):
+    snakemake(workdir, "--report", "report.html", *EMBEDDED)
+    html = (workdir / "report.html").read_text(errors="replace")
+    for category in ("LIMEREF", "G-LIME", "AGA", "SEP", "Scorecard", "Cross-paper matrix"):
+        assert category in html, category
