@@ -168,7 +168,7 @@ rule aga_grid_evaluate:
         data=lambda w: prepared(w.dataset),
     output:
         scores="results/aga/grid_eval/{dataset}/{arch}/{method}/seed{seed}/scores.csv",
-        curves=temp("results/aga/grid_eval/{dataset}/{arch}/{method}/seed{seed}/curves.csv"),
+        curves="results/aga/grid_eval/{dataset}/{arch}/{method}/seed{seed}/curves.csv",
     log:
         "results/logs/aga/grid/{dataset}/{arch}/{method}/seed{seed}_evaluate.log",
     params:
