@@ -543,9 +543,11 @@ def matrix_params(dataset):
 
 
 def final_outputs():
-    out = paper_outputs() + expand("results/{what}.{ext}", what=["scorecard", "claims"], ext=["csv", "md"])
-    if MATRIX.get("enabled", True) and PAPERS:
-        out += expand("results/matrix.{ext}", ext=["csv", "md", "pdf", "png"])
+    out = paper_outputs()
+    if PAPERS:  # `papers: []` builds only the models' overview
+        out += expand("results/{what}.{ext}", what=["scorecard", "claims"], ext=["csv", "md"])
+        if MATRIX.get("enabled", True):
+            out += expand("results/matrix.{ext}", ext=["csv", "md", "pdf", "png"])
     for d in trained_datasets():
         out += expand("results/overview/{d}_training_curves.{ext}", d=d, ext=["pdf", "png"])
         out += expand("results/overview/{d}_robustness.{ext}", d=d, ext=["pdf", "png", "csv", "md"])
