@@ -200,9 +200,14 @@ def sep_pairs(feature_model: torch.nn.Module, data: Prepared, *, clusters: int =
             "target": target, "intra": intra}
 
 
+def _test_images(data: Prepared, idx, device) -> torch.Tensor:
+    """The test images at ``idx``, in that order (read in increasing index order from the memory map)."""
+    idx = np.asarray(idx)
+    return batches.to_tensor(np.asarray(data.test_x[np.sort(idx)])[np.argsort(np.argsort(idx))], device)
+
+
 def _pair_images(data: Prepared, pairs: dict, device) -> tuple[torch.Tensor, torch.Tensor]:
-    x = batches.to_tensor(np.asarray(data.test_x[np.sort(pairs["images"])])[np.argsort(np.argsort(pairs["images"]))],
-                          device)
+    x = _test_images(data, pairs["images"], device)
     return x[torch.as_tensor(pairs["victim"], device=device)], x[torch.as_tensor(pairs["target"], device=device)]
 
 
@@ -273,8 +278,7 @@ def sep_saliency(model: torch.nn.Module, data: Prepared, pairs: dict, *, explain
                  device="cpu") -> dict[str, np.ndarray]:
     """SEP Fig. 4: the first ``n_images`` representative images and their sum-normalised maps."""
     from .attacks import explanation_maps
-    idx = np.asarray(pairs["images"])[:n_images]
-    x = batches.to_tensor(np.asarray(data.test_x[np.sort(idx)])[np.argsort(np.argsort(idx))], device)
+    x = _test_images(data, np.asarray(pairs["images"])[:n_images], device)
     model.eval()
     return {"x": x.cpu().numpy(), "maps": explanation_maps(model, x, explain).detach().cpu().numpy()}
 
