@@ -24,6 +24,7 @@ include: "workflow/rules/glime.smk"
 include: "workflow/rules/aga.smk"
 include: "workflow/rules/sep.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/cost.smk"
 
 
 # `rule all` must stay in this file: Snakemake ignores default targets set in included files.

@@ -67,7 +67,7 @@ def test_embedded_dag_produces_every_final_output(workdir, embedded_run):
         assert f"results/sep/table{t}.md" in produced
     for f in range(3, 8):
         assert f"results/sep/fig{f}.png" in produced
-    for name in ("scorecard.md", "claims.md", "matrix.md", "matrix.png"):
+    for name in ("scorecard.md", "claims.md", "matrix.md", "matrix.png", "cost/estimate.md"):
         assert f"results/{name}" in produced
 
 
@@ -87,6 +87,24 @@ def test_sep_and_report_outputs_are_sane(workdir, embedded_run):
     assert len(matrix) == 4 and matrix.drop(columns="model").notna().all().all()
     claims = pd.read_csv(workdir / "results/claims.csv")
     assert len(claims) >= 10 and set(claims.verdict) <= {"holds", "does not hold", "not run"}
+
+
+@pytest.mark.slow
+def test_cost_estimate_covers_every_paper_from_the_embedded_timings(workdir, embedded_run):
+    import pandas as pd
+    bench = list((workdir / "results/benchmarks").rglob("*.tsv"))
+    assert len(bench) > 50          # every compute job recorded its time
+    summary = pd.read_csv(workdir / "results/cost/estimate.csv").set_index("part")
+    assert list(summary.index) == ["overview", "limeref", "glime", "aga", "sep", "total (each job once)"]
+    total = summary.loc["total (each job once)"]
+    paper_dry_run = snakemake(workdir, "-n", "--forceall").stdout
+    assert total.jobs == int(next(x.split()[-1] for x in paper_dry_run.splitlines() if x.startswith("total")))
+    assert (summary.gpu_hours > 0).all() and total.gpu_hours >= summary.gpu_hours.drop(total.name).max()
+    jobs = pd.read_csv(workdir / "results/cost/jobs.csv")
+    trained = jobs[(jobs.rule == "train") & (jobs.gpu > 0)]
+    assert len(trained) > 50 and (trained.basis == "same rule").all() and (trained.work_ratio > 1).all()
+    text = (workdir / "results/cost/estimate.md").read_text()
+    assert "An estimate, not a measurement" in text and "cost.speedup" in text
 
 
 @pytest.mark.slow
@@ -177,5 +195,5 @@ def test_bad_config_fails_at_parse_time_with_valid_names(workdir, tmp_path):
 def test_report_is_one_html_file_grouped_by_paper(workdir, embedded_run):
     snakemake(workdir, "--report", "report.html", *EMBEDDED)
     html = (workdir / "report.html").read_text(errors="replace")
-    for category in ("LIMEREF", "G-LIME", "AGA", "SEP", "Scorecard", "Cross-paper matrix"):
+    for category in ("LIMEREF", "G-LIME", "AGA", "SEP", "Scorecard", "Cross-paper matrix", "Cost estimate"):
         assert category in html, category

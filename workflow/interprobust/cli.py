@@ -557,6 +557,26 @@ def _npz(path: str) -> dict:
         return {k: f[k] for k in f.files}
 
 
+def cmd_estimate(a):
+    """Jobs and estimated GPU-hours per part of the target listing, from the measured jobs' benchmarks."""
+    from . import estimate as est
+    from .io import write_dataframe, write_text
+
+    def listing(path):
+        return est.read_listing(Path(path).read_text())
+    measured, target = listing(a.measured), listing(a.target)
+    parts = est.parts_from_listings(listing(a.parts[0]) if a.parts else [],
+                                    {Path(p).stem: listing(p) for p in a.parts[1:]})
+    jobs, startup = est.estimate_jobs(target, measured, speedup=a.speedup)
+    summary = est.summarise(jobs, parts)
+    n_timed = sum(1 for j in measured if j.benchmark and Path(j.benchmark).exists())
+    write_dataframe(jobs, a.jobs_csv)
+    write_dataframe(summary, a.csv)
+    write_text(a.md, est.report(summary, jobs, speedup=a.speedup, startup=startup, measured_jobs=n_timed))
+    print("Cost estimate (an estimate, not a measurement; see " + a.md + "):")
+    print(summary.to_string(index=False, float_format=lambda v: f"{v:,.2f}"))
+
+
 def cmd_toy(a):
     """AGA Fig. 1's data: the four two-layer nets on the 2-D toy set."""
     import pandas as pd
@@ -740,6 +760,20 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--threads", type=int)
     m.add_argument("--out", required=True)
     m.set_defaults(func=cmd_matrix_evaluate)
+
+    e = sub.add_parser("estimate", help="jobs and estimated GPU-hours per paper of a configuration, from "
+                       "benchmark timings of a measured run scaled by work (an estimate)")
+    e.add_argument("--measured", required=True, help="job listing of the run whose benchmarks were recorded")
+    e.add_argument("--target", required=True, help="job listing of the run to estimate")
+    e.add_argument("--parts", nargs="*", default=[],
+                   help="job listings of the target's parts: the overview's first, then one per paper "
+                        "(the part is named by the file's stem)")
+    e.add_argument("--speedup", type=float, default=1.0,
+                   help="how many times faster the target GPU runs a job than the machine that timed it")
+    e.add_argument("--md", required=True)
+    e.add_argument("--csv", required=True)
+    e.add_argument("--jobs-csv", required=True)
+    e.set_defaults(func=cmd_estimate)
 
     t = sub.add_parser("toy", help="AGA Fig. 1: two-layer nets on a 2-D toy set (npz + summary CSV)")
     t.add_argument("--settings", type=_json, default={}, help="JSON keyword arguments of toy.toy_experiment")

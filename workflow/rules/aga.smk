@@ -15,6 +15,8 @@ rule aga_evaluate:
         bound="results/aga/eval/{dataset}/{arch}/{method}/seed{seed}/bound.csv",
     log:
         "results/logs/aga/{dataset}/{arch}/{method}/seed{seed}_evaluate.log",
+    benchmark:
+        "results/benchmarks/aga/{dataset}/{arch}/{method}/seed{seed}_evaluate.tsv"
     params:
         settings=lambda w: shlex.quote(as_json({**aga_params(), "attack_eps": aga_attack_eps(w)})),
         device=config["device"],
@@ -40,6 +42,8 @@ rule aga_table1:
         md="results/aga/table1_{name}.md",
     log:
         "results/logs/aga/table1_{name}.log",
+    benchmark:
+        "results/benchmarks/aga/table1_{name}.tsv"
     params:
         labels=lambda w: aga_row_labels(w.name),
     conda:
@@ -57,6 +61,8 @@ rule aga_rps_table:
         md="results/aga/rps_{name}.md",
     log:
         "results/logs/aga/rps_{name}.log",
+    benchmark:
+        "results/benchmarks/aga/rps_{name}.tsv"
     params:
         labels=lambda w: aga_row_labels(w.name),
     conda:
@@ -75,6 +81,8 @@ rule aga_fig2:
         csv="results/aga/fig2_{name}.csv",
     log:
         "results/logs/aga/fig2_{name}.log",
+    benchmark:
+        "results/benchmarks/aga/fig2_{name}.tsv"
     params:
         labels=lambda w: aga_row_labels(w.name),
     conda:
@@ -92,6 +100,8 @@ rule aga_table2:
         md="results/aga/table2_{name}.md",
     log:
         "results/logs/aga/table2_{name}.log",
+    benchmark:
+        "results/benchmarks/aga/table2_{name}.tsv"
     params:
         arch=lambda w: aga_setting(w.name)["arch"],
         rows=lambda w: shlex.quote(aga_cost_rows(w.name)),
@@ -120,6 +130,8 @@ rule aga_fig3:
         csv="results/aga/fig3_{name}.csv",
     log:
         "results/logs/aga/fig3_{name}.log",
+    benchmark:
+        "results/benchmarks/aga/fig3_{name}.tsv"
     params:
         labels=lambda w: aga_row_labels(w.name),
     conda:
@@ -136,6 +148,8 @@ rule aga_toy:
         csv="results/aga/toy/fig1_summary.csv",
     log:
         "results/logs/aga/toy.log",
+    benchmark:
+        "results/benchmarks/aga/toy.tsv"
     params:
         settings=lambda w: shlex.quote(as_json(AGA.get("toy", {}))),
     threads: 1
@@ -155,6 +169,8 @@ rule aga_fig1:
         csv="results/aga/fig1_toy.csv",
     log:
         "results/logs/aga/fig1.log",
+    benchmark:
+        "results/benchmarks/aga/fig1.tsv"
     conda:
         "../../envs/pipeline.yaml"
     shell:
@@ -171,6 +187,8 @@ rule aga_grid_evaluate:
         curves="results/aga/grid_eval/{dataset}/{arch}/{method}/seed{seed}/curves.csv",
     log:
         "results/logs/aga/grid/{dataset}/{arch}/{method}/seed{seed}_evaluate.log",
+    benchmark:
+        "results/benchmarks/aga/grid/{dataset}/{arch}/{method}/seed{seed}_evaluate.tsv"
     params:
         settings=lambda w: shlex.quote(as_json(aga_grid_params())),
         device=config["device"],
@@ -195,6 +213,8 @@ rule aga_grid_table:
         md="results/aga/grid_{name}.md",
     log:
         "results/logs/aga/grid_{name}.log",
+    benchmark:
+        "results/benchmarks/aga/grid_{name}.tsv"
     params:
         labels=lambda w: aga_grid_labels(w.name),
         reference=lambda w: shlex.quote(aga_grid(w.name)[0].get("reference", "CE")),

@@ -544,10 +544,11 @@ def matrix_params(dataset):
 
 def final_outputs():
     out = paper_outputs()
-    if PAPERS:  # `papers: []` builds only the models' overview
+    if PAPERS:  # `papers: []` builds only the models' overview (no scorecard, claims, matrix, estimate)
         out += expand("results/{what}.{ext}", what=["scorecard", "claims"], ext=["csv", "md"])
         if MATRIX.get("enabled", True):
             out += expand("results/matrix.{ext}", ext=["csv", "md", "pdf", "png"])
+        out += cost_outputs()
     for d in trained_datasets():
         out += expand("results/overview/{d}_training_curves.{ext}", d=d, ext=["pdf", "png"])
         out += expand("results/overview/{d}_robustness.{ext}", d=d, ext=["pdf", "png", "csv", "md"])
@@ -572,3 +573,42 @@ def model_files(name, folder=eval_dir):
 
 def labels(w):
     return " ".join(shlex.quote(model_label(m)) for m in models_on(w.dataset))
+
+
+COST = config.get("cost", {})
+
+
+def cost_target_papers():
+    """The papers the cost estimate's target configuration runs (its `papers`, read from its files)."""
+    import yaml
+    papers = ["limeref", "glime", "aga", "sep"]
+    for path in ["config.yaml", *COST.get("target_configfiles", [])]:
+        if not Path(path).exists():
+            _fail(f"cost.target_configfiles lists {path!r}, which does not exist")
+        papers = (yaml.safe_load(Path(path).read_text()) or {}).get("papers", papers)
+    return list(papers)
+
+
+def listing_configfiles(scale):
+    """The config files a dry run reads on top of config.yaml: this run's for the measured listing,
+    cost.target_configfiles for the target one."""
+    files = workflow.overwrite_configfiles if scale == "measured" else COST.get("target_configfiles", [])
+    return [str(f) for f in files]
+
+
+def listing_config(scale, part):
+    """Command-line config of a dry run: the measured one is this run (its config files; values given
+    with --config are not passed on), the target one cost.target_configfiles; a part runs only the
+    overview or one paper."""
+    files = listing_configfiles(scale)
+    args = [f"--configfile {' '.join(shlex.quote(f) for f in files)}"] if files else []
+    if part != "all":
+        papers = as_json([] if part == "overview" else [part])
+        args.append(f"--config {shlex.quote(f'papers={papers}')}")
+    return " ".join(args)
+
+
+def cost_outputs():
+    if not COST.get("enabled", True):
+        return []
+    return expand("results/cost/{what}", what=["estimate.md", "estimate.csv", "jobs.csv"])

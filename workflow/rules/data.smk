@@ -5,6 +5,8 @@ rule download_dataset:
         f"{DOWNLOADS}/{{dataset}}/verified.json",
     log:
         "results/logs/download/{dataset}.log",
+    benchmark:
+        "results/benchmarks/download/{dataset}.tsv"
     params:
         overrides=lambda w: shlex.quote(as_json(config["data"]["url_overrides"])),
     retries: 2
@@ -25,6 +27,8 @@ rule prepare_dataset:
         "results/data/{dataset}/meta.json",
     log:
         "results/logs/prepare/{dataset}.log",
+    benchmark:
+        "results/benchmarks/prepare/{dataset}.tsv"
     params:
         options=lambda w: shlex.quote(prepare_options(w)),
         raw=lambda w, input: f"--raw {Path(input.raw).parent}" if "raw" in input.keys() else "",

@@ -9,6 +9,8 @@ rule evaluate_robustness:
         "results/eval/{dataset}/{arch}/{method}/seed{seed}/robustness.csv",
     log:
         "results/logs/evaluate/{dataset}/{arch}/{method}/seed{seed}_robustness.log",
+    benchmark:
+        "results/benchmarks/evaluate/{dataset}/{arch}/{method}/seed{seed}_robustness.tsv"
     params:
         settings=shlex.quote(evaluation_params()),
         device=config["device"],
@@ -32,6 +34,8 @@ rule evaluate_corruptions:
         "results/eval/{dataset}/{arch}/{method}/seed{seed}/corruptions.csv",
     log:
         "results/logs/evaluate/{dataset}/{arch}/{method}/seed{seed}_corruptions.log",
+    benchmark:
+        "results/benchmarks/evaluate/{dataset}/{arch}/{method}/seed{seed}_corruptions.tsv"
     params:
         settings=shlex.quote(evaluation_params()),
         device=config["device"],
@@ -55,6 +59,8 @@ rule evaluate_strong:
         "results/eval/{dataset}/{arch}/{method}/seed{seed}/robustness_strong.csv",
     log:
         "results/logs/evaluate/{dataset}/{arch}/{method}/seed{seed}_robustness_strong.log",
+    benchmark:
+        "results/benchmarks/evaluate/{dataset}/{arch}/{method}/seed{seed}_robustness_strong.tsv"
     params:
         settings=shlex.quote(evaluation_params("strong_attacks")),
         device=config["device"],
@@ -78,6 +84,8 @@ rule evaluate_corrupted_attacks:
         "results/eval/{dataset}/{arch}/{method}/seed{seed}/corruptions_adversarial.csv",
     log:
         "results/logs/evaluate/{dataset}/{arch}/{method}/seed{seed}_corruptions_adversarial.log",
+    benchmark:
+        "results/benchmarks/evaluate/{dataset}/{arch}/{method}/seed{seed}_corruptions_adversarial.tsv"
     params:
         settings=shlex.quote(corrupted_attack_params()),
         device=config["device"],

@@ -14,6 +14,8 @@ rule figure_training_curves:
         ),
     log:
         "results/logs/figures/{dataset}_training_curves.log",
+    benchmark:
+        "results/benchmarks/figures/{dataset}_training_curves.tsv"
     params:
         labels=labels,
     conda:
@@ -36,6 +38,8 @@ rule table_robustness:
         md="results/overview/{dataset}_robustness.md",
     log:
         "results/logs/tables/{dataset}_robustness.log",
+    benchmark:
+        "results/benchmarks/tables/{dataset}_robustness.tsv"
     params:
         labels=labels,
     conda:
@@ -58,6 +62,8 @@ rule figure_robustness:
         ),
     log:
         "results/logs/figures/{dataset}_robustness.log",
+    benchmark:
+        "results/benchmarks/figures/{dataset}_robustness.tsv"
     conda:
         "../../envs/pipeline.yaml"
     shell:
@@ -78,6 +84,8 @@ rule table_corruptions:
         md="results/overview/{dataset}_corruptions.md",
     log:
         "results/logs/tables/{dataset}_corruptions.log",
+    benchmark:
+        "results/benchmarks/tables/{dataset}_corruptions.tsv"
     params:
         labels=labels,
     conda:
@@ -100,6 +108,8 @@ rule figure_corruptions:
         ),
     log:
         "results/logs/figures/{dataset}_corruptions.log",
+    benchmark:
+        "results/benchmarks/figures/{dataset}_corruptions.tsv"
     conda:
         "../../envs/pipeline.yaml"
     shell:

@@ -10,6 +10,8 @@ rule glime_segments:
         "results/glime/segments/{dataset}.npz",
     log:
         "results/logs/glime/segments_{dataset}.log",
+    benchmark:
+        "results/benchmarks/glime/segments_{dataset}.tsv"
     params:
         settings=shlex.quote(as_json({k: v for k, v in GLIME.items() if k not in ("settings", "networks")})),
     threads: 1
@@ -29,6 +31,8 @@ rule glime_clusters:
         "results/glime/{name}/clusters.npz",
     log:
         "results/logs/glime/{name}_clusters.log",
+    benchmark:
+        "results/benchmarks/glime/{name}_clusters.tsv"
     params:
         settings=lambda w: glime_params(w.name),
         device=config["device"],
@@ -54,6 +58,8 @@ rule glime_priors:
         "results/glime/{name}/priors.npz",
     log:
         "results/logs/glime/{name}_priors.log",
+    benchmark:
+        "results/benchmarks/glime/{name}_priors.tsv"
     params:
         settings=lambda w: glime_params(w.name),
         device=config["device"],
@@ -82,6 +88,8 @@ rule glime_explain:
         details="results/glime/{name}/details.npz",
     log:
         "results/logs/glime/{name}_explain.log",
+    benchmark:
+        "results/benchmarks/glime/{name}_explain.tsv"
     params:
         settings=lambda w: glime_params(w.name),
         device=config["device"],
@@ -110,6 +118,8 @@ rule glime_stability:
         details="results/glime/{name}/stability.npz",
     log:
         "results/logs/glime/{name}_stability.log",
+    benchmark:
+        "results/benchmarks/glime/{name}_stability.tsv"
     params:
         settings=lambda w: glime_params(w.name),
         device=config["device"],
@@ -135,6 +145,8 @@ rule glime_baselines:
         "results/glime/{name}/baselines.csv",
     log:
         "results/logs/glime/{name}_baselines.log",
+    benchmark:
+        "results/benchmarks/glime/{name}_baselines.tsv"
     params:
         settings=lambda w: glime_params(w.name),
         device=config["device"],
@@ -158,6 +170,8 @@ rule glime_table:
         md="results/glime/table{number}_{name}.md",
     log:
         "results/logs/glime/table{number}_{name}.log",
+    benchmark:
+        "results/benchmarks/glime/table{number}_{name}.tsv"
     params:
         kind=lambda w: GLIME_TABLES[w.number][0],
         labels=glime_table_labels,
@@ -180,6 +194,8 @@ rule glime_figure:
         png="results/glime/fig{number}_{name}.png",
     log:
         "results/logs/glime/fig{number}_{name}.log",
+    benchmark:
+        "results/benchmarks/glime/fig{number}_{name}.tsv"
     params:
         kind=lambda w: GLIME_FIGURES[w.number][0],
         n=GLIME.get("table6_samples", 0),

@@ -11,6 +11,8 @@ rule limeref_detect:
         "results/limeref/rounds/{dataset}/{arch}/seed{seed}/round{rnd}/spurious.json",
     log:
         "results/logs/limeref/{dataset}/{arch}/seed{seed}/detect_round{rnd}.log",
+    benchmark:
+        "results/benchmarks/limeref/{dataset}/{arch}/seed{seed}/detect_round{rnd}.tsv"
     params:
         settings=shlex.quote(as_json(LIMEREF.get("detection", {}))),
         previous=lambda w, input: f"--previous {input.previous[0]}" if input.previous else "",
@@ -38,6 +40,8 @@ rule limeref_round_train:
         history="results/limeref/rounds/{dataset}/{arch}/seed{seed}/round{rnd}/history.csv",
     log:
         "results/logs/limeref/{dataset}/{arch}/seed{seed}/train_round{rnd}.log",
+    benchmark:
+        "results/benchmarks/limeref/{dataset}/{arch}/seed{seed}/train_round{rnd}.tsv"
     params:
         settings=lambda w, input: shlex.quote(
             training_params(Namespace(dataset=w.dataset, method=LIMEREF["refined_method"]), input.spurious)
@@ -71,6 +75,8 @@ rule limeref_metric_curves:
         num="02|03|06|07",
     log:
         "results/logs/limeref/fig{num}_{dataset}.log",
+    benchmark:
+        "results/benchmarks/limeref/fig{num}_{dataset}.tsv"
     params:
         metric=lambda w: LIMEREF_FIGURES[w.num][1],
     conda:
@@ -92,6 +98,8 @@ rule limeref_eps_sweep:
         num="04|05|08|09",
     log:
         "results/logs/limeref/fig{num}_{dataset}.log",
+    benchmark:
+        "results/benchmarks/limeref/fig{num}_{dataset}.tsv"
     params:
         attack=lambda w: LIMEREF_FIGURES[w.num][1],
     conda:
@@ -113,6 +121,8 @@ rule limeref_corruption_epochs:
         num="10|11",
     log:
         "results/logs/limeref/fig{num}_{dataset}.log",
+    benchmark:
+        "results/benchmarks/limeref/fig{num}_{dataset}.tsv"
     params:
         which=lambda w: LIMEREF_FIGURES[w.num][1],
     conda:
@@ -134,6 +144,8 @@ rule limeref_corruption_attack:
         num="12|13|14|15",
     log:
         "results/logs/limeref/fig{num}_{dataset}.log",
+    benchmark:
+        "results/benchmarks/limeref/fig{num}_{dataset}.tsv"
     params:
         attack=lambda w: LIMEREF_FIGURES[w.num][1][0],
         eps=lambda w: LIMEREF_FIGURES[w.num][1][1],
@@ -155,6 +167,8 @@ rule limeref_honesty:
         md="results/limeref/honesty_{dataset}.md",
     log:
         "results/logs/limeref/honesty_{dataset}.log",
+    benchmark:
+        "results/benchmarks/limeref/honesty_{dataset}.tsv"
     conda:
         "../../envs/pipeline.yaml"
     shell:
@@ -172,6 +186,8 @@ rule limeref_planted_check:
         md="results/limeref/planted_check.md",
     log:
         "results/logs/limeref/planted_check.log",
+    benchmark:
+        "results/benchmarks/limeref/planted_check.tsv"
     params:
         device=config["device"],
     conda:

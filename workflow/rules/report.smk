@@ -12,6 +12,8 @@ rule scorecard:
         md="results/scorecard.md",
     log:
         "results/logs/scorecard.log",
+    benchmark:
+        "results/benchmarks/scorecard.tsv"
     params:
         settings=report_settings(),
     conda:
@@ -29,6 +31,8 @@ rule claims:
         md="results/claims.md",
     log:
         "results/logs/claims.log",
+    benchmark:
+        "results/benchmarks/claims.tsv"
     params:
         settings=report_settings(),
     conda:
@@ -47,6 +51,8 @@ rule matrix_evaluate:
         "results/matrix/eval/{dataset}/{arch}/{method}/seed{seed}.csv",
     log:
         "results/logs/matrix/{dataset}/{arch}/{method}/seed{seed}.log",
+    benchmark:
+        "results/benchmarks/matrix/{dataset}/{arch}/{method}/seed{seed}.tsv"
     params:
         settings=lambda w: matrix_params(w.dataset),
         pairs=lambda w, input: f"--pairs {input.pairs[0]}" if input.pairs else "",
@@ -71,6 +77,8 @@ rule matrix_table:
         md="results/matrix.md",
     log:
         "results/logs/matrix_table.log",
+    benchmark:
+        "results/benchmarks/matrix_table.tsv"
     params:
         labels=" ".join(shlex.quote(f"{m['dataset']}/{m['arch']}/{m['method']}") for m in matrix_models()),
     conda:
@@ -88,6 +96,8 @@ rule matrix_figure:
         png="results/matrix.png",
     log:
         "results/logs/matrix_figure.log",
+    benchmark:
+        "results/benchmarks/matrix_figure.tsv"
     params:
         labels=" ".join(shlex.quote(f"{m['dataset']}/{m['arch']}/{m['method']}") for m in matrix_models()),
     conda:

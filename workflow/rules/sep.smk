@@ -11,6 +11,8 @@ rule sep_pairs:
         "results/sep/pairs/{dataset}.npz",
     log:
         "results/logs/sep/pairs_{dataset}.log",
+    benchmark:
+        "results/benchmarks/sep/pairs_{dataset}.tsv"
     params:
         settings=lambda w: sep_params(w.dataset),
         device=config["device"],
@@ -37,6 +39,8 @@ rule sep_evaluate:
         saliency="results/sep/saliency/{dataset}/{arch}/{method}/seed{seed}/{explain}.npz",
     log:
         "results/logs/sep/eval/{dataset}/{arch}/{method}/seed{seed}_{explain}.log",
+    benchmark:
+        "results/benchmarks/sep/eval/{dataset}/{arch}/{method}/seed{seed}_{explain}.tsv"
     params:
         settings=lambda w: sep_params(w.dataset),
         device=config["device"],
@@ -61,6 +65,8 @@ rule sep_table:
         md="results/sep/{table}.md",
     log:
         "results/logs/sep/{table}.log",
+    benchmark:
+        "results/benchmarks/sep/{table}.tsv"
     params:
         labels=lambda w: sep_labels(sep_rows(w.table)),
     conda:
@@ -79,6 +85,8 @@ rule sep_figure:
         png="results/sep/{fig}.png",
     log:
         "results/logs/sep/{fig}.log",
+    benchmark:
+        "results/benchmarks/sep/{fig}.tsv"
     params:
         kind=lambda w: f"sep-{SEP['figures'][w.fig]['kind']}",
         labels=lambda w: sep_labels(sep_figure_rows(w.fig)),

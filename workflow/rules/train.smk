@@ -10,6 +10,8 @@ rule train:
         history="results/models/{dataset}/{arch}/{method}/seed{seed}/history.csv",
     log:
         "results/logs/train/{dataset}/{arch}/{method}/seed{seed}.log",
+    benchmark:
+        "results/benchmarks/train/{dataset}/{arch}/{method}/seed{seed}.tsv"
     params:
         settings=lambda w, input: shlex.quote(training_params(w, input.get("spurious"))),
         extra=train_extra_args,

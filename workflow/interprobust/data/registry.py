@@ -36,6 +36,8 @@ class DatasetSpec:
     user_provided: bool = False  # built from a folder the user points the config at (ImageNet-100)
     approx_size: str = ""
     extra: dict = field(default_factory=dict)
+    n_train: int | None = None   # images per split of a real dataset (a corrupted set: per corruption and
+    n_test: int | None = None    # severity); embedded sets read theirs from the prepared meta.json
 
     @property
     def needs_download(self) -> bool:
@@ -80,7 +82,7 @@ _add(DatasetSpec(
          "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6", 1648877),
         ("t10k-labels-idx1-ubyte.gz", "ec29112dd5afa0611ce80d1b7f02629c",
          "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6", 4542),
-    ]), approx_size="11 MB download, 55 MB prepared"))
+    ]), n_train=60000, n_test=10000, approx_size="11 MB download, 55 MB prepared"))
 _add(DatasetSpec(
     "fmnist", "real", "Fashion-MNIST, 28x28 grey, 60k/10k", 28, 1, 10,
     files=_idx_files((_FMNIST,), [
@@ -92,42 +94,42 @@ _add(DatasetSpec(
          "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073", 4422102),
         ("t10k-labels-idx1-ubyte.gz", "bb300cfdad3c16e7a12a480ee83cd310",
          "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5", 5148),
-    ]), approx_size="30 MB download, 55 MB prepared"))
+    ]), n_train=60000, n_test=10000, approx_size="30 MB download, 55 MB prepared"))
 _add(DatasetSpec(
     "cifar10", "real", "CIFAR-10, 32x32 RGB, 50k/10k", 32, 3, 10,
     files=(RemoteFile((_CIFAR + "cifar-10-python.tar.gz",), "cifar-10-python.tar.gz",
                       sha256="6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce",
                       md5="c58f30108f718f92721af3b95e74349a", size=170498071),),
-    approx_size="170 MB download, 185 MB prepared"))
+    n_train=50000, n_test=10000, approx_size="170 MB download, 185 MB prepared"))
 _add(DatasetSpec(
     "cifar100", "real", "CIFAR-100 (fine labels), 32x32 RGB, 50k/10k", 32, 3, 100,
     files=(RemoteFile((_CIFAR + "cifar-100-python.tar.gz",), "cifar-100-python.tar.gz",
                       sha256="85cd44d02ba6437773c5bbd22e183051d648de2e7d6b014e1ef29b855ba677a7",
                       md5="eb9058c3a382ffc7106e4002c42a8d85", size=169001437),),
-    approx_size="169 MB download, 185 MB prepared"))
+    n_train=50000, n_test=10000, approx_size="169 MB download, 185 MB prepared"))
 _add(DatasetSpec(
     "cifar10c", "real", "CIFAR-10-C: 19 corruptions x 5 severities of the CIFAR-10 test set", 32, 3, 10,
     files=(RemoteFile(("https://zenodo.org/records/2535967/files/CIFAR-10-C.tar?download=1",),
                       "CIFAR-10-C.tar",
                       sha256="c72763e101c723b7c507b96205f7e938912a5d587376173b825850cf3cb876a7",
                       md5="56bf5dcef84df0e2308c6dcbcbbd8499", size=2918471680),),
-    corrupted=True, approx_size="2.9 GB download, 2.9 GB prepared"))
+    corrupted=True, n_train=0, n_test=10000, approx_size="2.9 GB download, 2.9 GB prepared"))
 _add(DatasetSpec(
     "tinyimagenet", "real", "TinyImageNet-200, 64x64 RGB, 100k/10k (val used as test)", 64, 3, 200,
     files=(RemoteFile(("http://cs231n.stanford.edu/tiny-imagenet-200.zip",), "tiny-imagenet-200.zip",
                       md5="90528d7ca1a48142e341f4ef8d21d0de", size=248100043),),
-    approx_size="248 MB download, 1.3 GB prepared"))
+    n_train=100000, n_test=10000, approx_size="248 MB download, 1.3 GB prepared"))
 _add(DatasetSpec(
     "cub200", "real", "CUB-200-2011 birds, resized to 224x224 RGB, 5994/5794", 224, 3, 200,
     files=(RemoteFile(("https://data.caltech.edu/records/65de6-vp158/files/CUB_200_2011.tgz?download=1",),
                       "CUB_200_2011.tgz",
                       sha256="0c685df5597a8b24909f6a7c9db6d11e008733779a671760afef78feb49bf081",
                       md5="97eceeb196236b17998738112f37df78", size=1150585339),),
-    approx_size="1.2 GB download, 1.8 GB prepared"))
+    n_train=5994, n_test=5794, approx_size="1.2 GB download, 1.8 GB prepared"))
 _add(DatasetSpec(
     "imagenet100", "real",
     "ImageNet-100 (CMC's 100 classes) built from the user's ImageNet-1k folder, 224x224 RGB", 224, 3, 100,
-    user_provided=True, approx_size="~19 GB prepared at 224x224 (from a local ImageNet-1k)"))
+    user_provided=True, n_train=126689, n_test=5000, approx_size="~19 GB prepared at 224x224 (from a local ImageNet-1k)"))
 
 # ------------------------------------------------------------------------------------------ embedded
 _add(DatasetSpec(

@@ -1,0 +1,43 @@
+# The cost estimate (results/cost/estimate.md): jobs and estimated GPU-hours per paper of the target
+# configuration (cost.target_configfiles over config.yaml; [] = paper scale), from the timings this run's
+# rules recorded in results/benchmarks/. The job lists come from dry runs of this same Snakefile.
+
+
+rule job_listing:
+    input:
+        lambda w: ["config.yaml", *listing_configfiles(w.scale)],
+    output:
+        "results/cost/jobs/{scale}/{part}.txt",
+    log:
+        "results/logs/cost/{scale}_{part}.log",
+    wildcard_constraints:
+        scale="measured|target",
+        part="all|overview|limeref|glime|aga|sep",
+    params:
+        snakefile=workflow.main_snakefile,
+        config=lambda w: listing_config(w.scale, w.part),
+    conda:
+        "../../envs/pipeline.yaml"
+    shell:
+        "python -m snakemake --snakefile {params.snakefile} --dry-run --printshellcmds --forceall --nolock {params.config} > {output} 2> {log}"
+
+
+rule cost_estimate:
+    input:
+        ran=[f for f in final_outputs() if not f.startswith("results/cost/")],
+        measured="results/cost/jobs/measured/all.txt",
+        target="results/cost/jobs/target/all.txt",
+        parts=expand("results/cost/jobs/target/{part}.txt", part=["overview"] + cost_target_papers()),
+    output:
+        md=report("results/cost/estimate.md", caption="../report/cost.rst", category="Cost estimate"),
+        csv="results/cost/estimate.csv",
+        jobs="results/cost/jobs.csv",
+    log:
+        "results/logs/cost/estimate.log",
+    params:
+        speedup=config["cost"]["speedup"],
+    conda:
+        "../../envs/pipeline.yaml"
+    shell:
+        "python -m interprobust estimate --measured {input.measured} --target {input.target} --parts {input.parts}"
+        " --speedup {params.speedup} --md {output.md} --csv {output.csv} --jobs-csv {output.jobs} > {log} 2>&1"
