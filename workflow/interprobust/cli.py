@@ -264,18 +264,17 @@ def cmd_table(a):
     from . import tables
     from .io import write_dataframe, write_text, dataframe_to_markdown
     df = tables.combine(a.inputs, a.labels)
+
+    def emit(wide, digits, csv=None):
+        """The table as Markdown (and printed); its CSV is ``csv`` when given (the tidy rows), else itself."""
+        write_dataframe(wide if csv is None else csv, a.csv)
+        write_text(a.md, dataframe_to_markdown(wide, digits=digits) + "\n")
+        print(wide.to_string(index=False))
+
     if a.kind == "matrix":
-        wide = tables.matrix_table(df)
-        write_dataframe(wide, a.csv)
-        write_text(a.md, dataframe_to_markdown(wide, digits=3) + "\n")
-        print(wide.to_string(index=False))
-        return
+        return emit(tables.matrix_table(df), 3)
     if a.kind == "sep":
-        wide = tables.sep_table(df)
-        write_dataframe(wide, a.csv)
-        write_text(a.md, dataframe_to_markdown(wide, digits=3) + "\n")
-        print(wide.to_string(index=False))
-        return
+        return emit(tables.sep_table(df), 3)
     if a.kind.startswith("glime-"):
         part = {label: g.drop(columns="model") for label, g in df.groupby("model", sort=False)}
         first = part[a.labels[0]]
@@ -291,20 +290,12 @@ def cmd_table(a):
             wide = tables.glime_fidelity(first, a.n, a.lam2)
         else:
             wide = tables.glime_fidelity(df, a.n, a.lam2, rows=["LIME", "G-LIME-N", "G-LIME-AVG"])
-        write_dataframe(wide, a.csv)
-        write_text(a.md, dataframe_to_markdown(wide, digits=4) + "\n")
-        print(wide.to_string(index=False))
-        return
+        return emit(wide, 4)
     if a.kind == "aga-grid":
-        selection = tables.aga_grid(df, a.reference, a.max_drop)
-        write_dataframe(selection, a.csv)
-        write_text(a.md, dataframe_to_markdown(selection, digits=3) + "\n")
-        print(selection.to_string(index=False))
-        return
+        return emit(tables.aga_grid(df, a.reference, a.max_drop), 3)
     wide = {"robustness": tables.robustness_wide, "corruptions": tables.corruptions_wide,
             "aga-table1": tables.aga_table1, "aga-rps": tables.aga_rps_table}[a.kind](df)
-    write_dataframe(df, a.csv)
-    write_text(a.md, dataframe_to_markdown(wide, digits=3 if a.kind.startswith("aga") else 2) + "\n")
+    return emit(wide, 3 if a.kind.startswith("aga") else 2, csv=df)
 
 
 def cmd_figure(a):
@@ -598,6 +589,20 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     return (KeyError, ValueError, FileNotFoundError, DataError, NonFiniteLossError)
 
 
+def _model_job(parser, *, model: bool = True, model_help: str | None = None,
+               settings_help: str | None = None) -> argparse.ArgumentParser:
+    """The arguments of every command that runs a model on a dataset: --model, --data, --settings (JSON),
+    --device, --threads and --out."""
+    if model:
+        parser.add_argument("--model", required=True, help=model_help)
+    parser.add_argument("--data", required=True)
+    parser.add_argument("--settings", type=_json, required=True, help=settings_help)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--threads", type=int)
+    parser.add_argument("--out", required=True)
+    return parser
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="interprobust", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -643,13 +648,7 @@ def build_parser() -> argparse.ArgumentParser:
             e.add_argument("--curves-out", required=True, help="insertion / adv-insertion curves (CSV)")
             e.add_argument("--maps-out", help="AGA Fig. 3(a): gradient maps before / after the attack (npz)")
             e.add_argument("--bound-out", help="AGA Fig. 3(b): Theorem 6's bound and the CRC per eps (CSV)")
-        e.add_argument("--model", required=True)
-        e.add_argument("--data", required=True)
-        e.add_argument("--settings", type=_json, required=True)
-        e.add_argument("--device", default="auto")
-        e.add_argument("--threads", type=int)
-        e.add_argument("--out", required=True)
-        e.set_defaults(func=func)
+        _model_job(e).set_defaults(func=func)
 
     c = sub.add_parser("cost", help="training-step time / peak memory of methods relative to the first")
     c.add_argument("--data", required=True)
@@ -665,14 +664,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = sub.add_parser("spurious", help="LIMEREF spurious-feature detection").add_subparsers(dest="sub", required=True)
     e = sp.add_parser("detect", help="LIME + sensitivity + instability on held-out training images -> F_spurious")
-    e.add_argument("--model", required=True)
-    e.add_argument("--data", required=True)
-    e.add_argument("--settings", type=_json, required=True)
     e.add_argument("--previous", help="the previous round's spurious.json (F accumulates)")
-    e.add_argument("--device", default="auto")
-    e.add_argument("--threads", type=int)
-    e.add_argument("--out", required=True)
-    e.set_defaults(func=cmd_spurious_detect)
+    _model_job(e).set_defaults(func=cmd_spurious_detect)
 
     e = sp.add_parser("planted-check", help="detection vs planted patches; accuracy with and without them")
     e.add_argument("--data", required=True, help="the planted dataset (digits_rgb32_spurious)")
@@ -709,31 +702,22 @@ def build_parser() -> argparse.ArgumentParser:
             ("stability", cmd_glime_stability, ["model", "segments", "clusters", "priors"], ["details"]),
             ("baselines", cmd_glime_baselines, ["model", "segments"], [])):
         e = gl.add_parser(name)
-        e.add_argument("--data", required=True)
-        for arg in needs + outs:
+        for arg in [n for n in needs + outs if n != "model"]:
             e.add_argument(f"--{arg}", required=True)
-        e.add_argument("--settings", type=_json, required=True, help="the config's glime section (JSON)")
-        e.add_argument("--device", default="auto")
-        e.add_argument("--threads", type=int)
-        e.add_argument("--out", required=True)
-        e.set_defaults(func=func)
+        _model_job(e, model="model" in needs, settings_help="the config's glime section (JSON)").set_defaults(
+            func=func)
 
     sp_ = sub.add_parser("sep", help="SEP: pairs, explanation attack, landscape, saliency maps"
                          ).add_subparsers(dest="sub", required=True)
     for name, func in (("pairs", cmd_sep_pairs), ("evaluate", cmd_sep_evaluate)):
         e = sp_.add_parser(name)
-        e.add_argument("--model", required=True, help="pairs: the normally trained feature model")
-        e.add_argument("--data", required=True)
         if name != "pairs":
             e.add_argument("--pairs", required=True)
             e.add_argument("--explain", default="input_x_gradient", help="the test-time explanation method")
             e.add_argument("--landscape-out", help="also the explanation-loss landscape (CSV)")
             e.add_argument("--saliency-out", help="also the saliency maps of the representative images (npz)")
-        e.add_argument("--settings", type=_json, required=True, help="the config's sep section (JSON)")
-        e.add_argument("--device", default="auto")
-        e.add_argument("--threads", type=int)
-        e.add_argument("--out", required=True)
-        e.set_defaults(func=func)
+        _model_job(e, model_help="pairs: the normally trained feature model",
+                   settings_help="the config's sep section (JSON)").set_defaults(func=func)
 
     c = sub.add_parser("scorecard", help="every paper number beside this run's, with a verdict")
     c.add_argument("--values", required=True, help="paper_values.yaml")
@@ -752,14 +736,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.set_defaults(func=cmd_claims)
 
     m = sub.add_parser("matrix", help="the cross-paper matrix: one model under every metric")
-    m.add_argument("--model", required=True)
-    m.add_argument("--data", required=True)
     m.add_argument("--pairs", help="SEP's pairs of the model's dataset (expl at start / end)")
-    m.add_argument("--settings", type=_json, required=True)
-    m.add_argument("--device", default="auto")
-    m.add_argument("--threads", type=int)
-    m.add_argument("--out", required=True)
-    m.set_defaults(func=cmd_matrix_evaluate)
+    _model_job(m).set_defaults(func=cmd_matrix_evaluate)
 
     e = sub.add_parser("estimate", help="jobs and estimated GPU-hours per paper of a configuration, from "
                        "benchmark timings of a measured run scaled by work (an estimate)")

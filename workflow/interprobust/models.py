@@ -52,7 +52,6 @@ arguments and ``build_from_signature(sig)`` builds the same architecture again.
 
 from __future__ import annotations
 
-import hashlib
 import inspect
 import math
 import re
@@ -62,6 +61,8 @@ from typing import Any
 
 import torch
 from torch import nn
+
+from .data.download import file_digest
 
 __all__ = [
     "ACTIVATIONS", "ARCHITECTURES", "TORCHVISION_ARCHITECTURES", "Normalize", "RepeatChannels",
@@ -439,14 +440,6 @@ def pretrained_weights_path(arch: str) -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints" / filename
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _load_verified_checkpoint(path: Path, *, arch: str, url: str) -> dict[str, torch.Tensor]:
     """Load a hub-cache checkpoint after checking its SHA-256 against the prefix in its name."""
     if not path.is_file():
@@ -461,7 +454,7 @@ def _load_verified_checkpoint(path: Path, *, arch: str, url: str) -> dict[str, t
     m = _HASH_REGEX.search(path.name)
     if not m or not m.group(1):
         raise ValueError(f"cannot verify {path}: its name carries no SHA-256 prefix (expected NAME-<hex>.pth)")
-    prefix, digest = m.group(1), _sha256(path)
+    prefix, digest = m.group(1), file_digest(path)
     if not digest.startswith(prefix):
         raise RuntimeError(f"{path} is corrupt or a different file: its SHA-256 is {digest}, but the name says it "
                            f"starts with {prefix}. Copy a fresh {path.name} from {url}.")

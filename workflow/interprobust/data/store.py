@@ -11,7 +11,6 @@ A prepared dataset is a folder with
 
 from __future__ import annotations
 
-import hashlib
 import mmap
 import os
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..io import atomic_path, read_json, write_json
+from .download import file_digest
 
 FORMAT_VERSION = 1
 
@@ -40,14 +40,6 @@ class Prepared:
 
     def extra(self, name: str) -> np.ndarray:
         return np.load(self.path / f"{name}.npy", mmap_mode="r")
-
-
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 22), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _check_images(name: str, x: np.ndarray, corrupted: bool = False) -> None:
@@ -91,7 +83,7 @@ def write_prepared(out_dir: str | Path, *, name: str, test_x: np.ndarray, test_y
         else:
             with atomic_path(target) as tmp:
                 np.save(tmp, np.ascontiguousarray(arr))
-        checksums[f"{key}.npy"] = _sha256_file(target)
+        checksums[f"{key}.npy"] = file_digest(target)
     h, w, c = test_x.shape[-3:]
     stats_from = train_x if train_x is not None else test_x.reshape(-1, h, w, c)
     mean, std = channel_stats(stats_from)
@@ -154,7 +146,7 @@ def load_prepared(path: str | Path, verify: bool = False) -> Prepared:
     meta = read_json(meta_path)
     if verify:
         for fname, digest in meta["arrays"].items():
-            if _sha256_file(path / fname) != digest:
+            if file_digest(path / fname) != digest:
                 raise ValueError(f"{path / fname} does not match the checksum in meta.json; re-prepare it")
 
     def load(key):
