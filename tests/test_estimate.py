@@ -97,7 +97,7 @@ def test_dataset_sizes_come_from_meta_when_prepared_else_the_registry(tmp_path):
     assert est.dataset_sizes("digits_rgb32_c", str(meta)).sets == 6
     assert est.dataset_sizes("cifar10", str(tmp_path / "missing.json")) == est.Sizes(50000, 10000)
     assert est.dataset_sizes("cifar10c").sets == 19 * 5
-    with pytest.raises(ValueError, match="prepare it first"):
+    with pytest.raises(ValueError, match=f"prepare it first \\(snakemake {tmp_path}/missing.json"):
         est.dataset_sizes("digits", str(tmp_path / "missing.json"))
     with pytest.raises(ValueError, match="valid datasets: .*cifar10"):
         est.dataset_sizes("cifar11")
@@ -175,12 +175,20 @@ def _dry_run(*configfiles):
     return est.read_listing(proc.stdout), int(total)
 
 
-def test_every_compute_job_of_the_real_dags_has_a_work_model_that_reads_its_settings():
+def test_every_compute_job_of_the_real_dags_has_a_work_model_that_reads_its_settings(tmp_path, monkeypatch):
     """Dry runs of this repository's Snakefile at both scales: each listing parses to the DAG's job
     count, every job is benchmarked, and every job of a rule that asks for a GPU at paper scale has a
     work model (with the model's FLOPs) that its real settings satisfy."""
     paper, n_paper = _dry_run()
     embedded, n_embedded = _dry_run("config/embedded.yaml")
+    # embedded sets take their sizes from their prepared meta.json: stand-ins, where the work is computed
+    monkeypatch.chdir(tmp_path)
+    for job in embedded:
+        cmd, opts = est.parse_command(job.command)
+        if cmd == "data prepare":
+            meta = tmp_path / opts["meta"][0]
+            meta.parent.mkdir(parents=True)
+            meta.write_text(json.dumps({"n_train": 100, "n_test": 20, "corruptions": ["fog"], "severities": [1]}))
     assert (len(paper), len(embedded)) == (n_paper, n_embedded)
     gpu_rules = {j.rule for j in paper if j.gpu}
     assert gpu_rules >= {"train", "sep_evaluate", "glime_explain", "aga_evaluate", "matrix_evaluate",

@@ -145,7 +145,7 @@ def dataset_sizes(name: str, meta_path: str | None = None) -> Sizes:
         raise ValueError(f"unknown dataset {name!r}; valid datasets: {', '.join(sorted(DATASETS))}")
     if spec.n_test is None:
         raise ValueError(f"{name!r} has no prepared meta.json at {meta_path} and the registry gives no size: "
-                         "prepare it first (snakemake results/data/{name}/meta.json)")
+                         f"prepare it first (snakemake {meta_path or f'results/data/{name}/meta.json'})")
     from .data.registry import CORRUPTIONS, SEVERITIES
     if spec.corrupted:
         return Sizes(int(spec.n_train or 0), int(spec.n_test), len(CORRUPTIONS), len(SEVERITIES))
