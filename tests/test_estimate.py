@@ -201,3 +201,15 @@ def test_every_compute_job_of_the_real_dags_has_a_work_model_that_reads_its_sett
             work = listing.work(job)
             if job.rule in gpu_rules:
                 assert work is not None and work.passes > 0 and work.flops > 0, job.rule
+
+
+def test_among_equally_similar_measured_jobs_the_closest_in_work_is_the_reference():
+    small, large = _train("mnist", 1, method="a"), _train("mnist", 20, method="b")
+    target = est.read_listing(_listing(_prepare("mnist"), _train("mnist", 15, method="c", bench=False)))
+    timings = {"bench/train_mnist_a.tsv": 5.0, "bench/train_mnist_b.tsv": 50.0}
+    refs = set()
+    for order in ((small, large), (large, small)):   # the listing's order does not decide
+        measured = est.read_listing(_listing(_prepare("mnist"), *order))
+        jobs, _ = est.estimate_jobs(target, measured, seconds=_seconds(timings))
+        refs.add(jobs.set_index("rule").loc["train", "reference"])
+    assert refs == {"results/models/mnist/lenet/b/seed0/model.pt"}

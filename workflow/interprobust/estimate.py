@@ -19,6 +19,7 @@ seconds column ``s``, and the datasets' sizes. Out: one row per job and one row 
 from __future__ import annotations
 
 import json
+import math
 import re
 import shlex
 from dataclasses import dataclass, field
@@ -299,12 +300,19 @@ def _similarity(a: Job, b: Job) -> int:
     return sum(a.wildcards.get(k) == v for k, v in b.wildcards.items())
 
 
+def _log_distance(a: JobWork | None, b: JobWork | None) -> float:
+    if a is None or b is None or a.total <= 0 or b.total <= 0:
+        return 0.0
+    return abs(math.log(b.total / a.total))
+
+
 def estimate_jobs(target: list[Job], measured: list[Job], *, speedup: float = 1.0,
                   seconds=read_seconds) -> tuple[pd.DataFrame, float]:
     """One row per target job: its reference measured job, the work ratio and the estimated seconds.
 
-    A target job is scaled from the measured job of the same rule (the one sharing the most wildcard
-    values); with none, from the measured jobs' median seconds per unit of work. Returns the table and the
+    A target job is scaled from the measured job of the same rule sharing the most wildcard values
+    (ties: the one closest in work); with none, from a measured job running the same command; with
+    none, from the measured jobs' median seconds per unit of work. Returns the table and the
     start-up seconds per job that were held fixed.
     """
     if speedup <= 0:
@@ -332,7 +340,8 @@ def estimate_jobs(target: list[Job], measured: list[Job], *, speedup: float = 1.
         row = {"rule": job.rule, "job": job.key, "wildcards": ", ".join(f"{k}={v}" for k, v in job.wildcards.items()),
                "gpu": job.gpu}
         if same:
-            ref, s, w = max(same, key=lambda t: _similarity(t[0], job))
+            # most shared wildcards; among those the closest in work (the least dominated by overhead)
+            ref, s, w = max(same, key=lambda t: (_similarity(t[0], job), -_log_distance(t[2], work)))
             row.update(basis=basis, reference=ref.key, measured_s=s)
             if work is None or w is None or w.total <= 0:   # no work model: it takes what it took
                 row.update(work_ratio=1.0, estimated_s=s)
