@@ -31,8 +31,8 @@ def _prepare(name):
                   f"--options '{{}}' > results/logs/prepare/{name}.log 2>&1", wildcards=f"dataset={name}")
 
 
-def _train(dataset, epochs, *, arch="lenet", method="ce", gpu=0, steps=0, bench=True):
-    settings = {"loss": "ce", "loss_params": {"steps": steps} if steps else {}, "model": {"width": 1.0},
+def _train(dataset, epochs, *, arch="lenet", method="ce", gpu=0, steps=0, bench=True, loss="ce"):
+    settings = {"loss": loss, "loss_params": {"steps": steps} if steps else {}, "model": {"width": 1.0},
                 "training": {"epochs": epochs}}
     out = f"results/models/{dataset}/{arch}/{method}/seed0/model.pt"
     return _block("train", f"{out}, results/models/{dataset}/{arch}/{method}/seed0/history.csv",
@@ -107,7 +107,8 @@ def _seconds(table):
     return lambda path: table.get(path)
 
 
-def test_a_job_is_its_measured_job_scaled_by_work_plus_the_fixed_start_up():
+def test_a_job_is_its_measured_job_scaled_by_work_plus_the_fixed_start_up(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)   # no prepared meta.json here: the registry's sizes
     measured = est.read_listing(_listing(_prepare("mnist"), _train("mnist", 2), _table("t1"), _table("t2")))
     target = est.read_listing(_listing(_prepare("mnist"), _train("mnist", 6, gpu=1), _train("fmnist", 4, gpu=1),
                                        _train("mnist", 2, method="madry", steps=9, gpu=1), _table("t1")))
@@ -126,8 +127,10 @@ def test_a_job_is_its_measured_job_scaled_by_work_plus_the_fixed_start_up():
     assert madry.work_ratio == pytest.approx(10.0) and madry.basis == "same rule"
     # a table runs on a CPU in the time it took (no work model, no speedup)
     assert by_job.loc["results/overview/t1.csv", "estimated_s"] == pytest.approx(2.0)
-    # no measured job prepared data: its work at the measured jobs' median seconds per unit of work
-    assert by_job.loc["results/data/mnist/meta.json", "basis"] == "median rate"
+    # no measured job prepared data: the median rate of model-less work, of which nothing was timed,
+    # so only the start-up (the model jobs' rate is in other units: seconds per FLOP)
+    prepare = by_job.loc["results/data/mnist/meta.json"]
+    assert prepare.basis == "median rate" and prepare.estimated_s == pytest.approx(3.0)
 
 
 def test_the_estimate_needs_timings():
@@ -213,3 +216,67 @@ def test_among_equally_similar_measured_jobs_the_closest_in_work_is_the_referenc
         jobs, _ = est.estimate_jobs(target, measured, seconds=_seconds(timings))
         refs.add(jobs.set_index("rule").loc["train", "reference"])
     assert refs == {"results/models/mnist/lenet/b/seed0/model.pt"}
+
+
+def test_a_training_job_is_scaled_from_one_with_the_same_loss():
+    measured = est.read_listing(_listing(_prepare("mnist"), _train("mnist", 2, method="a"),
+                                         _train("mnist", 2, method="b", loss="hessian")))
+    target = est.read_listing(_listing(_prepare("mnist"), _train("mnist", 2, method="a2", loss="hessian")))
+    timings = {"bench/train_mnist_a.tsv": 5.0, "bench/train_mnist_b.tsv": 40.0}
+    jobs, _ = est.estimate_jobs(target, measured, seconds=_seconds(timings))
+    train = jobs.set_index("rule").loc["train"]
+    assert train.reference == "results/models/mnist/lenet/b/seed0/model.pt" and train.measured_s == 40.0
+
+
+def test_sep_and_matrix_work_count_the_attacked_pairs_and_the_explainer():
+    sizes = est.Sizes(1000, 500)
+    s = {"attack": {"steps": 10}, "pgd": {"steps": 5}, "max_samples": 100, "landscape": {"sigmas": [0, 0.1], "draws": 3},
+         "explain_options": {"integrated_gradients": {"steps": 8}}}
+    grad = est.WORK["sep evaluate"](s, sizes, est._Context({"explain": ["gradient"]}, pairs=12))
+    assert grad == 12 * 10 + 100 * (1 + 5)
+    ig = est.WORK["sep evaluate"](s, sizes, est._Context({"explain": ["integrated_gradients"],
+                                                          "landscape-out": ["x.csv"]}, pairs=12))
+    assert ig == 12 * 10 * 8 + 100 * (1 + 5) + 12 * 2 * 3 * 8
+    m = {"max_samples": 100, "pgd": {"steps": 5}, "n_noise": 2, "attack_steps": 3, "sep_attack": {"steps": 7},
+         "lime": {"images": 4, "n_samples": 50}}
+    alone = est.WORK["matrix"](m, sizes, est._Context({}))
+    assert alone == 100 * (2 + 5 + 2 + 3) + 2 * 4 * 50
+    assert est.WORK["matrix"](m, sizes, est._Context({"pairs": ["p.npz"]}, pairs=12)) == alone + 12 * 7 + 100 * 6
+    # PGD without steps runs its default 40; FGSM one step, whatever it says
+    assert est._passes("pgd", {}) == 40 and est._passes("fgsm", {"steps": 9}) == 1
+    assert est._passes("strong", {"attack": "apgd", "restarts": 2}) == 200
+
+
+def test_a_work_model_that_cannot_read_its_settings_names_the_rule_and_the_fix(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    bad = _block("evaluate_robustness", "results/eval/r.csv",
+                 "python -m interprobust evaluate robustness --model results/models/mnist/lenet/ce/seed0/model.pt "
+                 "--data results/data/mnist/meta.json --settings '{\"eps\": [0.1]}' --out r.csv")
+    jobs = est.read_listing(_listing(_prepare("mnist"), _train("mnist", 2), bad))
+    with pytest.raises(ValueError, match=r"rule evaluate_robustness .*cannot read its settings.*'attacks'.*estimate.WORK"):
+        est.Listing(jobs).work(jobs[-1])
+
+
+def test_the_estimate_command_writes_the_report(tmp_path, monkeypatch):
+    from interprobust.cli import main
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "bench").mkdir()
+    (tmp_path / "bench/train_mnist_ce.tsv").write_text("s\th:m:s\n30.0\t0:00:30\n")
+    (tmp_path / "bench/t1.tsv").write_text("s\th:m:s\n2.0\t0:00:02\n")
+    files = {"measured.txt": _listing(_prepare("mnist"), _train("mnist", 2), _table("t1")),
+             "all.txt": _listing(_prepare("mnist"), _train("mnist", 20, gpu=1), _train("fmnist", 20, gpu=1),
+                                 _table("t1")),
+             "overview.txt": _listing(_prepare("mnist"), _train("mnist", 20, gpu=1)),
+             "aga.txt": _listing(_prepare("mnist"), _train("mnist", 20, gpu=1), _train("fmnist", 20, gpu=1))}
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    assert main(["estimate", "--measured", "measured.txt", "--target", "all.txt", "--parts", "overview.txt",
+                 "aga.txt", "--speedup", "7", "--md", "e.md", "--csv", "e.csv", "--jobs-csv", "j.csv"]) == 0
+    import pandas as pd
+    summary = pd.read_csv("e.csv").set_index("part")
+    assert list(summary.index) == ["overview", "aga", "total (each job once)"]
+    assert summary.loc["aga", "gpu_jobs"] == 1 and summary.loc["total (each job once)", "jobs"] == 4
+    # 10x the epochs of the measured job's 28 s of compute, on a GPU 7x faster, plus the 2 s start-up
+    assert summary.loc["aga", "gpu_hours"] == pytest.approx((2 + 28 * 10 / 7) / 3600, rel=1e-4)
+    text = (tmp_path / "e.md").read_text()
+    assert "An estimate, not a measurement" in text and "**7×**" in text and "| train |" in text

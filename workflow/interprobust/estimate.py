@@ -174,48 +174,114 @@ def _cap(n: int, cap) -> int:
     return n if cap is None else min(n, int(cap))
 
 
-def _passes(attack: dict) -> int:
-    """Forward-backward passes per image of one attack run: 1 for FGSM, steps x restarts otherwise."""
-    return max(1, int(attack.get("steps", 1))) * max(1, int(attack.get("restarts", 1)))
+_DEFAULT_STEPS = {"fgsm": 1, "pgd": 40, "apgd": 100}   # the attacks' own defaults (interprobust.attacks)
 
 
-def _pairs_of(s: dict) -> int:
-    n = int(s.get("clusters", 1)) * int(s.get("per_cluster", 1))
-    return n * (n - 1)
+def _passes(name: str, attack: dict | None) -> int:
+    """Forward-backward passes per image of one attack run: steps x restarts (FGSM: 1)."""
+    attack = attack or {}
+    kind = attack.get("attack", name)
+    steps = 1 if kind == "fgsm" else (attack.get("steps") or _DEFAULT_STEPS.get(kind, 1))
+    return max(1, int(steps)) * max(1, int(attack.get("restarts") or 1))
 
 
-# Image passes of each command: its dominant terms, from its own settings and its dataset's sizes.
-# Constant factors cancel (a target job is scaled by a measured job of the same rule).
+def _attacks(attacks: dict) -> int:
+    return sum(_passes(name, a) for name, a in attacks.items())
+
+
+def _explainer_passes(s: dict, explain: str) -> int:
+    """Gradient passes of one explanation: IG's steps or SmoothGrad's samples, else 1."""
+    opts = (s.get("explain_options") or {}).get(explain, {})
+    return int({"integrated_gradients": opts.get("steps", 50), "smoothgrad": opts.get("n", 50)}.get(explain, 1))
+
+
+@dataclass(frozen=True)
+class _Context:
+    """What a work formula may need beyond the settings: the command's options, the number of SEP
+    pairs it attacks (None without --pairs), and the sizes of a per-epoch tracked corrupted set."""
+
+    opts: dict
+    pairs: int | None = None
+    tracked: Sizes | None = None
+
+    def given(self, option: str) -> bool:
+        return bool(self.opts.get(option))
+
+
+def _train(s, d, c):
+    epochs = int(s["training"]["epochs"])
+    passes = d.n_train * epochs * (1 + int(s["loss_params"].get("steps") or 0))
+    if c.tracked is not None:   # per-epoch accuracy on every (corruption, severity): forward passes only
+        n = _cap(c.tracked.n_test, (c.opts.get("track-samples") or [None])[0])
+        passes += epochs * c.tracked.sets * n / 3
+    return passes
+
+
+def _sep_evaluate(s, d, c):
+    attack = s.get("attack", {})
+    explain = (c.opts.get("explain") or ["input_x_gradient"])[0]
+    pairs = c.pairs or 0
+    per_explanation = _explainer_passes(s, explain)
+    work = pairs * int(attack.get("steps") or 1500) * per_explanation
+    work += _cap(d.n_test, s.get("max_samples")) * (1 + _passes("pgd", s.get("pgd")))
+    if c.given("landscape-out"):
+        land = s.get("landscape", {})
+        work += pairs * len(land.get("sigmas", [])) * int(land.get("draws") or 4) * per_explanation
+    return work
+
+
+def _matrix(s, d, c):
+    n = _cap(d.n_test, s.get("max_samples"))
+    work = n * (2 + _passes("pgd", s.get("pgd")) + int(s.get("n_noise", 10)) + int(s.get("attack_steps", 100)))
+    if c.pairs:
+        work += c.pairs * int(s.get("sep_attack", {}).get("steps") or 1500) + n * (1 + _passes("pgd", s.get("pgd")))
+    lime = s.get("lime", {})
+    return work + 2 * int(lime.get("images", 8)) * int(lime.get("n_samples", 200))   # two LIME runs
+
+
+def _explanations(s, d, c):
+    n = _cap(d.n_test, s.get("max_samples"))
+    work = n * (1 + len(s["attributions"]) * (int(s.get("n_noise", 10)) * len(s["rps_eps"])
+                                              + int(s.get("attack_steps", 100))))
+    if c.given("bound-out"):
+        work += _cap(d.n_test, s.get("bound_samples", 100)) * len(s.get("bound_eps", [])) * 2
+    return work
+
+
+def _glime_runs(s) -> list[int]:
+    return list(s.get("run_samples") or s["samples"])
+
+
+# Image passes of each command: its dominant terms, from its own settings, its options and its dataset's
+# sizes. Constant factors cancel (a target job is scaled by a measured job of the same rule). Not counted:
+# G-LIME's deletion / insertion curves (one forward pass per superpixel and estimator; superpixel counts
+# are only known once the images are segmented).
 WORK = {
-    "train": lambda s, d: d.n_train * s["training"]["epochs"] * (1 + int(s["loss_params"].get("steps", 0))),
-    "evaluate robustness": lambda s, d: _cap(d.n_test, s.get("max_samples")) * (
-        1 + len(s["eps"]) * sum(_passes(a) for a in s["attacks"].values())),
-    "evaluate corruptions": lambda s, d: d.sets * _cap(d.n_test, s.get("max_samples")),
-    "evaluate corrupted-attacks": lambda s, d: (
+    "train": _train,
+    "evaluate robustness": lambda s, d, c: _cap(d.n_test, s.get("max_samples")) * (
+        1 + len(s["eps"]) * _attacks(s["attacks"])),
+    "evaluate corruptions": lambda s, d, c: d.sets * _cap(d.n_test, s.get("max_samples")),
+    "evaluate corrupted-attacks": lambda s, d, c: (
         max(1, d.corruptions) * len(s.get("severities") or range(max(1, d.severities)))
-        * _cap(d.n_test, s.get("max_samples")) * sum(len(eps) * _passes(s["attacks"][a]) for a, eps in s["attack_eps"].items())),
-    "evaluate explanations": lambda s, d: _cap(d.n_test, s.get("max_samples")) * (
-        1 + len(s["attributions"]) * (int(s["n_noise"]) * len(s["rps_eps"]) + int(s["attack_steps"]))
-        + len(s.get("bound_eps", [])) * 2),
-    "cost": lambda s, d: 1,   # a fixed number of timed steps per row: only the model's FLOPs scale
-    "toy": lambda s, d: 1,    # a fixed two-moons problem on the CPU
-    "spurious detect": lambda s, d: int(s["images"]) * int(s["n_samples"]) * int(s["repeats"]),
-    "glime segments": lambda s, d: int(s["reference_images"]) + int(s["test_images"]),
-    "glime clusters": lambda s, d: int(s["reference_images"]),
-    "glime priors": lambda s, d: int(s["reference_images"]) * int(s["prior_samples"]),
-    "glime explain": lambda s, d: int(s["test_images"]) * (
-        sum(s["run_samples"]) + (int(s["repeats"]) - 1) * max(s["run_samples"])
-        + len(s.get("lam2_ablation", []))),
-    "glime stability": lambda s, d: int(s["stability_images"]) * sum(s["stability_samples"]) * int(
+        * _cap(d.n_test, s.get("max_samples"))
+        * sum(len(eps) * _passes(a, s["attacks"].get(a, {})) for a, eps in s["attack_eps"].items())),
+    "evaluate explanations": _explanations,
+    "cost": lambda s, d, c: 1,   # a fixed number of timed steps per row: only the model's FLOPs scale
+    "toy": lambda s, d, c: 1,    # a fixed two-moons problem on the CPU
+    "spurious detect": lambda s, d, c: int(s["images"]) * int(s["n_samples"]) * int(s["repeats"]),
+    "glime segments": lambda s, d, c: int(s["reference_images"]) + int(s["test_images"]),
+    "glime clusters": lambda s, d, c: int(s["reference_images"]) + int(s["test_images"]),
+    "glime priors": lambda s, d, c: int(s["reference_images"]) * int(s["prior_samples"]),
+    "glime explain": lambda s, d, c: int(s["test_images"]) * (
+        sum(_glime_runs(s)) + (int(s.get("repeats", 1)) - 1) * max(_glime_runs(s))),
+    "glime stability": lambda s, d, c: int(s["stability_images"]) * sum(s["stability_samples"]) * int(
         s["stability_repeats"]),
-    "glime baselines": lambda s, d: int(s["test_images"]) * len(s["baselines"]) * int(s["baseline_repeats"]),
-    "sep pairs": lambda s, d: _cap(d.n_test, s.get("max_samples")),
-    "sep evaluate": lambda s, d: _pairs_of(s) * int(s["attack"]["steps"]) + _cap(d.n_test, s.get("max_samples")) * (
-        2 + _passes(s["pgd"]) + len(s["landscape"]["sigmas"]) * int(s["landscape"]["draws"])),
-    "matrix": lambda s, d: _cap(d.n_test, s.get("max_samples")) * (
-        2 + _passes(s["pgd"]) + int(s["n_noise"]) + int(s["attack_steps"]) + int(s["sep_attack"]["steps"]))
-        + int(s["lime"]["images"]) * int(s["lime"]["n_samples"]),
-    "data prepare": lambda s, d: d.n_train + d.n_test * d.sets,
+    "glime baselines": lambda s, d, c: int(s["test_images"]) * int(s["baseline_repeats"]) * sum(
+        _explainer_passes(s, b) for b in s["baselines"]),
+    "sep pairs": lambda s, d, c: d.n_test,
+    "sep evaluate": _sep_evaluate,
+    "matrix": _matrix,
+    "data prepare": lambda s, d, c: d.n_train + d.n_test * d.sets,
 }
 
 
@@ -232,23 +298,27 @@ class JobWork:
 
 
 class Listing:
-    """A parsed listing with what its jobs' work needs: which job prepares each dataset and trains each
-    model."""
+    """A parsed listing with what its jobs' work needs: which job prepares each dataset, trains each
+    model (and with which loss) and makes each SEP pairs file."""
 
     def __init__(self, jobs: list[Job]):
         self.jobs = jobs
         self.datasets: dict[str, str] = {}     # meta.json path -> dataset name
         self.models: dict[str, tuple[str, str, str]] = {}   # model path -> (arch, dataset, model options)
-        for job in jobs:
-            cmd, opts = parse_command(job.command)
+        self.pairs: dict[str, int] = {}        # pairs file -> number of ordered pairs
+        parsed = [parse_command(job.command) for job in jobs]
+        for cmd, opts in parsed:
             if cmd == "data prepare" and opts.get("meta"):
                 self.datasets[opts["meta"][0]] = opts["dataset"][0]
-        for job in jobs:
-            cmd, opts = parse_command(job.command)
+        for cmd, opts in parsed:
             if cmd == "train" and opts.get("model-out"):
                 settings = json.loads(opts["settings"][0])
                 self.models[opts["model-out"][0]] = (opts["arch"][0], self._dataset(opts["data"][0]),
                                                      json.dumps(settings.get("model", {}), sort_keys=True))
+            elif cmd == "sep pairs" and opts.get("out"):
+                settings = json.loads(opts["settings"][0])
+                n = int(settings.get("clusters", 1)) * int(settings.get("per_cluster", 1))
+                self.pairs[opts["out"][0]] = n * (n - 1)
 
     def _dataset(self, meta: str) -> str:
         if meta in self.datasets:
@@ -258,17 +328,41 @@ class Listing:
             raise ValueError(f"no job of the listing prepares {meta}, and {name!r} is not a dataset")
         return name
 
+    def signature(self, job: Job) -> tuple:
+        """What makes two jobs of one rule cost alike per unit of work: a training job's loss (and its
+        base for SEP), otherwise nothing."""
+        cmd, opts = parse_command(job.command)
+        if cmd != "train" or not opts.get("settings"):
+            return ()
+        settings = json.loads(opts["settings"][0])
+        return settings.get("loss"), (settings.get("loss_params") or {}).get("base")
+
     def work(self, job: Job) -> JobWork | None:
         """The job's work, or None for a job whose command has no work model (tables, figures, ...)."""
         cmd, opts = parse_command(job.command)
         if cmd not in WORK:
             return None
-        settings = json.loads(opts["settings"][0]) if opts.get("settings") else {}
-        if cmd == "data prepare":
-            settings = {}
+        try:
+            return self._work(cmd, opts)
+        except (KeyError, TypeError, IndexError) as e:
+            raise ValueError(f"rule {job.rule} ({job.key}): the work model of `interprobust {cmd}` cannot read "
+                             f"its settings ({type(e).__name__}: {e}); update estimate.WORK for this "
+                             "command's settings") from e
+        except ValueError as e:
+            raise ValueError(f"rule {job.rule} ({job.key}): {e}") from e
+
+    def _work(self, cmd: str, opts: dict) -> JobWork:
+        settings = json.loads(opts["settings"][0]) if opts.get("settings") and cmd != "data prepare" else {}
         meta = (opts.get("meta") or opts.get("data") or [None])[0]
         sizes = dataset_sizes(self._dataset(meta), meta) if meta else Sizes(1, 1)
-        passes = float(WORK[cmd](settings, sizes))
+        tracked = None
+        if opts.get("track-corruptions"):
+            tracked_meta = str(Path(opts["track-corruptions"][0]) / "meta.json")
+            tracked = dataset_sizes(self._dataset(tracked_meta), tracked_meta)
+        pairs = self.pairs.get(opts["pairs"][0]) if opts.get("pairs") else None
+        if opts.get("pairs") and pairs is None:
+            raise ValueError(f"no `sep pairs` job of the listing makes {opts['pairs'][0]}")
+        passes = float(WORK[cmd](settings, sizes, _Context(opts, pairs, tracked)))
         flops = None
         if cmd == "train":
             flops = model_flops(opts["arch"][0], self._dataset(opts["data"][0]),
@@ -280,7 +374,7 @@ class Listing:
         elif opts.get("model"):
             model = opts["model"][0]
             if model not in self.models:
-                raise ValueError(f"no train job of the listing makes {model} (needed by rule {job.rule})")
+                raise ValueError(f"no train job of the listing makes {model}")
             flops = model_flops(*self.models[model])
         return JobWork(passes, flops)
 
@@ -291,8 +385,10 @@ def read_seconds(path: str | Path) -> float | None:
     if not path.exists():
         return None
     df = pd.read_csv(path, sep="\t")
-    if "s" not in df.columns or df.empty:
+    if "s" not in df.columns:
         raise ValueError(f"{path} is not a benchmark TSV (no 's' column)")
+    if df.empty:
+        raise ValueError(f"{path} holds no timing: delete it, and its job runs again and records one")
     return float(df["s"].mean())
 
 
@@ -310,10 +406,11 @@ def estimate_jobs(target: list[Job], measured: list[Job], *, speedup: float = 1.
                   seconds=read_seconds) -> tuple[pd.DataFrame, float]:
     """One row per target job: its reference measured job, the work ratio and the estimated seconds.
 
-    A target job is scaled from the measured job of the same rule sharing the most wildcard values
-    (ties: the one closest in work); with none, from a measured job running the same command; with
-    none, from the measured jobs' median seconds per unit of work. Returns the table and the
-    start-up seconds per job that were held fixed.
+    A target job is scaled from a measured job of the same rule, preferring the same training loss,
+    then the most shared wildcard values, then the closest in work; with none, from a measured job
+    running the same command; with none, at the measured jobs' median seconds per unit of work (of
+    its kind: with or without a model). Returns the table and the start-up seconds per job (the median
+    time of the measured jobs with no work model: tables, figures), which are not scaled.
     """
     if speedup <= 0:
         raise ValueError(f"speedup must be > 0; got {speedup}")
@@ -322,35 +419,38 @@ def estimate_jobs(target: list[Job], measured: list[Job], *, speedup: float = 1.
     for job in measured:
         s = seconds(job.benchmark) if job.benchmark else None
         if s is not None:
-            timed.append((job, s, m_listing.work(job)))
+            timed.append((job, s, m_listing.work(job), m_listing.signature(job)))
     if not timed:
         raise ValueError("no measured job has a benchmark file: run the measured configuration first "
                          "(its rules write results/benchmarks/)")
-    no_model = [s for _, s, w in timed if w is None or w.flops is None]
-    startup = float(pd.Series(no_model).median()) if no_model else 0.0
-    rates = [max(s - startup, 0.0) / w.total for _, s, w in timed if w is not None and w.total > 0]
-    median_rate = float(pd.Series(rates).median()) if rates else 0.0
+    plain = [s for _, s, w, _ in timed if w is None]
+    startup = float(pd.Series(plain).median()) if plain else 0.0
+    median_rate = {}   # seconds per unit of work, for jobs with a model (True) and without (False)
+    for with_model in (True, False):
+        rates = [max(s - startup, 0.0) / w.total for _, s, w, _ in timed
+                 if w is not None and w.total > 0 and (w.flops is not None) == with_model]
+        median_rate[with_model] = float(pd.Series(rates).median()) if rates else 0.0
     rows = []
     for job in target:
-        work = t_listing.work(job)
-        same, basis = [(j, s, w) for j, s, w in timed if j.rule == job.rule], "same rule"
+        work, signature = t_listing.work(job), t_listing.signature(job)
+        same, basis = [t for t in timed if t[0].rule == job.rule], "same rule"
         command = parse_command(job.command)[0]
         if not same and command:   # e.g. a LIMEREF refinement round: the `train` command of another rule
-            same, basis = [(j, s, w) for j, s, w in timed if parse_command(j.command)[0] == command], "same command"
+            same, basis = [t for t in timed if parse_command(t[0].command)[0] == command], "same command"
         row = {"rule": job.rule, "job": job.key, "wildcards": ", ".join(f"{k}={v}" for k, v in job.wildcards.items()),
                "gpu": job.gpu}
         if same:
-            # most shared wildcards; among those the closest in work (the least dominated by overhead)
-            ref, s, w = max(same, key=lambda t: (_similarity(t[0], job), -_log_distance(t[2], work)))
+            ref, s, w, _ = max(same, key=lambda t: (t[3] == signature, _similarity(t[0], job),
+                                                    -_log_distance(t[2], work)))
             row.update(basis=basis, reference=ref.key, measured_s=s)
             if work is None or w is None or w.total <= 0:   # no work model: it takes what it took
-                row.update(work_ratio=1.0, estimated_s=s)
+                row.update(work_ratio=1.0, estimated_s=s, gflop=float("nan"))
                 rows.append(row)
                 continue
             compute, ratio = max(s - startup, 0.1 * s), work.total / w.total
             row["work_ratio"] = ratio
         elif work is not None:
-            compute, ratio = median_rate * work.total, 1.0
+            compute, ratio = median_rate[work.flops is not None] * work.total, 1.0
             row.update(basis="median rate", reference="", measured_s=float("nan"), work_ratio=float("nan"))
         else:
             compute, ratio = 0.0, 1.0

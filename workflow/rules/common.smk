@@ -582,11 +582,18 @@ def cost_target_papers():
     """The papers the cost estimate's target configuration runs (its `papers`, read from its files)."""
     import yaml
     papers = ["limeref", "glime", "aga", "sep"]
-    for path in ["config.yaml", *COST.get("target_configfiles", [])]:
+    for path in COST.get("target_configfiles", []):
         if not Path(path).exists():
-            _fail(f"cost.target_configfiles lists {path!r}, which does not exist")
+            _fail(f"cost.target_configfiles lists {path!r}, which does not exist (paths are relative to "
+                  f"{Path.cwd()})")
+    for path in ["config.yaml", *COST.get("target_configfiles", [])]:
         papers = (yaml.safe_load(Path(path).read_text()) or {}).get("papers", papers)
     return list(papers)
+
+
+def workflow_files():
+    """The Snakefile and every included .smk: a job listing is made again when the DAG code changes."""
+    return [workflow.main_snakefile, *sorted(str(p) for p in Path(workflow.basedir, "workflow", "rules").glob("*.smk"))]
 
 
 def listing_configfiles(scale):

@@ -1,11 +1,16 @@
 # The cost estimate (results/cost/estimate.md): jobs and estimated GPU-hours per paper of the target
 # configuration (cost.target_configfiles over config.yaml; [] = paper scale), from the timings this run's
 # rules recorded in results/benchmarks/. The job lists come from dry runs of this same Snakefile.
+# Both rules take seconds: on a cluster they run where Snakemake runs, not through the queue.
+
+localrules:
+    job_listing,
+    cost_estimate,
 
 
 rule job_listing:
     input:
-        lambda w: ["config.yaml", *listing_configfiles(w.scale)],
+        lambda w: ["config.yaml", *listing_configfiles(w.scale), *workflow_files()],
     output:
         "results/cost/jobs/{scale}/{part}.txt",
     log:
@@ -19,7 +24,7 @@ rule job_listing:
     conda:
         "../../envs/pipeline.yaml"
     shell:
-        "python -m snakemake --snakefile {params.snakefile} --dry-run --printshellcmds --forceall --nolock {params.config} > {output} 2> {log}"
+        "python -m snakemake --snakefile {params.snakefile:q} --dry-run --printshellcmds --forceall --nolock {params.config} > {output} 2> {log}"
 
 
 rule cost_estimate:
@@ -27,7 +32,7 @@ rule cost_estimate:
         ran=[f for f in final_outputs() if not f.startswith("results/cost/")],
         measured="results/cost/jobs/measured/all.txt",
         target="results/cost/jobs/target/all.txt",
-        parts=expand("results/cost/jobs/target/{part}.txt", part=["overview"] + cost_target_papers()),
+        parts=lambda w: expand("results/cost/jobs/target/{part}.txt", part=["overview", *cost_target_papers()]),
     output:
         md=report("results/cost/estimate.md", caption="../report/cost.rst", category="Cost estimate"),
         csv="results/cost/estimate.csv",
