@@ -1,7 +1,8 @@
 # The cost estimate (results/cost/estimate.md): jobs and estimated GPU-hours per paper of the target
 # configuration (cost.target_configfiles over config.yaml; [] = paper scale), from the timings this run's
 # rules recorded in results/benchmarks/. The job lists come from dry runs of this same Snakefile.
-# Both rules take seconds: on a cluster they run where Snakemake runs, not through the queue.
+# Both rules take seconds: on a cluster they run where Snakemake runs, not through the queue. The
+# estimate's summary is printed on the console as well as written to its log.
 
 localrules:
     job_listing,
@@ -45,4 +46,4 @@ rule cost_estimate:
         "../../envs/pipeline.yaml"
     shell:
         "python -m interprobust estimate --measured {input.measured} --target {input.target} --parts {input.parts}"
-        " --speedup {params.speedup} --md {output.md} --csv {output.csv} --jobs-csv {output.jobs} > {log} 2>&1"
+        " --speedup {params.speedup} --md {output.md} --csv {output.csv} --jobs-csv {output.jobs} 2>&1 | tee {log}"
