@@ -1,15 +1,15 @@
 """What a configuration will cost: jobs and estimated GPU-hours per paper.
 
 An estimate, not a measurement. Each job of the target configuration (usually the paper-scale one) is
-timed by the job of the same rule that ran in a measured configuration (usually the embedded one, whose
+timed by a job of the same rule that ran in a measured configuration (usually the embedded one, whose
 jobs recorded their wall time in benchmark TSVs), scaled by the ratio of their work:
 
     work = image passes (dataset size x epochs x attack steps / LIME samples per image) x model FLOPs
 
 and, for a job that asks for a GPU, divided by ``speedup`` (how many times faster the target GPU runs
 our jobs than the machine that recorded the timings; 1 when that machine was the GPU). A fixed start-up
-time per job (interpreter and imports; the median time of the measured jobs that run no model) is not
-scaled.
+time per job (interpreter and imports; the median time of the measured jobs without a work model:
+tables, figures) is not scaled.
 
 Plain data in: job listings (blocks of ``rule NAME:`` with ``output:``, ``benchmark:``, ``wildcards:``,
 ``resources:`` and the job's ``interprobust`` command, as a dry run prints them), benchmark TSVs with a
