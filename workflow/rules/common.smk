@@ -55,7 +55,8 @@ def _check_config():
             _fail(f"evaluate.corrupted_test_sets maps {clean!r} to {corrupt!r}, which is not a corrupted set ({valid})")
 
 
-PAPERS = config.get("papers", ["limeref", "glime", "aga", "sep"])
+ALL_PAPERS = ["limeref", "glime", "aga", "sep"]
+PAPERS = config.get("papers", ALL_PAPERS)
 LIMEREF = config.get("limeref", {}) if "limeref" in PAPERS else {}
 AGA = config.get("aga", {}) if "aga" in PAPERS else {}
 GLIME = config.get("glime", {}) if "glime" in PAPERS else {}
@@ -78,8 +79,7 @@ def sep_params(dataset):
 
 
 def sep_pair_model(dataset):
-    pm = SEP["pair_model"]
-    return f"results/models/{dataset}/{pm['arch']}/{pm['method']}/seed{SEP.get('seed', 0)}/model.pt"
+    return f"{model_dir({**SEP['pair_model'], 'dataset': dataset, 'seed': SEP.get('seed', 0)})}/model.pt"
 
 
 def sep_rows(table, rows=None):
@@ -141,8 +141,7 @@ def glime_setting(name):
 
 
 def glime_model(name):
-    s, _ = glime_setting(name)
-    return f"results/models/{s['dataset']}/{s['arch']}/{s['method']}/seed{s.get('seed', 0)}/model.pt"
+    return f"{model_dir(glime_setting(name)[0])}/model.pt"
 
 
 def glime_data(name):
@@ -261,16 +260,21 @@ def limeref_datasets():
     return sorted(ds)
 
 
+def unique_models(models):
+    """Each (dataset, arch, method, seed) once, in first-seen order."""
+    unique = {}
+    for m in models:
+        unique.setdefault((m["dataset"], m["arch"], m["method"], m.get("seed", 0)), m)
+    return list(unique.values())
+
+
 def _all_models():
     """The config's `models` plus the baseline and refined models each paper needs (no duplicates)."""
     models = [dict(m, seed=m.get("seed", 0)) for m in config["models"]]
     for d in limeref_datasets():
         for method in (LIMEREF["baseline_method"], LIMEREF["refined_method"]):
             models.append({"dataset": d, "arch": LIMEREF["arch"], "method": method, "seed": LIMEREF["seed"]})
-    unique = {}
-    for m in models:
-        unique.setdefault((m["dataset"], m["arch"], m["method"], m["seed"]), m)
-    return list(unique.values())
+    return unique_models(models)
 
 
 _check_config()
@@ -523,10 +527,7 @@ def matrix_models():
     for rows in SEP.get("tables", {}).values():
         models += [{"dataset": r["dataset"], "arch": r["arch"], "method": r["method"], "seed": r.get("seed", 0)}
                    for r in rows]
-    unique = {}
-    for m in models:
-        unique.setdefault((m["dataset"], m["arch"], m["method"], m.get("seed", 0)), m)
-    return list(unique.values())
+    return unique_models(models)
 
 
 def matrix_file(m):
@@ -581,7 +582,7 @@ COST = config.get("cost", {})
 def cost_target_papers():
     """The papers the cost estimate's target configuration runs (its `papers`, read from its files)."""
     import yaml
-    papers = ["limeref", "glime", "aga", "sep"]
+    papers = ALL_PAPERS
     for path in COST.get("target_configfiles", []):
         if not Path(path).exists():
             _fail(f"cost.target_configfiles lists {path!r}, which does not exist (paths are relative to "
