@@ -18,11 +18,11 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
-include: "workflow/rules/figures.smk"
 include: "workflow/rules/limeref.smk"
 include: "workflow/rules/glime.smk"
 include: "workflow/rules/aga.smk"
 include: "workflow/rules/sep.smk"
+include: "workflow/rules/artifacts.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/cost.smk"
 
@@ -30,5 +30,5 @@ include: "workflow/rules/cost.smk"
 # `rule all` must stay in this file: Snakemake ignores default targets set in included files.
 rule all:
     input:
-        final_outputs(),
+        P.final_targets(P.cost.outputs()),
     default_target: True

@@ -11,7 +11,7 @@ localrules:
 
 rule job_listing:
     input:
-        lambda w: ["config.yaml", *listing_configfiles(w.scale), *workflow_files()],
+        lambda w: [*P.cost.listing_inputs(w.scale), *SNAKEFILES],
     output:
         "results/cost/jobs/{scale}/{part}.txt",
     log:
@@ -21,7 +21,7 @@ rule job_listing:
         part="all|overview|limeref|glime|aga|sep",
     params:
         snakefile=workflow.main_snakefile,
-        config=lambda w: listing_config(w.scale, w.part),
+        config=lambda w: P.cost.listing_config(w.scale, w.part),
     conda:
         "../../envs/pipeline.yaml"
     shell:
@@ -30,10 +30,10 @@ rule job_listing:
 
 rule cost_estimate:
     input:
-        ran=[f for f in final_outputs() if not f.startswith("results/cost/")],
+        ran=P.final_targets([]),
         measured="results/cost/jobs/measured/all.txt",
         target="results/cost/jobs/target/all.txt",
-        parts=lambda w: expand("results/cost/jobs/target/{part}.txt", part=["overview", *cost_target_papers()]),
+        parts=lambda w: expand("results/cost/jobs/target/{part}.txt", part=["overview", *P.cost.target_papers()]),
     output:
         md=report("results/cost/estimate.md", caption="../report/cost.rst", category="Cost estimate"),
         csv="results/cost/estimate.csv",
@@ -41,7 +41,7 @@ rule cost_estimate:
     log:
         "results/logs/cost/estimate.log",
     params:
-        speedup=config["cost"]["speedup"],
+        speedup=P.config["cost"]["speedup"],
     conda:
         "../../envs/pipeline.yaml"
     shell:

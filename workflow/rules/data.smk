@@ -1,5 +1,6 @@
 # Download (real datasets), verify, extract and prepare every dataset once into results/data/<name>/.
 
+
 rule download_dataset:
     output:
         f"{DOWNLOADS}/{{dataset}}/verified.json",
@@ -8,7 +9,7 @@ rule download_dataset:
     benchmark:
         "results/benchmarks/download/{dataset}.tsv"
     params:
-        overrides=lambda w: shlex.quote(as_json(config["data"]["url_overrides"])),
+        overrides=quoted_json(P.config["data"]["url_overrides"]),
     retries: 2
     resources:
         mem_mb=2000,
@@ -22,7 +23,7 @@ rule download_dataset:
 
 rule prepare_dataset:
     input:
-        unpack(prepare_inputs),
+        unpack(P.prepare_inputs),
     output:
         "results/data/{dataset}/meta.json",
     log:
@@ -30,15 +31,14 @@ rule prepare_dataset:
     benchmark:
         "results/benchmarks/prepare/{dataset}.tsv"
     params:
-        options=lambda w: shlex.quote(prepare_options(w)),
-        raw=lambda w, input: f"--raw {Path(input.raw).parent}" if "raw" in input.keys() else "",
-        source=lambda w, input: f"--source {Path(input.source).parent}" if "source" in input.keys() else "",
+        options=P.prepare_options,
+        args=P.prepare_args,
     resources:
-        gpu=res("prepare", "gpu", 0),
-        mem_mb=res("prepare", "mem_mb", 8000),
-        runtime=res("prepare", "runtime", 60),
+        gpu=res("prepare", "gpu"),
+        mem_mb=res("prepare", "mem_mb"),
+        runtime=res("prepare", "runtime"),
     conda:
         "../../envs/pipeline.yaml"
     shell:
         "python -m interprobust data prepare --dataset {wildcards.dataset} --meta {output}"
-        " {params.raw} {params.source} --options {params.options} > {log} 2>&1"
+        " {params.args} --options {params.options} > {log} 2>&1"

@@ -1,0 +1,1 @@
+"""Each paper's home: experiment code, tables, figures, scorecard lookups, claims and DAG helpers."""

@@ -1,0 +1,71 @@
+"""G-LIME's part of the DAG: its settings (the main ones and Table 7's networks) and their files."""
+
+from __future__ import annotations
+
+from ...plan import model_file, prepared, quoted_json
+
+SECTION_ONLY = ("settings", "networks")
+
+
+class GlimePlan:
+    def __init__(self, plan, section: dict):
+        self.plan, self.s = plan, section
+
+    def __bool__(self) -> bool:
+        return bool(self.s)
+
+    def mains(self) -> list[dict]:
+        return list(self.s.get("settings", [])) if self.s else []
+
+    def networks(self) -> list[dict]:
+        return list(self.s.get("networks", [])) if self.s else []
+
+    def setting(self, name: str) -> tuple[dict, bool]:
+        """A setting (main or network) by name, with whether it is a main setting."""
+        for s in self.mains():
+            if s["name"] == name:
+                return s, True
+        for s in self.networks():
+            if s["name"] == name:
+                return s, False
+        raise ValueError(f"no glime setting named {name!r}; settings: {[s['name'] for s in self.mains() + self.networks()]}")
+
+    def models(self) -> list[dict]:
+        return [{k: s[k] for k in ("dataset", "arch", "recipe")} | {"seed": s.get("seed", 0)}
+                for s in self.mains() + self.networks()]
+
+    def model(self, name: str) -> str:
+        s = self.setting(name)[0]
+        return model_file({**s, "seed": s.get("seed", 0)})
+
+    def data(self, name: str) -> str:
+        return prepared(self.setting(name)[0]["dataset"])
+
+    def segments(self, name: str) -> str:
+        return f"results/glime/segments/{self.setting(name)[0]['dataset']}.npz"
+
+    def study_inputs(self, w, *needs: str) -> dict[str, str]:
+        """A study job's inputs: the setting's model, data and superpixels, plus ``needs`` of its own folder."""
+        inputs = {"model": self.model(w.name), "data": self.data(w.name), "segments": self.segments(w.name)}
+        inputs.update({n: f"results/glime/{w.name}/{n}.npz" for n in needs})
+        return inputs
+
+    def segment_settings(self) -> str:
+        return quoted_json({k: v for k, v in self.s.items() if k not in SECTION_ONLY})
+
+    def settings(self, name: str) -> str:
+        """The glime section as the CLI's --settings; a network setting runs only at table6_samples."""
+        main = self.setting(name)[1]
+        p = {k: v for k, v in self.s.items() if k not in SECTION_ONLY}
+        n6 = self.s["table6_samples"]
+        p["run_samples"] = sorted(set(self.s["samples"]) | {n6}) if main else [n6]
+        p["ablation_samples"] = n6
+        if not main:
+            p["repeats"] = 1
+        return quoted_json(p)
+
+    def main_instances(self) -> list[dict]:
+        return [{"name": s["name"], "stands_for": s.get("stands_for", s["name"])} for s in self.mains()]
+
+    def file(self, name: str, filename: str) -> str:
+        return f"results/glime/{name}/{filename}"

@@ -1,0 +1,133 @@
+"""G-LIME's figures (Fig. 3-9)."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from ...plotting import plt
+from ...render import Figure, combine, npz
+
+
+def glime_clusters(d: dict):
+    """G-LIME Fig. 3: sample superpixels (rows: the three most populous clusters)."""
+    ex = d["examples"]
+    fig, axes = plt.subplots(ex.shape[0], ex.shape[1], figsize=(1.3 * ex.shape[1], 1.4 * ex.shape[0]), squeeze=False)
+    for r in range(ex.shape[0]):
+        for c in range(ex.shape[1]):
+            ax = axes[r][c]
+            ax.imshow(ex[r, c].squeeze(), cmap="gray" if ex.shape[-1] == 1 else None)
+            ax.set(xticks=[], yticks=[])
+        axes[r][0].set_ylabel(f"cluster {int(d['example_clusters'][r])}", fontsize=8)
+    return fig
+
+
+def glime_paths(d: dict, names: list[str]):
+    """G-LIME Fig. 4: the solution path (coefficients vs l1) of one image, one panel per estimator."""
+    import numpy as np
+    fig, axes = plt.subplots(1, len(names), figsize=(4.2 * len(names), 3.3), squeeze=False)
+    rows = []
+    for ax, name in zip(axes[0], names):
+        lam, coefs = d[f"path_lambda/{name}"], d[f"path_coefs/{name}"]
+        x = np.log10(np.maximum(lam, lam[lam > 0].min() / 10 if (lam > 0).any() else 1e-6))
+        for j in range(coefs.shape[0]):
+            ax.plot(x, coefs[j], lw=0.8)
+            rows += [dict(estimator=name, feature=j, lambda1=float(l), coef=float(v)) for l, v in zip(lam, coefs[j])]
+        ax.set(xlabel="log10 l1", ylabel="coefficient", title=name)
+        ax.invert_xaxis()
+        ax.grid(alpha=0.3)
+    return fig, pd.DataFrame(rows)
+
+
+def glime_fidelity(scores: pd.DataFrame, lam2: float):
+    """G-LIME Fig. 5: mean local fidelity (weighted R^2) vs the number of samples n, per estimator."""
+    s = scores[(scores["repeat"] == 0) & ((scores["lam2"] - lam2).abs() < 1e-9) & (scores["n"] > 0)]
+    mean = s.groupby(["estimator", "n"], sort=False)["r2"].mean().reset_index()
+    fig, ax = plt.subplots(figsize=(5, 3.6))
+    for i, (name, g) in enumerate(mean.groupby("estimator", sort=False)):
+        ax.plot(g["n"], g["r2"], marker="o", ms=3, color=f"C{i % 10}", ls="--" if "Path" in name else "-", label=name)
+    ax.set(xlabel="LIME samples n", ylabel="weighted R² (local fidelity)", xscale="log")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=6, ncol=2)
+    return fig, mean
+
+
+def glime_curves(d: dict, names: list[str], kind: str):
+    """G-LIME Fig. 6 / 7: the deletion or insertion curve of one image per estimator."""
+    import numpy as np
+    fig, ax = plt.subplots(figsize=(5, 3.6))
+    rows = []
+    for i, name in enumerate(names):
+        c = d[f"{kind}/{name}"]
+        c = c[~np.isnan(c)]
+        steps = np.arange(len(c))
+        ax.plot(steps, c, color=f"C{i}", label=f"{name} (AUC {c.mean():.3f})")
+        rows += [dict(estimator=name, step=int(s_), probability=float(p)) for s_, p in zip(steps, c)]
+    ax.set(xlabel=f"superpixels {'removed' if kind == 'deletion' else 'inserted'}", ylabel="class probability",
+           title=kind, ylim=(-0.02, 1.02))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    return fig, pd.DataFrame(rows)
+
+
+def glime_stability_example(d: dict, names: list[str]):
+    """G-LIME Fig. 8: the top-3 superpixels of one image in each repeated explanation, per estimator."""
+    import numpy as np
+    image, seg = d["image"], d["segments"]
+    reps = d[f"top3/{names[0]}"].shape[0]
+    fig, axes = plt.subplots(len(names), reps, figsize=(1.6 * reps, 1.7 * len(names)), squeeze=False)
+    rows = []
+    for r, name in enumerate(names):
+        for k in range(reps):
+            top = d[f"top3/{name}"][k]
+            shown = np.where(np.isin(seg, top)[..., None], image, (image * 0.25).astype(image.dtype))
+            axes[r][k].imshow(shown.squeeze(), cmap="gray" if image.shape[-1] == 1 else None)
+            axes[r][k].set(xticks=[], yticks=[])
+            rows.append(dict(estimator=name, repeat=k, top3=" ".join(map(str, top))))
+        axes[r][0].set_ylabel(name, fontsize=8)
+    return fig, pd.DataFrame(rows)
+
+
+def glime_lam2(scores: pd.DataFrame, n: int):
+    """G-LIME Fig. 9: mean deletion and insertion vs l2 for the estimators with a prior, at n samples."""
+    s = scores[(scores["n"] == n) & (scores["repeat"] == 0) & scores["estimator"].str.startswith("G-LIME")]
+    mean = s.groupby(["estimator", "lam2"], sort=False)[["deletion", "insertion"]].mean().reset_index()
+    mean = mean.sort_values(["estimator", "lam2"], kind="stable")
+    fig, axes = plt.subplots(1, 2, figsize=(8, 3.4))
+    for ax, metric in zip(axes, ("deletion", "insertion")):
+        for i, (name, g) in enumerate(mean.groupby("estimator", sort=False)):
+            ax.plot(g["lam2"], g[metric], marker="o", ms=3, color=f"C{i % 10}", ls="--" if "Path" in name else "-",
+                    label=name)
+        ax.set(xlabel="l2", ylabel=f"{metric} AUC", title=f"{metric} (n = {n})")
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=6, ncol=2)
+    return fig, mean
+
+
+
+# ------------------------------------------------------------------------- render functions (registry)
+def clusters_figure(inputs):
+    return Figure(glime_clusters(npz(inputs["clusters"][0])))
+
+
+def paths_figure(inputs):
+    return Figure(*glime_paths(npz(inputs["details"][0]), ["LIME-Path", "G-LIME-N-Path"]))
+
+
+def fidelity_figure(inputs, *, lam2):
+    return Figure(*glime_fidelity(pd.read_csv(inputs["scores"][0]), lam2))
+
+
+def deletion_figure(inputs):
+    return Figure(*glime_curves(npz(inputs["details"][0]), ["LIME", "G-LIME-N", "G-LIME-AVG"], "deletion"))
+
+
+def insertion_figure(inputs):
+    return Figure(*glime_curves(npz(inputs["details"][0]), ["LIME", "G-LIME-N", "G-LIME-AVG"], "insertion"))
+
+
+def stability_figure(inputs):
+    return Figure(*glime_stability_example(npz(inputs["stability"][0]), ["LIME", "G-LIME-N"]))
+
+
+def lam2_figure(inputs, *, n):
+    return Figure(*glime_lam2(pd.read_csv(inputs["scores"][0]), n))

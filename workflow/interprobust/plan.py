@@ -1,0 +1,305 @@
+"""The shared part of the DAG as pure functions of the resolved configuration.
+
+:class:`Plan` answers, for the Snakemake rules, the questions every paper shares: which models are
+trained and evaluated, where a model's files live, what one training job's settings are, which
+datasets are prepared and how. Each paper's own questions are answered by ``papers/<paper>/dag.py``
+(reached as ``plan.limeref``, ``plan.glime``, ...). Nothing here prints, mutates the configuration,
+imports torch or knows Snakemake; wildcards are passed as plain dicts or objects with attributes.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from .data.registry import DATASETS
+
+ALL_PAPERS = ["limeref", "glime", "aga", "sep"]
+
+
+def as_json(obj: Any) -> str:
+    """Deterministic JSON for params (stable across runs, so it never triggers a rerun by itself)."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"))
+
+
+def quoted_json(obj: Any) -> str:
+    return shlex.quote(as_json(obj))
+
+
+def quoted(items) -> str:
+    return " ".join(shlex.quote(str(x)) for x in items)
+
+
+def _get(w, key):
+    return w[key] if isinstance(w, dict) else getattr(w, key)
+
+
+def model_dir(m: dict) -> str:
+    return f"results/models/{m['dataset']}/{m['arch']}/{m['recipe']}/seed{m.get('seed', 0)}"
+
+
+def eval_dir(m: dict) -> str:
+    return f"results/eval/{m['dataset']}/{m['arch']}/{m['recipe']}/seed{m.get('seed', 0)}"
+
+
+def model_file(m: dict) -> str:
+    return f"{model_dir(m)}/model.pt"
+
+
+def model_label(m: dict) -> str:
+    return f"{m['arch']}/{m['recipe']}/seed{m.get('seed', 0)}"
+
+
+def prepared(dataset: str) -> str:
+    return f"results/data/{dataset}/meta.json"
+
+
+def unique_models(models: list[dict]) -> list[dict]:
+    """Each (dataset, arch, recipe, seed) once, in first-seen order, seed filled."""
+    unique: dict[tuple, dict] = {}
+    for m in models:
+        m = {**m, "seed": m.get("seed", 0)}
+        unique.setdefault((m["dataset"], m["arch"], m["recipe"], m["seed"]), m)
+    return list(unique.values())
+
+
+class Plan:
+    """The resolved configuration and the questions the rules ask of it."""
+
+    def __init__(self, config: dict, configfiles: list[str] | None = None):
+        self.config = config
+        self.configfiles = list(configfiles or [])
+        self.papers = list(config.get("papers", ALL_PAPERS))
+        from .papers.aga.dag import AgaPlan
+        from .papers.glime.dag import GlimePlan
+        from .papers.limeref.dag import LimerefPlan
+        from .papers.matrix.dag import MatrixPlan
+        from .papers.sep.dag import SepPlan
+        self.limeref = LimerefPlan(self, config.get("limeref", {}) if "limeref" in self.papers else {})
+        self.glime = GlimePlan(self, config.get("glime", {}) if "glime" in self.papers else {})
+        self.aga = AgaPlan(self, config.get("aga", {}) if "aga" in self.papers else {})
+        self.sep = SepPlan(self, config.get("sep", {}) if "sep" in self.papers else {})
+        self.matrix = MatrixPlan(self, config.get("matrix", {}))
+
+    # ---------------------------------------------------------------------------------- what runs
+    def builds(self, paper: str) -> bool:
+        """Whether ``paper``'s artifacts are built: the overview always; the matrix with any paper."""
+        if paper == "overview":
+            return True
+        if paper == "matrix":
+            return bool(self.papers) and self.matrix.enabled
+        return paper in self.papers
+
+    @cached_property
+    def models(self) -> list[dict]:
+        """The overview's models: the config's ``models`` plus LIMEREF's baseline and refined models."""
+        return unique_models(list(self.config["models"]) + self.limeref.models())
+
+    def models_on(self, dataset: str) -> list[dict]:
+        return [m for m in self.models if m["dataset"] == dataset]
+
+    def trained_datasets(self) -> list[str]:
+        return sorted({m["dataset"] for m in self.models})
+
+    def is_overview_model(self, w) -> bool:
+        key = tuple(str(_get(w, k)) for k in ("dataset", "arch", "recipe", "seed"))
+        return any(tuple(str(m[k]) for k in ("dataset", "arch", "recipe", "seed")) == key for m in self.models)
+
+    def corrupted_of(self, dataset: str) -> str | None:
+        return self.config["evaluate"]["corrupted_test_sets"].get(dataset)
+
+    def tracked_corruptions(self, dataset: str) -> str | None:
+        return self.corrupted_of(dataset) if self.config["evaluate"]["track_corruptions"]["enabled"] else None
+
+    # ----------------------------------------------------------------------------------- training
+    def recipe(self, name: str) -> dict:
+        try:
+            return self.config["recipes"][name]
+        except KeyError:
+            raise KeyError(f"no recipe {name!r}; recipes: {', '.join(sorted(self.config['recipes']))}") from None
+
+    def training_settings(self, dataset: str, recipe: str, spurious: str | None = None) -> dict:
+        """One model's resolved settings: defaults < per-dataset < recipe."""
+        r = self.recipe(recipe)
+        c = self.config
+        training = {**c["training"], **c["training_by_dataset"].get(dataset, {}), **r["training"]}
+        model = {**c["model_defaults"], **r["model"]}
+        loss_params = {**r["params"], **r["params_by_dataset"].get(dataset, {})}
+        if spurious:
+            loss_params["spurious"] = spurious
+        return {"loss": r["loss"], "loss_params": loss_params, "training": training, "model": model}
+
+    def uses_spurious(self, recipe: str) -> bool:
+        return self.recipe(recipe)["loss"] == "limeref"
+
+    def train_inputs(self, w) -> dict[str, str]:
+        d, recipe = _get(w, "dataset"), _get(w, "recipe")
+        inputs = {"data": prepared(d)}
+        if self.tracked_corruptions(d) and self.is_overview_model(w):
+            inputs["tracked"] = prepared(self.tracked_corruptions(d))
+        if self.uses_spurious(recipe):
+            inputs.update(self.limeref.refined_inputs(d, _get(w, "arch"), _get(w, "seed")))
+        return inputs
+
+    def train_settings(self, w) -> str:
+        """The train job's --settings, from wildcards and config only (so Snakemake reruns on change)."""
+        d, recipe = _get(w, "dataset"), _get(w, "recipe")
+        spurious = self.train_inputs(w).get("spurious")
+        return quoted_json(self.training_settings(d, recipe, spurious))
+
+    def train_extra_args(self, w) -> str:
+        inputs = self.train_inputs(w)
+        args = f" --init-from {inputs['init']}" if "init" in inputs else ""
+        if "tracked" in inputs:
+            args += f" --track-corruptions {Path(inputs['tracked']).parent}"
+            n = self.config["evaluate"]["track_corruptions"].get("max_samples")
+            args += f" --track-samples {n}" if n else ""
+        return args
+
+    # --------------------------------------------------------------------------------- evaluation
+    def evaluation_settings(self, attacks: str = "attacks") -> str:
+        e = self.config["evaluate"]
+        strong = attacks == "strong_attacks"
+        eps = (e.get("strong_eps") or e["eps"]) if strong else e["eps"]
+        n = (e.get("strong_max_samples") or e["max_samples"]) if strong else e["max_samples"]
+        return quoted_json({"eps": eps, "attacks": e[attacks], "batch_size": e["batch_size"], "max_samples": n})
+
+    def corrupted_attack_settings(self) -> str:
+        e = self.config["evaluate"]
+        return quoted_json({"attack_eps": e["corrupted_attacks"], "attacks": e["attacks"],
+                            "batch_size": e["batch_size"], "max_samples": e.get("corrupted_max_samples"),
+                            "severities": e.get("corrupted_severities")})
+
+    # --------------------------------------------------------------------------------------- data
+    def prepare_inputs(self, w) -> dict[str, str]:
+        spec = DATASETS[_get(w, "dataset")]
+        inputs = {}
+        if spec.needs_download:
+            inputs["raw"] = f"{self.config['paths']['downloads']}/{spec.name}/verified.json"
+        if spec.source:
+            inputs["source"] = prepared(spec.source)
+        return inputs
+
+    def prepare_args(self, w) -> str:
+        inputs = self.prepare_inputs(w)
+        args = [f"--raw {Path(inputs['raw']).parent}"] if "raw" in inputs else []
+        args += [f"--source {Path(inputs['source']).parent}"] if "source" in inputs else []
+        return " ".join(args)
+
+    def prepare_options(self, w) -> str:
+        spec = DATASETS[_get(w, "dataset")]
+        data = self.config["data"]
+        if spec.kind == "embedded":
+            return quoted_json(data.get("embedded", {}))
+        if spec.name == "imagenet100":
+            return quoted_json({"imagenet_dir": data.get("imagenet_dir")})
+        return quoted_json(data.get(spec.name, {}))
+
+    # ---------------------------------------------------------------------------------- resources
+    def res(self, stage: str, key: str, default=0):
+        return self.config["resources"].get(stage, {}).get(key, default)
+
+    # ------------------------------------------------------------------------------------ targets
+    def final_targets(self, cost: list[str]) -> list[str]:
+        """Every file the default target builds: the registry's artifacts, then the scorecard, claims
+        and cost estimate when a paper is built (``papers: []`` builds only the overview)."""
+        from . import registry
+        out = registry.targets(self)
+        if self.papers:
+            out += [f"results/{what}.{ext}" for what in ("scorecard", "claims") for ext in ("csv", "md")]
+            out += cost
+        return out
+
+    def report_manifest(self) -> str:
+        """The scorecard's and the claims' --manifest: every artifact instance and its files."""
+        from . import registry
+        return quoted_json({"scale": self.config.get("scale", "paper"), "artifacts": registry.manifest(self)})
+
+    def report_inputs(self) -> list[str]:
+        from . import registry
+        return [p for p in registry.targets(self) if p.endswith(".csv") and not p.startswith("results/overview/")
+                and not p.startswith("results/matrix")]
+
+    # ------------------------------------------------------------------------------------ checks
+    def check(self) -> None:
+        """Cross-references the schema cannot express: every recipe a paper names exists, no model is
+        listed twice, no model trains on a corrupted test set, corrupted_test_sets name corrupted sets."""
+        def fail(msg):
+            raise ValueError(f"config error: {msg}")
+        recipes = self.config["recipes"]
+        named = [("models", m) for m in self.config["models"]] + [("limeref", m) for m in self.limeref.models()]
+        named += [("glime", m) for m in self.glime.models()] + [("aga", m) for m in self.aga.models()]
+        named += [("sep", m) for m in self.sep.models()]
+        if self.sep:
+            named.append(("sep.pair_model", {**self.sep.s["pair_model"], "dataset": "(every sep dataset)"}))
+        if self.matrix.s.get("models", "all") != "all":
+            named += [("matrix.models", m) for m in self.matrix.s["models"]]
+        for where, m in named:
+            if m["recipe"] not in recipes:
+                fail(f"{where} entry {m} uses recipe {m['recipe']!r}; recipes: {', '.join(sorted(recipes))}")
+        seen = set()
+        for m in self.config["models"]:
+            key = (m["dataset"], m["arch"], m["recipe"], m.get("seed", 0))
+            if key in seen:
+                fail(f"models lists {key} twice")
+            seen.add(key)
+            if DATASETS[m["dataset"]].corrupted:
+                fail(f"{m['dataset']!r} is a corrupted test set: it cannot train a model")
+        for clean, corrupt in self.config["evaluate"]["corrupted_test_sets"].items():
+            if not DATASETS[corrupt].corrupted:
+                valid = ", ".join(n for n, s in DATASETS.items() if s.corrupted)
+                fail(f"evaluate.corrupted_test_sets maps {clean!r} to {corrupt!r}, which is not a corrupted set ({valid})")
+        self.sep.check(fail)
+
+    @cached_property
+    def cost(self) -> "CostPlan":
+        return CostPlan(self)
+
+
+class CostPlan:
+    """The cost estimate's job listings: dry runs of this same workflow, measured (this run's config
+    files) and target (``cost.target_configfiles`` over config.yaml), whole or one part at a time."""
+
+    PARTS = ("overview", *ALL_PAPERS)
+
+    def __init__(self, plan: Plan):
+        self.plan, self.s = plan, plan.config.get("cost", {})
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.s.get("enabled", True))
+
+    def outputs(self) -> list[str]:
+        return [f"results/cost/{w}" for w in ("estimate.md", "estimate.csv", "jobs.csv")] if self.enabled else []
+
+    def configfiles(self, scale: str) -> list[str]:
+        return list(self.plan.configfiles if scale == "measured" else self.s.get("target_configfiles", []))
+
+    def listing_inputs(self, scale: str) -> list[str]:
+        """What a listing depends on: the configuration files it reads."""
+        return ["config.yaml", *sorted(str(p) for p in Path("config/papers").glob("*.yaml")), *self.configfiles(scale)]
+
+    def listing_config(self, scale: str, part: str) -> str:
+        """Command-line config of a dry run (values given with --config are not passed on); a part runs
+        only the overview or one paper."""
+        files = self.configfiles(scale)
+        args = [f"--configfile {quoted(files)}"] if files else []
+        if part != "all":
+            papers = as_json([] if part == "overview" else [part])
+            args.append(f"--config {shlex.quote(f'papers={papers}')}")
+        return " ".join(args)
+
+    def target_papers(self) -> list[str]:
+        """The papers the target configuration runs (its ``papers``, read from its files)."""
+        import yaml
+        papers = ALL_PAPERS
+        for path in self.s.get("target_configfiles", []):
+            if not Path(path).exists():
+                raise ValueError(f"config error: cost.target_configfiles lists {path!r}, which does not exist "
+                                 f"(paths are relative to {Path.cwd()})")
+        for path in ["config.yaml", *self.s.get("target_configfiles", [])]:
+            papers = (yaml.safe_load(Path(path).read_text()) or {}).get("papers", papers)
+        return list(papers)
