@@ -1,0 +1,1 @@
+"""SEP helpers that are pure Python (no torch)."""
