@@ -333,3 +333,10 @@ def test_shipped_configs_have_no_duplicate_keys_and_no_string_numbers(name):
 
     walk(doc, "")
     assert not bad, f"numbers read as strings (write e.g. 5.0e+4): {bad}"
+
+
+def test_scorecard_finds_a_setting_through_stands_for():
+    from interprobust.scorecard import _aga_setting
+    settings = {"aga": {"settings": [{"name": "main", "stands_for": "cifar10_resnet18"}]}}
+    assert _aga_setting(settings, "cifar10_resnet18") == "main"
+    assert _aga_setting({"aga": {"settings": [{"name": "cifar10_lenet"}]}}, "cifar10_lenet") == "cifar10_lenet"
