@@ -1,6 +1,7 @@
 """The config schema, the registries it names, and the two shipped configs agree."""
 
 import copy
+import itertools
 import re
 import tomllib
 from pathlib import Path
@@ -11,20 +12,21 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = yaml.safe_load((ROOT / "workflow/schemas/config.schema.yaml").read_text())
+OLD = ROOT / "tests/fixtures/old_config"   # config.yaml and config/embedded.yaml before the restructuring
+
+from interprobust import config as C  # noqa: E402
+from interprobust.papers.sep.labels import row_label  # noqa: E402
+
+FILES = [str(ROOT / f) for f in C.DEFAULT_FILES]
+EMBEDDED = str(ROOT / "config/embedded.yaml")
+SCALES = {"paper": [], "embedded": [EMBEDDED]}
 
 
 def merged(*files):
-    """Snakemake's merge of --configfile over configfile: mappings merge recursively, the rest replaces."""
-    def update(a, b):
-        for k, v in b.items():
-            if isinstance(v, dict) and isinstance(a.get(k), dict):
-                update(a[k], v)
-            else:
-                a[k] = copy.deepcopy(v)
-        return a
+    """Snakemake's merge of config files: mappings merge recursively, the rest replaces."""
     out = {}
     for f in files:
-        update(out, yaml.safe_load((ROOT / f).read_text()))
+        out = C.merge(out, yaml.safe_load(Path(f).read_text()))
     return out
 
 
@@ -43,15 +45,19 @@ def test_schema_enums_match_the_registries():
     assert set(defs["training"]["properties"]) == set(train.TrainConfig.__dataclass_fields__)
 
 
-@pytest.mark.parametrize("files", [["config.yaml"], ["config.yaml", "config/embedded.yaml"]])
-def test_shipped_configs_are_valid(files):
-    validate(merged(*files))
+@pytest.mark.parametrize("scale", SCALES)
+def test_shipped_configs_are_valid_and_resolve(scale):
+    C.resolve(C.load(FILES + SCALES[scale]))
+
+
+def test_schema_holds_no_defaults():
+    assert "default:" not in (ROOT / "workflow/schemas/config.schema.yaml").read_text()
 
 
 def test_embedded_config_uses_only_embedded_datasets():
     from interprobust.data import registry
-    cfg = merged("config.yaml", "config/embedded.yaml")
-    used = {m["dataset"] for m in cfg["models"]}
+    cfg = C.resolve(C.load(FILES + [EMBEDDED]))
+    used = {d for _, _, d in C.trained(cfg)}
     used |= {v for k, v in cfg["evaluate"]["corrupted_test_sets"].items() if k in used}
     assert used and all(registry.get(d).kind == "embedded" for d in used)
 
@@ -59,18 +65,228 @@ def test_embedded_config_uses_only_embedded_datasets():
 @pytest.mark.parametrize("path, value, message", [
     (("models", 0, "dataset"), "cifar11", r"'cifar11' is not one of \[.*'cifar10'"),
     (("models", 0, "arch"), "resnet19", r"'resnet19' is not one of \[.*'resnet18'"),
-    (("methods", "ce", "loss"), "cee", r"'cee' is not one of \['ce'"),
+    (("recipes", "ce", "loss"), "cee", r"'cee' is not one of \['ce'"),
     (("training", "epochs"), "ten", r"'ten' is not of type 'integer'"),
     (("evaluate", "eps"), [8], r"8 is greater than the maximum of 1"),
+    (("methods",), {"ce": {"loss": "ce"}}, r"at \(top level\).*'methods' was unexpected"),
+    (("sep", "clustres"), 3, r"at sep: .*'clustres' was unexpected"),
+    (("limeref", "baseline_method"), "ce", r"at limeref: .*'baseline_method' was unexpected"),
 ])
-def test_bad_values_fail_with_the_valid_names(path, value, message):
-    cfg = merged("config.yaml")
+def test_bad_values_fail_naming_the_key(path, value, message):
+    cfg = C.load(FILES)
     node = cfg
     for p in path[:-1]:
         node = node[p]
     node[path[-1]] = value
-    with pytest.raises(jsonschema.ValidationError, match=message):
-        validate(cfg)
+    with pytest.raises(C.ConfigError, match=message):
+        C.validate(cfg)
+
+
+# ------------------------------------------------------------------ equivalence with the old config
+def _old(scale):
+    """The old config as Snakemake read it (anchors expanded by YAML, the overlay deep-merged)."""
+    return merged(OLD / "config.yaml", *([OLD / "embedded.yaml"] if scale == "embedded" else []))
+
+
+def _old_aga_grid_points(cfg, entry):
+    """common.smk's _aga_grid_points before the restructuring (it added the recipes to config["methods"])."""
+    setting = next(s for s in cfg["aga"]["settings"] if s["name"] == entry["setting"])
+    ref = entry.get("reference", "CE")
+    base = setting["methods"][entry["row"]]
+    recipe = cfg["methods"][base]
+    keys = sorted(entry["params"])
+    points = [(ref, setting["methods"][ref])]
+    for i, values in enumerate(itertools.product(*(entry["params"][k] for k in keys))):
+        params = {**recipe.get("params", {}), **dict(zip(keys, values))}
+        name = base if params == recipe.get("params", {}) else f"{base}-grid{i}"
+        cfg["methods"].setdefault(name, {**recipe, "params": params})
+        points.append((" ".join(f"{k}={v:g}" for k, v in zip(keys, values)), name))
+    return points
+
+
+def _filled(recipe):
+    return {"loss": recipe["loss"], **{k: recipe.get(k, {}) for k in C.RECIPE_KEYS[1:]}}
+
+
+@pytest.fixture(params=list(SCALES), scope="module")
+def both(request):
+    return request.param, _old(request.param), C.resolve(C.load(FILES + SCALES[request.param]))
+
+
+def test_recipes_equal_the_old_methods(both):
+    _, old, new = both
+    grids = {}
+    for entry in old["aga"]["grid"]:
+        grids[C.aga_grid_name(entry)] = _old_aga_grid_points(old, entry)   # adds the grid recipes
+    assert set(new["recipes"]) == set(old["methods"])
+    for name, recipe in old["methods"].items():
+        assert new["recipes"][name] == _filled(recipe), name
+    # the grid entries: the old names of the settings (renamed in the embedded overlay) aside
+    by_stand_in = {s["name"]: s["stands_for"] for s in new["aga"]["settings"]}
+    for g in new["aga"]["grid"]:
+        old_name = f"{by_stand_in[g['setting']]}{g['name'][len(g['setting']):]}"
+        assert [(p["label"], p["recipe"]) for p in g["points"]] == grids[old_name]
+    assert len(new["aga"]["grid"]) == len(grids)
+
+
+def test_sep_rows_equal_the_old_tables(both):
+    _, old, new = both
+    assert list(new["sep"]["tables"]) == list(old["sep"]["tables"])
+    for table, rows in old["sep"]["tables"].items():
+        want = [{"label": r["label"], "dataset": r["dataset"], "arch": r["arch"], "recipe": r["method"],
+                 "attribution": r.get("explain", "input_x_gradient"), "seed": r.get("seed", 0)} for r in rows]
+        assert new["sep"]["tables"][table] == want, table
+    assert new["sep"]["pair_model"] == {"arch": old["sep"]["pair_model"]["arch"],
+                                        "recipe": old["sep"]["pair_model"]["method"]}
+    assert new["sep"]["figures"] == old["sep"]["figures"]
+
+
+def test_models_and_settings_equal_the_old_ones(both):
+    scale, old, new = both
+    def as_new(models):
+        return [{"dataset": m["dataset"], "arch": m["arch"], "recipe": m["method"], "seed": m.get("seed", 0)}
+                for m in models]
+    assert new["models"] == as_new(old["models"])
+    assert new["matrix"]["models"] == (old["matrix"]["models"] if old["matrix"]["models"] == "all"
+                                       else as_new(old["matrix"]["models"]))
+    for key in ("settings", "networks"):
+        got = [{**s, "name": s["stands_for"]} for s in new["glime"][key]]
+        assert [{k: v for k, v in s.items() if k != "stands_for"} for s in got] == [
+            {"name": s["name"], **as_new([s])[0]} for s in old["glime"][key]]
+    assert [(s["stands_for"], s["dataset"], s["arch"], s["attack_eps"], s["recipes"]) for s in new["aga"]["settings"]] \
+        == [(s["name"], s["dataset"], s["arch"], s["attack_eps"], s["methods"]) for s in old["aga"]["settings"]]
+    lr = old["limeref"]
+    assert (new["limeref"]["baseline_recipe"], new["limeref"]["refined_recipe"]) == (lr["baseline_method"], lr["refined_method"])
+    same = {k: v for k, v in lr.items() if k not in ("baseline_method", "refined_method")}
+    assert {k: new["limeref"][k] for k in same} == same
+    if scale == "embedded":   # the overlay says what runs
+        assert [s["name"] for s in new["aga"]["settings"]] == ["main"]
+        assert new["glime"]["settings"][0]["name"] == "main"
+    else:
+        assert all(s["stands_for"] == s["name"] for s in new["aga"]["settings"] + new["glime"]["settings"])
+
+
+def test_the_other_sections_are_unchanged(both):
+    _, old, new = both
+    for key in ("scale", "papers", "device", "threads", "paths", "data", "model_defaults", "training_by_dataset",
+                "resources", "cost"):
+        assert new[key] == old[key], key
+    assert new["training"] == {**old["training"], "nesterov": False}
+    assert new["evaluate"] == {"strong_max_samples": None, **old["evaluate"]}
+    for key in ("matrix", "glime", "aga", "sep"):
+        skip = {"models", "settings", "networks", "grid", "tables", "pair_model", "attribution", "datasets"}
+        assert {k: v for k, v in new[key].items() if k not in skip} == \
+            {k: v for k, v in old[key].items() if k not in skip}, key
+
+
+# ------------------------------------------------------------------------------- recipes: base
+def _resolve_recipes(recipes):
+    return C.resolve_recipes(recipes)
+
+
+def test_base_is_a_deep_merge_with_chains():
+    r = _resolve_recipes({
+        "a": {"loss": "sep", "params": {"base": "madry", "gamma": 0.0, "eps": 0.1}, "training": {"lr": 0.1, "epochs": 3}},
+        "b": {"base": "a", "params": {"gamma": 5.0}, "training": {"epochs": 9}},
+        "c": {"base": "b", "params": {"base": "trades"}, "model": {"width": 0.5}},
+    })
+    assert r["b"] == {"loss": "sep", "params": {"base": "madry", "gamma": 5.0, "eps": 0.1}, "params_by_dataset": {},
+                      "training": {"lr": 0.1, "epochs": 9}, "model": {}}
+    # `base` inside params is the loss's argument, not inheritance
+    assert r["c"]["params"] == {"base": "trades", "gamma": 5.0, "eps": 0.1}
+    assert r["c"]["model"] == {"width": 0.5} and r["c"]["training"] == {"lr": 0.1, "epochs": 9}
+    assert all("base" not in x for x in r.values())
+
+
+def test_base_cycle_and_unknown_base_fail():
+    with pytest.raises(C.ConfigError, match=r"recipe 'x': base cycle x -> y -> x"):
+        _resolve_recipes({"x": {"base": "y", "loss": "ce"}, "y": {"base": "x"}})
+    with pytest.raises(C.ConfigError, match=r"recipe 'x' has base 'nope', which is not a recipe; recipes: ce, x"):
+        _resolve_recipes({"ce": {"loss": "ce"}, "x": {"base": "nope"}})
+
+
+def test_unknown_recipe_reference_fails_with_the_valid_names():
+    raw = C.load(FILES)
+    raw["models"][0]["recipe"] = "cee"
+    with pytest.raises(C.ConfigError, match=r"models trains recipe 'cee' on cifar10; recipes: .*aga_in100_ce, "):
+        C.resolve(raw)
+
+
+def test_resolve_does_not_mutate_its_input():
+    raw = C.load(FILES + [EMBEDDED])
+    before = copy.deepcopy(raw)
+    C.resolve(raw)
+    assert raw == before
+
+
+def test_resolved_shape():
+    r = C.resolve(C.load(FILES))
+    assert all(set(x) == set(C.RECIPE_KEYS) for x in r["recipes"].values())
+    assert all(set(m) == {"dataset", "arch", "recipe", "seed"} for m in r["models"])
+    assert set(r["limeref"]) == {"arch", "seed", "baseline_recipe", "refined_recipe", "rounds", "refine_from",
+                                 "datasets", "corrupted", "planted", "detection"}
+    for s in r["glime"]["settings"] + r["glime"]["networks"]:
+        assert set(s) == {"name", "stands_for", "dataset", "arch", "recipe", "seed"}
+    assert all(set(s) == {"name", "stands_for", "dataset", "arch", "attack_eps", "recipes"} for s in r["aga"]["settings"])
+    assert all(set(g) == {"name", "setting", "row", "reference", "points"} for g in r["aga"]["grid"])
+    for rows in r["sep"]["tables"].values():
+        assert all(set(x) == {"label", "dataset", "arch", "recipe", "attribution", "seed"} for x in rows)
+
+
+def test_sep_stand_in_datasets_keep_the_paper_labels():
+    r = C.resolve(C.load(FILES + [EMBEDDED]))
+    rows = r["sep"]["tables"]["table2"] + r["sep"]["tables"]["table6"]
+    assert [x["label"] for x in rows][:1] == ["cifar10 ConvNet Normal"]
+    assert {x["dataset"] for x in rows} == {"digits_rgb32"}
+
+
+# ---------------------------------------------------------------------------------------- labels
+def test_row_label_makes_the_labels_the_scorecard_looks_up():
+    from interprobust.scorecard import _sep_label
+    assert _sep_label("table2_gxi", ("cifar10", "convnet", "SEP_pos", "acc"))[1] == "cifar10 ConvNet SEP_pos"
+    assert _sep_label("table6", ("mnist", "wrn28", "AT", "acc"))[1] == "mnist WRN-28 AT"
+    assert _sep_label("table7", ("test_gradient", "resnet18", "SEP_neg", "x"))[1] == "gradient ResNet-18 SEP_neg"
+    assert _sep_label("table8", ("convnet_beta5", "TRADES+SEP_pos", "x"))[1] == "ConvNet beta=5 TRADES+SEP_pos"
+    # every grid row of the old tables is made by row_label from its parts
+    old = _old("paper")["sep"]["tables"]
+    for table in ("table2", "table3", "table6", "table7"):
+        for r in old[table]:
+            lead, _, variant = r["label"].split(" ")[0], None, r["label"].split(" ")[-1]
+            assert row_label(r["arch"], variant, lead=lead) == r["label"]
+    for r in old["table8"]:
+        beta = float(r["label"].split("beta=")[1].split(" ")[0])
+        assert row_label(r["arch"], r["label"].split(" ")[-1], beta=beta) == r["label"]
+
+
+# ------------------------------------------------------------------------------------------ show
+def test_show_lists_every_recipe_and_its_effective_settings():
+    r = C.resolve(C.load(FILES + [EMBEDDED]))
+    text = C.show(r)
+    assert all(f"\n  {name}:" in text for name in r["recipes"])
+    eff = yaml.safe_load(text.split("# effective settings")[1].split("\n", 1)[1])["effective"]
+    e = eff["sep_e_pos"]["digits_rgb32"]
+    assert e["loss_params"]["gamma"] == 5.0e4 and e["training"]["epochs"] == 3 and e["model"]["width"] == 0.25
+    assert eff["aga_resnet18_hessian"]["digits_rgb32"]["training"]["epochs"] == 4   # through base from the overlay
+
+
+def test_config_show_command(tmp_path, capsys, monkeypatch):
+    import argparse
+    from interprobust.config.cli import register
+    p = argparse.ArgumentParser()
+    register(p.add_subparsers(dest="command"))
+    monkeypatch.chdir(ROOT)
+    a = p.parse_args(["config", "show", "--configfile", "config/embedded.yaml"])
+    assert a.func(a) == 0
+    out = capsys.readouterr().out
+    assert "scale: embedded" in out and "sep_e_pos_e1" in out and "aga_resnet18_l2_cosd-grid0" not in out
+    assert "stands_for: cifar10_resnet18" in out
+
+
+def test_several_configfiles_merge_deeply():
+    a = {"x": {"p": 1, "q": {"r": 1, "s": 2}}, "l": [1, 2]}
+    b = {"x": {"q": {"s": 20}}, "l": [3]}
+    assert C.merge(a, b) == {"x": {"p": 1, "q": {"r": 1, "s": 20}}, "l": [3]}
+    assert a == {"x": {"p": 1, "q": {"r": 1, "s": 2}}, "l": [1, 2]}
 
 
 def test_conda_env_pins_match_pyproject():
@@ -99,9 +315,9 @@ def _mapping(loader, node, deep=False):
 _NoDuplicates.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
 
 
-@pytest.mark.parametrize("name", ["config.yaml", "config/embedded.yaml"])
+@pytest.mark.parametrize("name", ["config.yaml", "config/embedded.yaml", *C.PAPER_FILES])
 def test_shipped_configs_have_no_duplicate_keys_and_no_string_numbers(name):
-    """A second `methods:` would silently drop the first; `5.0e4` is a string in YAML 1.1 (write 5.0e+4)."""
+    """A second `recipes:` would silently drop the first; `5.0e4` is a string in YAML 1.1 (write 5.0e+4)."""
     doc = yaml.load((ROOT / name).read_text(), Loader=_NoDuplicates)
     bad = []
 
@@ -117,3 +333,10 @@ def test_shipped_configs_have_no_duplicate_keys_and_no_string_numbers(name):
 
     walk(doc, "")
     assert not bad, f"numbers read as strings (write e.g. 5.0e+4): {bad}"
+
+
+def test_scorecard_finds_a_setting_through_stands_for():
+    from interprobust.scorecard import _aga_setting
+    settings = {"aga": {"settings": [{"name": "main", "stands_for": "cifar10_resnet18"}]}}
+    assert _aga_setting(settings, "cifar10_resnet18") == "main"
+    assert _aga_setting({"aga": {"settings": [{"name": "cifar10_lenet"}]}}, "cifar10_lenet") == "cifar10_lenet"

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from .papers.sep.labels import row_label
+
 SKIP = {"source", "note", "approx", "restored", "setting", "units"}
 LIST_COLUMNS = {  # what the positions of a list value mean, by paper and table
     ("AGA", "table1"): ["rps", "ins", "a_ins"],
@@ -111,9 +113,15 @@ def _glime(results: Path, settings: dict, table: str, key: tuple) -> tuple[float
     return None, str(f)
 
 
+def _aga_setting(settings: dict, paper_setting: str) -> str:
+    """Our name of the setting that runs in place of the paper's (its `stands_for`; absent: the same name)."""
+    ours = (settings.get("aga") or {}).get("settings") or []
+    return next((s["name"] for s in ours if s.get("stands_for", s["name"]) == paper_setting), paper_setting)
+
+
 def _aga(results: Path, settings: dict, table: str, key: tuple) -> tuple[float | None, str]:
     if table == "table1":
-        f = results / f"aga/table1_{key[0]}.csv"
+        f = results / f"aga/table1_{_aga_setting(settings, key[0])}.csv"
         df = _csv(f)
         if key[2] == "acc":
             return _one(df, "value", model=key[1], metric="accuracy"), str(f)
@@ -127,28 +135,24 @@ def _aga(results: Path, settings: dict, table: str, key: tuple) -> tuple[float |
         metric = {"ins": "insertion", "a_ins": "adv_insertion"}[key[3]]
         return _one(rows, "value", metric=metric), str(f)
     if table == "table2_cost":
-        f = results / f"aga/table2_{key[0]}.csv"
+        f = results / f"aga/table2_{_aga_setting(settings, key[0])}.csv"
         column = {"time": "time_vs_first", "memory": "memory_vs_first"}[key[2]]
         return _one(_csv(f), column, model=key[1]), str(f)
     return None, ""
 
 
 def _sep_label(table: str, key: tuple) -> tuple[str | None, str | None, str]:
-    """(our table file stem, row label, column) of a SEP cell."""
-    arch = {"convnet": "ConvNet", "resnet18": "ResNet-18", "wrn28": "WRN-28", "mobilenetv2": "MobileNetV2"}
+    """(our table file stem, row label, column) of a SEP cell; grid rows' labels come from row_label."""
     number = table.split("_")[0]
     if number == "table1":
         return number, f"beta={float(key[0]):g}", key[1]
-    if number in ("table2", "table6"):
-        return number, f"{key[0]} {arch.get(key[1], key[1])} {key[2]}", key[3]
-    if number == "table3":
-        return number, f"{key[0]} {arch.get(key[1], key[1])} {key[2]}", key[3]
+    if number in ("table2", "table3", "table6"):
+        return number, row_label(key[1], key[2], lead=key[0]), key[3]
     if number == "table7":
-        test = key[0].replace("test_", "")
-        return number, f"{test} {arch.get(key[1], key[1])} {key[2]}", key[3]
+        return number, row_label(key[1], key[2], lead=key[0].replace("test_", "")), key[3]
     if number == "table8":
         a, beta = key[0].split("_beta")
-        return number, f"{arch.get(a, a)} beta={beta} {key[1]}", key[2]
+        return number, row_label(a, key[1], beta=float(beta)), key[2]
     if number == "table9":
         return number, f"{key[0]} epochs", key[1]
     return None, None, ""
