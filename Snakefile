@@ -4,14 +4,18 @@
 #   snakemake --cores all --configfile config/embedded.yaml    # offline, CPU, minutes
 #   snakemake --cores all                                      # paper scale (config.yaml)
 
-from snakemake.utils import min_version, validate
+from snakemake.utils import min_version
 
 min_version("9.0")
 
+# Shared settings, then each paper's section and recipes; a --configfile overlay is merged over all of
+# them (mappings key by key, lists replaced). common.smk validates and resolves the result.
 configfile: "config.yaml"
-
-
-validate(config, schema="workflow/schemas/config.schema.yaml", set_default=True)
+configfile: "config/papers/limeref.yaml"
+configfile: "config/papers/glime.yaml"
+configfile: "config/papers/aga.yaml"
+configfile: "config/papers/sep.yaml"
+configfile: "config/papers/matrix.yaml"
 
 
 include: "workflow/rules/common.smk"

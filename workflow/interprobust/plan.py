@@ -123,14 +123,12 @@ class Plan:
 
     def training_settings(self, dataset: str, recipe: str, spurious: str | None = None) -> dict:
         """One model's resolved settings: defaults < per-dataset < recipe."""
-        r = self.recipe(recipe)
-        c = self.config
-        training = {**c["training"], **c["training_by_dataset"].get(dataset, {}), **r["training"]}
-        model = {**c["model_defaults"], **r["model"]}
-        loss_params = {**r["params"], **r["params_by_dataset"].get(dataset, {})}
+        from .config import effective
+        self.recipe(recipe)
+        settings = effective(self.config, recipe, dataset)
         if spurious:
-            loss_params["spurious"] = spurious
-        return {"loss": r["loss"], "loss_params": loss_params, "training": training, "model": model}
+            settings["loss_params"]["spurious"] = spurious
+        return settings
 
     def uses_spurious(self, recipe: str) -> bool:
         return self.recipe(recipe)["loss"] == "limeref"

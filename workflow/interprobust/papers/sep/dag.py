@@ -6,7 +6,7 @@ from ...data.registry import DATASETS
 from ...plan import model_file, quoted_json
 
 DEFAULT_ATTRIBUTION = "input_x_gradient"
-SECTION_ONLY = ("tables", "figures", "datasets")
+SECTION_ONLY = ("tables", "figures", "datasets", "attribution")  # the DAG's, not the job's
 
 
 def colour(dataset: str) -> str:
