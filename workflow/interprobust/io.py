@@ -53,6 +53,13 @@ def write_arrays(path: str | os.PathLike, arrays: dict) -> None:
         np.savez_compressed(tmp, **arrays)
 
 
+def read_arrays(path: str | os.PathLike) -> dict:
+    """Every array of an .npz file (no pickles)."""
+    import numpy as np
+    with np.load(path, allow_pickle=False) as f:
+        return {k: f[k] for k in f.files}
+
+
 def write_dataframe(df, csv_path: str | os.PathLike, md_path: str | os.PathLike | None = None,
                     float_format: str = "%.6g") -> None:
     """Write a pandas DataFrame as CSV (and optionally Markdown), atomically."""

@@ -83,8 +83,10 @@ class Artifact:
 
     def files(self, instance: dict) -> dict[str, str]:
         """Format -> output path of one instance."""
-        w = {k: instance[k] for k in self.wildcards}
-        return {f: p.format(**w) for f, p in self.patterns().items()}
+        return self.files_from_stem(self.stem.format(**{k: instance[k] for k in self.wildcards}))
+
+    def files_from_stem(self, stem: str) -> dict[str, str]:
+        return {f: stem + SUFFIX[f] for f in self.formats}
 
     def function(self) -> Callable:
         module, name = self.render.split(":")

@@ -41,12 +41,6 @@ def combine(inputs: list[str | Path], labels: list[str]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def npz(path: str | Path) -> dict:
-    import numpy as np
-    with np.load(path, allow_pickle=False) as f:
-        return {k: f[k] for k in f.files}
-
-
 def write(result: Table | Figure, files: dict[str, str]) -> None:
     """Write ``result`` to ``files`` (format -> path, as :meth:`Artifact.files` gives)."""
     from .io import dataframe_to_markdown, write_dataframe, write_text

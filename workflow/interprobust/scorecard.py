@@ -1,19 +1,19 @@
 """The replication scorecard: every number of ``paper_values.yaml`` beside the value this run produced.
 
 ``paper_cells`` flattens the paper values into cells (paper, table, key, paper value); ``our_value``
-finds each cell's counterpart in the run's result files (a missing file, row or column gives None:
-"not run", never a guess); ``scorecard`` adds the difference and a verdict within a stated tolerance.
-Plain data in (nested dicts, a results folder, the run's settings), a DataFrame out.
+finds each cell's counterpart through the paper's own lookup (``papers/<paper>/scorecard.py``) in the
+run's manifest (a missing file, row or column gives None: "not run", never a guess); ``scorecard`` adds
+the difference and a verdict within a stated tolerance. Plain data in (nested dicts, the manifest), a
+DataFrame out.
 """
 
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import pandas as pd
 
-from .papers.sep.labels import row_label
+from .results import NotRun, Results
 
 SKIP = {"source", "note", "approx", "restored", "setting", "units"}
 LIST_COLUMNS = {  # what the positions of a list value mean, by paper and table
@@ -22,7 +22,6 @@ LIST_COLUMNS = {  # what the positions of a list value mean, by paper and table
     ("SEP", "*"): ["expl_start", "expl_end", "clean_acc", "adv_acc"],
 }
 TOLERANCE = {"accuracy": 3.0, "relative": 0.10}   # accuracy cells: +-3 points; every other cell: +-10 %
-AGA_METHODS = {"grad": "gradient", "xgrad": "input_x_gradient", "gbp": "guided_backprop", "lrp": "lrp"}
 ACCURACY_KEYS = ("acc", "clean_acc", "adv_acc", "baseline", "refined", "clean", "adv", "baseline_peak")
 
 
@@ -52,128 +51,19 @@ def paper_cells(values: dict) -> list[dict]:
     return cells
 
 
-def _csv(path: Path) -> pd.DataFrame | None:
-    return pd.read_csv(path) if path.exists() else None
+def _lookups() -> dict:
+    from .papers.aga.scorecard import lookup as aga
+    from .papers.glime.scorecard import lookup as glime
+    from .papers.limeref.scorecard import lookup as limeref
+    from .papers.sep.scorecard import lookup as sep
+    return {"LIMEREF": limeref, "GLIME": glime, "AGA": aga, "SEP": sep}
 
 
-def _one(df: pd.DataFrame | None, column: str, **where) -> float | None:
-    if df is None or column not in df.columns:
-        return None
-    sel = df
-    for k, v in where.items():
-        if k not in sel.columns:
-            return None
-        sel = sel[(sel[k] - v).abs() < 1e-6] if isinstance(v, float) else sel[sel[k].astype(str) == str(v)]
-    vals = sel[column].dropna()
-    return float(vals.mean()) if len(vals) else None
-
-
-def _limeref(results: Path, settings: dict, table: str, key: tuple) -> tuple[float | None, str]:
-    datasets = (settings.get("limeref") or {}).get("datasets") or {}
-    role = table
-    if role in ("cifar10", "cifar100"):
-        ds = datasets.get(role)
-        figs = {"cifar10": ("02", "04", "05"), "cifar100": ("06", "08", "09")}[role]
-        if key[0] == "clean_accuracy":
-            f = results / f"limeref/fig{figs[0]}_{ds}.csv"
-            df = _csv(f)
-            if df is None or key[1] not in ("baseline", "refined"):
-                return None, str(f)
-            last = df[df.model == key[1]]
-            return (float(last.sort_values("epoch").test_acc.iloc[-1]) if len(last) else None), str(f)
-        fig = figs[1] if key[0] == "fgsm" else figs[2]
-        f = results / f"limeref/fig{fig}_{ds}.csv"
-        return _one(_csv(f), "accuracy", model=key[2], attack=key[0], eps=float(key[1])), str(f)
-    if role == "cifar10c" and len(key) == 3 and key[0] != "clean_accuracy":
-        ds = datasets.get((settings.get("limeref") or {}).get("corrupted") or "cifar10")
-        attack, eps = key[0].split("_")
-        fig = {("fgsm", "0.1"): "12", ("fgsm", "0.3"): "13", ("pgd", "0.01"): "14", ("pgd", "0.03"): "15"}.get((attack, eps))
-        f = results / f"limeref/fig{fig}_{ds}.csv"
-        return _one(_csv(f), "accuracy", model=key[2], corruption=key[1], attack=attack, eps=float(eps)), str(f)
-    return None, ""
-
-
-def _glime(results: Path, settings: dict, table: str, key: tuple) -> tuple[float | None, str]:
-    mains = (settings.get("glime") or {}).get("settings") or []
-    if not mains:
-        return None, ""
-    name = mains[0]["name"]
-    number = table[5] if table.startswith("table") else None
-    f = results / f"glime/table{number}_{name}.csv"
-    df = _csv(f)
-    est = {"Grad-CAM": "gradcam", "IG": "integrated_gradients", "SmoothGrad": "smoothgrad"}
-    if table in ("table2_deletion", "table3_insertion", "table4_stability"):
-        if key[0] == "global_only":
-            return _one(df, "prior only", estimator=key[1]), str(f)
-        return _one(df, f"n={key[1]}", estimator=key[0]), str(f)
-    if table in ("table5_methods", "table6_priors"):
-        return _one(df, key[1], estimator=est.get(key[0], key[0])), str(f)
-    if table == "table7_networks":
-        return _one(df, key[2], model=key[0], estimator=key[1]), str(f)
-    return None, str(f)
-
-
-def _aga_setting(settings: dict, paper_setting: str) -> str:
-    """Our name of the setting that runs in place of the paper's (its `stands_for`; absent: the same name)."""
-    ours = (settings.get("aga") or {}).get("settings") or []
-    return next((s["name"] for s in ours if s.get("stands_for", s["name"]) == paper_setting), paper_setting)
-
-
-def _aga(results: Path, settings: dict, table: str, key: tuple) -> tuple[float | None, str]:
-    if table == "table1":
-        f = results / f"aga/table1_{_aga_setting(settings, key[0])}.csv"
-        df = _csv(f)
-        if key[2] == "acc":
-            return _one(df, "value", model=key[1], metric="accuracy"), str(f)
-        method = AGA_METHODS.get(key[2])
-        if df is None or method is None:
-            return None, str(f)
-        rows = df[(df.model == key[1]) & (df.method == method)]
-        if key[3] == "rps":
-            r = rows[rows.metric == "rps_cosine"]
-            return (float(r.loc[r.eps.idxmax(), "value"]) if len(r) else None), str(f)
-        metric = {"ins": "insertion", "a_ins": "adv_insertion"}[key[3]]
-        return _one(rows, "value", metric=metric), str(f)
-    if table == "table2_cost":
-        f = results / f"aga/table2_{_aga_setting(settings, key[0])}.csv"
-        column = {"time": "time_vs_first", "memory": "memory_vs_first"}[key[2]]
-        return _one(_csv(f), column, model=key[1]), str(f)
-    return None, ""
-
-
-def _sep_label(table: str, key: tuple) -> tuple[str | None, str | None, str]:
-    """(our table file stem, row label, column) of a SEP cell; grid rows' labels come from row_label."""
-    number = table.split("_")[0]
-    if number == "table1":
-        return number, f"beta={float(key[0]):g}", key[1]
-    if number in ("table2", "table3", "table6"):
-        return number, row_label(key[1], key[2], lead=key[0]), key[3]
-    if number == "table7":
-        return number, row_label(key[1], key[2], lead=key[0].replace("test_", "")), key[3]
-    if number == "table8":
-        a, beta = key[0].split("_beta")
-        return number, row_label(a, key[1], beta=float(beta)), key[2]
-    if number == "table9":
-        return number, f"{key[0]} epochs", key[1]
-    return None, None, ""
-
-
-def _sep(results: Path, settings: dict, table: str, key: tuple) -> tuple[float | None, str]:
-    stem, label, column = _sep_label(table, key)
-    if stem is None:
-        return None, ""
-    f = results / f"sep/{stem}.csv"
-    return _one(_csv(f), column, model=label), str(f)
-
-
-LOOKUPS = {"LIMEREF": _limeref, "GLIME": _glime, "AGA": _aga, "SEP": _sep}
-
-
-def our_value(cell: dict, results: Path, settings: dict) -> tuple[float | None, str]:
+def our_value(cell: dict, results: Results) -> tuple[float | None, str]:
     """This run's counterpart of one paper cell and the file it comes from; None when not produced."""
     try:
-        return LOOKUPS[cell["paper"]](Path(results), settings, cell["table"], cell["key"])
-    except (KeyError, IndexError, ValueError):
+        return _lookups()[cell["paper"]](results, cell["table"], cell["key"])
+    except NotRun:
         return None, ""
 
 
@@ -194,13 +84,15 @@ def verdict(paper: float, ours: float | None, kind: str, tol: float) -> str:
     return "within tolerance" if gap <= tol else "differs"
 
 
-def scorecard(values: dict, results: str | Path, settings: dict) -> pd.DataFrame:
+def scorecard(values: dict, manifest: dict) -> pd.DataFrame:
     """One row per paper number: paper, table, key, paper value, ours, difference, tolerance, scale,
-    verdict ("within tolerance", "differs", "not run") and the file our value comes from."""
+    verdict ("within tolerance", "differs", "not run") and the file our value comes from. ``manifest``
+    is the registry's (``registry.manifest``): which artifact instances this run built, and their files."""
     rows = []
-    scale = settings.get("scale", "paper")
+    results = Results(manifest)
+    scale = results.scale
     for cell in paper_cells(values):
-        ours, source = our_value(cell, Path(results), settings)
+        ours, source = our_value(cell, results)
         kind, tol = tolerance(cell)
         rows.append(dict(paper=cell["paper"], table=cell["table"], key="/".join(cell["key"]),
                          paper_value=cell["paper_value"], ours=ours,

@@ -65,7 +65,8 @@ class GlimePlan:
         return quoted_json(p)
 
     def main_instances(self) -> list[dict]:
-        return [{"name": s["name"], "stands_for": s.get("stands_for", s["name"])} for s in self.mains()]
+        return [{"name": s["name"], "stands_for": s.get("stands_for", s["name"]), "n": self.s["table6_samples"]}
+                for s in self.mains()]
 
     def file(self, name: str, filename: str) -> str:
         return f"results/glime/{name}/{filename}"

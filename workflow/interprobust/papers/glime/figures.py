@@ -5,7 +5,8 @@ from __future__ import annotations
 import pandas as pd
 
 from ...plotting import plt
-from ...render import Figure, combine, npz
+from ...io import read_arrays as npz
+from ...render import Figure, combine
 
 
 def glime_clusters(d: dict):

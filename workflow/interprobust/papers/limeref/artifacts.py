@@ -25,7 +25,7 @@ def _curves(num, role, metric, caption):
                     "papers.limeref.figures:metric_curves_figure",
                     lambda plan, w: {"histories": plan.limeref.pair(w["dataset"], "history.csv", "models")},
                     _roles(role), lambda plan, w: {"labels": PAIR, "metric": metric, "title": _title(num)(w)},
-                    caption=caption, category="LIMEREF")
+                    caption=caption, category="LIMEREF", extra={"role": role, "metric": metric})
 
 
 def _sweep(num, role, attack):
@@ -33,7 +33,7 @@ def _sweep(num, role, attack):
                     f"results/limeref/fig{num}_{{dataset}}", FIGURE_FORMATS, "papers.limeref.figures:eps_sweep_figure",
                     lambda plan, w: {"evals": plan.limeref.pair(w["dataset"], "robustness.csv")},
                     _roles(role), lambda plan, w: {"labels": PAIR, "attack": attack, "title": _title(num)(w)},
-                    caption="limeref.rst", category="LIMEREF", extra={"attack": attack})
+                    caption="limeref.rst", category="LIMEREF", extra={"role": role, "attack": attack})
 
 
 def _epochs(num, which):
@@ -52,7 +52,7 @@ def _corruption_attack(num, attack, eps):
                     lambda plan, w: {"evals": plan.limeref.pair(w["dataset"], "corruptions_adversarial.csv")},
                     _corrupted, lambda plan, w: {"labels": PAIR, "attack": attack, "eps": eps,
                                                  "title": f"{_title(num)(w)}, {attack} eps={eps}"},
-                    caption="limeref.rst", category="LIMEREF", extra={"attack": attack, "eps": eps})
+                    caption="limeref.rst", category="LIMEREF", extra={"role": "corrupted", "attack": attack, "eps": eps})
 
 
 def _honesty_instances(plan):

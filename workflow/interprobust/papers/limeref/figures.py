@@ -5,7 +5,8 @@ from __future__ import annotations
 import pandas as pd
 
 from ...plotting import plt
-from ...render import Figure, combine, npz
+from ...io import read_arrays as npz
+from ...render import Figure, combine
 
 
 def metric_over_epochs(histories: list[pd.DataFrame], labels: list[str], metric: str, ylabel: str, title: str = ""):

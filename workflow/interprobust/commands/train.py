@@ -1,0 +1,66 @@
+"""``interprobust train``: one model, one recipe's resolved settings, resumable."""
+
+from __future__ import annotations
+
+from .common import json_arg, set_threads
+
+
+def train(a):
+    import pandas as pd
+
+    from ..data.store import load_prepared
+    from ..io import atomic_path
+    from ..models import build_for_data
+    from ..models.store import load_model, resolve_device, save_model, versions
+    from ..train import TrainConfig, fit
+
+    set_threads(a.threads)
+    s = a.settings
+    data = load_prepared(a.data)
+    sig, model = build_for_data(a.arch, data.meta, s.get("model", {}), a.seed)
+    if a.init_from:  # fine-tune: start from another run's weights (same architecture and data shape)
+        start, start_meta = load_model(a.init_from, "cpu")
+        if start_meta["signature"] != sig:
+            raise ValueError(f"--init-from {a.init_from}: its model ({start_meta['signature']}) differs from the "
+                             f"one being trained ({sig}); fine-tune from a model of the same architecture")
+        model.load_state_dict(start.state_dict())
+    device = resolve_device(a.device)
+    cfg = TrainConfig.from_dict(s.get("training", {}))
+    print(f"training {a.arch} on {data.meta['name']} with recipe {a.recipe} (loss {s['loss']}), seed {a.seed}, "
+          f"device {device}, {cfg.epochs} epochs", flush=True)
+    epoch_metrics = None
+    if a.track_corruptions:
+        from ..evaluation import corruption_accuracy
+        corrupted = load_prepared(a.track_corruptions)
+
+        def epoch_metrics(m):  # mean accuracy over severities per corruption, on a fixed subset
+            df = corruption_accuracy(m, corrupted, batch_size=cfg.eval_batch_size, max_samples=a.track_samples,
+                                     device=device, show_progress=False)
+            return {f"corruption:{c}": v for c, v in df.groupby("corruption", sort=False)["accuracy"].mean().items()}
+
+    history = fit(model, data, loss=s["loss"], loss_params=s.get("loss_params", {}), config=cfg,
+                  seed=a.seed, device=device, checkpoint_dir=a.checkpoint_dir, epoch_metrics=epoch_metrics)
+    meta = dict(signature=sig, dataset=data.meta["name"], recipe=a.recipe, settings=s, seed=a.seed,
+                init_from=a.init_from, data_checksums=data.meta["arrays"], versions=versions(), final=history[-1])
+    with atomic_path(a.history_out) as tmp:
+        pd.DataFrame(history).to_csv(tmp, index=False)
+    save_model(a.model_out, model, meta)
+
+
+def register(sub) -> None:
+    t = sub.add_parser("train", help="train one model")
+    t.add_argument("--data", required=True, help="prepared dataset (its meta.json)")
+    t.add_argument("--arch", required=True)
+    t.add_argument("--recipe", required=True, help="the recipe's name (recorded in the model's metadata)")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--settings", type=json_arg, required=True,
+                   help='JSON {"loss", "loss_params", "training", "model"}: the recipe resolved for the dataset')
+    t.add_argument("--device", default="auto")
+    t.add_argument("--threads", type=int)
+    t.add_argument("--checkpoint-dir")
+    t.add_argument("--track-corruptions", help="a corrupted test set to evaluate after every epoch")
+    t.add_argument("--track-samples", type=int, default=None, help="images per (corruption, severity)")
+    t.add_argument("--init-from", help="start from this saved model's weights (fine-tuning)")
+    t.add_argument("--model-out", required=True)
+    t.add_argument("--history-out", required=True)
+    t.set_defaults(func=train)
