@@ -4,6 +4,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from interprobust.explain import attributions as A
+from interprobust.explain import maps
 from interprobust.models import BasicBlock, Normalize, build_model
 
 MEAN, STD = [0.5, 0.4, 0.3], [0.2, 0.25, 0.3]
@@ -344,19 +345,19 @@ def test_targets_default_to_the_prediction_and_accept_ints():
     torch.testing.assert_close(A.attribute("gradient", m, x, 2), A.attribute("gradient", m, x, [2, 2]))
 
 
-def test_heatmap_and_normalize_sum_are_per_sample():
+def test_heatmap_and_sum_normalised_map_are_per_sample():
     attr = torch.randn(3, 3, 5, 5, generator=torch.Generator().manual_seed(0))
-    h = A.heatmap(attr)
+    h = maps.heatmap(attr)
     assert h.shape == (3, 5, 5)
     torch.testing.assert_close(h, attr.abs().sum(1) / attr.abs().sum(1).amax((1, 2), keepdim=True))
     torch.testing.assert_close(h.amax((1, 2)), torch.ones(3))
     scaled = attr.clone()
     scaled[0] *= 100
-    torch.testing.assert_close(A.heatmap(scaled), h)
-    s = A.normalize_sum(attr)
+    torch.testing.assert_close(maps.heatmap(scaled), h)
+    s = maps.explanation_map(attr, "sum")
     torch.testing.assert_close(s.sum((1, 2)), torch.ones(3))
-    torch.testing.assert_close(A.normalize_sum(scaled), s)
-    assert torch.equal(A.heatmap(torch.zeros(1, 3, 2, 2)), torch.zeros(1, 2, 2))
+    torch.testing.assert_close(maps.explanation_map(scaled, "sum"), s)
+    assert torch.equal(maps.heatmap(torch.zeros(1, 3, 2, 2)), torch.zeros(1, 2, 2))
 
 
 def _last_feature_module(m, arch):

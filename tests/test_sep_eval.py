@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from interprobust import evaluate as E
+from interprobust.papers.matrix.evaluate import cross_paper_row
+from interprobust.papers.sep import evaluate as E
 from interprobust.data.store import Prepared
 from interprobust.models import build_model
 
@@ -65,10 +66,10 @@ def test_cross_paper_row_has_every_metric(setup):
     s = {"eps": 0.03, "max_samples": 16, "rps_eps": 0.06, "n_noise": 2, "attack_eps": 0.01, "attack_steps": 2,
          "sep_attack": {"eps": 0.03, "steps": 2, "lr": 0.01}, "lime": {"n_samples": 20, "patch": 4, "images": 2},
          "pgd": {"steps": 3, "step_size": 0.01}}
-    row = E.cross_paper_row(model, data, pairs, settings=s).iloc[0]
+    row = cross_paper_row(model, data, pairs, settings=s).iloc[0]
     from interprobust.tables import MATRIX_COLUMNS
     assert list(row.index) == MATRIX_COLUMNS
     assert row.pgd_acc <= row.clean_acc and row.fgsm_acc <= row.clean_acc
     assert 0 <= row.lime_stability <= 2 and -1 <= row.grad_rps <= 1
-    no_pairs = E.cross_paper_row(model, data, None, settings=s).iloc[0]
+    no_pairs = cross_paper_row(model, data, None, settings=s).iloc[0]
     assert "expl_end" not in no_pairs.index

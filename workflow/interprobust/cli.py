@@ -68,7 +68,7 @@ def _model_for(arch: str, data, settings: dict, seed: int):
 def cmd_train(a):
     import pandas as pd
 
-    from .artifacts import resolve_device, save_model, versions
+    from .models.store import resolve_device, save_model, versions
     from .data.store import load_prepared
     from .io import atomic_path
     from .train import TrainConfig, fit
@@ -78,7 +78,7 @@ def cmd_train(a):
     data = load_prepared(a.data)
     sig, model = _model_for(a.arch, data, s, a.seed)
     if a.init_from:  # fine-tune: start from another run's weights (same architecture and data shape)
-        from .artifacts import load_model
+        from .models.store import load_model
         start, start_meta = load_model(a.init_from, "cpu")
         if start_meta["signature"] != sig:
             raise ValueError(f"--init-from {a.init_from}: its model ({start_meta['signature']}) differs from the "
@@ -90,7 +90,7 @@ def cmd_train(a):
           f"device {device}, {cfg.epochs} epochs", flush=True)
     epoch_metrics = None
     if a.track_corruptions:
-        from .evaluate import corruption_accuracy
+        from .evaluation import corruption_accuracy
         corrupted = load_prepared(a.track_corruptions)
 
         def epoch_metrics(m):  # mean accuracy over severities per corruption, on a fixed subset
@@ -111,7 +111,7 @@ def cmd_train(a):
 
 # --------------------------------------------------------------------------------------- evaluate
 def _load_for_eval(a):
-    from .artifacts import load_model, resolve_device
+    from .models.store import load_model, resolve_device
     from .data.store import load_prepared
     _threads(a.threads)
     device = resolve_device(a.device)
@@ -120,7 +120,7 @@ def _load_for_eval(a):
 
 
 def cmd_evaluate_robustness(a):
-    from . import evaluate
+    from . import evaluation as evaluate
     from .io import write_dataframe
     model, meta, data, device = _load_for_eval(a)
     s = a.settings
@@ -131,7 +131,7 @@ def cmd_evaluate_robustness(a):
 
 
 def cmd_evaluate_corruptions(a):
-    from . import evaluate
+    from . import evaluation as evaluate
     from .io import write_dataframe
     model, meta, data, device = _load_for_eval(a)
     if not data.corrupted:
@@ -144,7 +144,7 @@ def cmd_evaluate_corruptions(a):
 
 
 def cmd_evaluate_explanations(a):
-    from . import evaluate
+    from .papers.aga import evaluate
     from .io import write_arrays, write_dataframe
     model, meta, data, device = _load_for_eval(a)
     s = a.settings
@@ -170,7 +170,7 @@ def cmd_cost(a):
     import pandas as pd
     import torch
 
-    from .artifacts import resolve_device
+    from .models.store import resolve_device
     from .data import batches
     from .data.store import load_prepared
     from .io import dataframe_to_markdown, write_dataframe, write_text
@@ -198,7 +198,7 @@ def cmd_cost(a):
 def cmd_spurious_detect(a):
     import numpy as np
 
-    from . import spurious
+    from .papers.limeref import spurious
     from .io import write_json
     model, meta, data, device = _load_for_eval(a)
     s = dict(a.settings)
@@ -230,8 +230,8 @@ def cmd_spurious_detect(a):
 def cmd_spurious_planted_check(a):
     import pandas as pd
 
-    from . import spurious
-    from .artifacts import load_model, resolve_device
+    from .papers.limeref import spurious
+    from .models.store import load_model, resolve_device
     from .data.store import load_prepared
     from .io import dataframe_to_markdown, read_json, write_dataframe, write_text
     _threads(a.threads)
@@ -248,7 +248,7 @@ def cmd_spurious_planted_check(a):
 
 
 def cmd_evaluate_corrupted_attacks(a):
-    from . import evaluate
+    from . import evaluation as evaluate
     from .io import write_dataframe
     model, meta, data, device = _load_for_eval(a)
     s = a.settings
@@ -376,7 +376,7 @@ def cmd_figure(a):
 
 # ------------------------------------------------------------------------------------------ G-LIME
 def _glime_inputs(a, need_model=True):
-    from . import glime_eval
+    from .papers.glime import study as glime_eval
     from .data.store import load_prepared
     s = a.settings
     if need_model:
@@ -391,7 +391,7 @@ def _glime_inputs(a, need_model=True):
 def cmd_glime_segments(a):
     import numpy as np
 
-    from . import glime_eval
+    from .papers.glime import study as glime_eval
     from .io import write_arrays
     _, _, ref_x, test_x = _glime_inputs(a, need_model=False)
     ref_seg = glime_eval.segment(ref_x, a.settings["segmentation"])
@@ -402,7 +402,7 @@ def cmd_glime_segments(a):
 
 
 def cmd_glime_clusters(a):
-    from . import glime_eval
+    from .papers.glime import study as glime_eval
     from .io import write_arrays
     model, device, ref_x, test_x = _glime_inputs(a)
     seg = _npz(a.segments)
@@ -415,7 +415,7 @@ def cmd_glime_clusters(a):
 
 
 def cmd_glime_priors(a):
-    from . import glime_eval
+    from .papers.glime import study as glime_eval
     from .io import write_arrays
     model, device, ref_x, _ = _glime_inputs(a)
     s, seg, cl = a.settings, _npz(a.segments), _npz(a.clusters)
@@ -426,7 +426,7 @@ def cmd_glime_priors(a):
 
 
 def cmd_glime_explain(a):
-    from . import glime_eval
+    from .papers.glime import study as glime_eval
     from .io import write_arrays, write_dataframe
     model, device, _, test_x = _glime_inputs(a)
     s, seg, cl, pr = a.settings, _npz(a.segments), _npz(a.clusters), _npz(a.priors)
@@ -441,7 +441,7 @@ def cmd_glime_explain(a):
 
 
 def cmd_glime_stability(a):
-    from . import glime_eval
+    from .papers.glime import study as glime_eval
     from .io import write_arrays, write_dataframe
     model, device, _, test_x = _glime_inputs(a)
     s, seg, cl, pr = a.settings, _npz(a.segments), _npz(a.clusters), _npz(a.priors)
@@ -455,7 +455,7 @@ def cmd_glime_stability(a):
 
 
 def cmd_glime_baselines(a):
-    from . import glime_eval
+    from .papers.glime import study as glime_eval
     from .io import write_dataframe
     model, device, _, test_x = _glime_inputs(a)
     s, seg = a.settings, _npz(a.segments)
@@ -468,7 +468,7 @@ def cmd_glime_baselines(a):
 
 # --------------------------------------------------------------------------------------------- SEP
 def cmd_sep_pairs(a):
-    from . import evaluate
+    from .papers.sep import evaluate
     from .io import write_arrays
     model, _, data, device = _load_for_eval(a)
     s = a.settings
@@ -483,7 +483,7 @@ def cmd_sep_pairs(a):
 def cmd_sep_evaluate(a):
     """One model and test-time explanation: the attack row, and with --landscape-out / --saliency-out the
     explanation-loss landscape and the saliency maps (one model load for all three)."""
-    from . import evaluate
+    from .papers.sep import evaluate
     from .io import write_arrays, write_dataframe
     model, _, data, device = _load_for_eval(a)
     s, pairs = a.settings, _npz(a.pairs)
@@ -533,7 +533,7 @@ def cmd_claims(a):
 
 def cmd_matrix_evaluate(a):
     """One model's row of the cross-paper matrix."""
-    from . import evaluate
+    from .papers.matrix import evaluate
     from .io import write_dataframe
     model, _, data, device = _load_for_eval(a)
     df = evaluate.cross_paper_row(model, data, _npz(a.pairs) if a.pairs else None, settings=a.settings,
@@ -572,9 +572,9 @@ def cmd_toy(a):
     """AGA Fig. 1's data: the four two-layer nets on the 2-D toy set."""
     import pandas as pd
 
-    from . import regularizers  # noqa: F401 - registers maxent and gradient_alignment
+    from . import losses  # noqa: F401 - registers maxent and gradient_alignment
     from .io import write_arrays, write_dataframe
-    from .toy import toy_experiment
+    from .papers.aga.toy import toy_experiment
     _threads(a.threads)
     d = toy_experiment(**a.settings)
     write_arrays(a.out, d)

@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from interprobust import glime_eval as E
+from interprobust.papers.glime import study as E
 from interprobust import tables
 from interprobust.explain import glime as G
 

@@ -1,0 +1,1 @@
+"""Per-paper experiment code: one subpackage per paper (and the cross-paper matrix)."""

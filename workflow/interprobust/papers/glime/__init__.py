@@ -1,0 +1,1 @@
+"""G-LIME: global priors for LIME, its evaluation study."""

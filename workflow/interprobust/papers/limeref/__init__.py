@@ -1,0 +1,1 @@
+"""LIMEREF: spurious-feature detection with LIME and refined training."""

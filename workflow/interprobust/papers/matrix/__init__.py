@@ -1,0 +1,1 @@
+"""The cross-paper matrix: every model under every metric."""

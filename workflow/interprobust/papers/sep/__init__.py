@@ -1,0 +1,1 @@
+"""SEP: smoothed explanations, the representative pairs and their evaluation."""
