@@ -8,6 +8,7 @@ import torch
 
 from interprobust.papers.matrix.evaluate import cross_paper_row
 from interprobust.papers.sep import evaluate as E
+from interprobust import attacks as A
 from interprobust.data.store import Prepared
 from interprobust.models import build_model
 
@@ -49,7 +50,11 @@ def test_attack_row_and_landscape_agree_at_zero_noise(setup):
                                        attack_settings={"eps": 0.05, "steps": 5, "lr": 0.01},
                                        pgd_settings={"steps": 3, "step_size": 0.01}, adv_eps=0.03,
                                        show_progress=False).iloc[0]
-    assert row.pairs == 72 and 0 <= row.clean_acc <= 100 and row.adv_acc <= row.clean_acc
+    assert row.pairs == 72
+    # the accuracies are the foundation's, on the whole test set, with the PGD of ``pgd_settings``
+    assert row.clean_acc == A.clean_accuracy(model, data.test_x, data.test_y)
+    assert row.adv_acc == A.robust_accuracy(model, data.test_x, data.test_y,
+                                            A.PGD(0.03, steps=3, step_size=0.01)) and row.adv_eps == 0.03
     assert row.expl_end <= row.expl_start + 1e-9            # the attack keeps its best iterate, the start included
     n_intra = int(pairs["intra"].sum())
     mixed = (row.expl_start_intra * n_intra + row.expl_start_inter * (72 - n_intra)) / 72
@@ -69,7 +74,10 @@ def test_cross_paper_row_has_every_metric(setup):
     row = cross_paper_row(model, data, pairs, settings=s).iloc[0]
     from interprobust.tables import MATRIX_COLUMNS
     assert list(row.index) == MATRIX_COLUMNS
-    assert row.pgd_acc <= row.clean_acc and row.fgsm_acc <= row.clean_acc
+    x, y = data.test_x[:16], data.test_y[:16]                # max_samples
+    assert row.clean_acc == A.clean_accuracy(model, x, y)
+    assert row.fgsm_acc == A.robust_accuracy(model, x, y, A.FGSM(0.03))
+    assert row.pgd_acc == A.robust_accuracy(model, x, y, A.PGD(0.03, steps=3, step_size=0.01))
     assert 0 <= row.lime_stability <= 2 and -1 <= row.grad_rps <= 1
     no_pairs = cross_paper_row(model, data, None, settings=s).iloc[0]
     assert "expl_end" not in no_pairs.index
