@@ -9,7 +9,7 @@ batches (``batch_size``: ``None`` = 1024 on a GPU, 64 on a CPU); results come ba
 
 * Similarities of maps, per sample: :func:`cosine_similarity`, :func:`pearson`, :func:`ssim`.
 * :func:`heatmap` (from ``explain.maps``): AGA's post-processing (abs -> sum over channels -> per-sample max).
-* AGA: :func:`rps` (random perturbation similarity), :func:`insertion_curve`, :func:`insertion_score`,
+* AGA: :func:`rps` (random perturbation similarity), :func:`insertion_curve`,
   :func:`adv_insertion_curve`, :func:`crc_upper_bound` (Theorem 6's bound against the CRC, Fig. 3b).
 * G-LIME: :func:`deletion_insertion_curves` (superpixel deletion / insertion as InterpretDL does it),
   :func:`auc`, :func:`abpc`, :func:`local_fidelity`, :func:`stability`.
@@ -33,7 +33,7 @@ from .nn import eval_mode, model_device, resolve_target
 __all__ = [
     "cosine_similarity", "pearson", "ssim", "gaussian_window", "SIMILARITIES", "heatmap",
     "rps_noise", "rps", "INSERTION_FRACTIONS", "AGA_CODE_FRACTIONS", "insertion_curve",
-    "insertion_score", "adv_insertion_curve", "crc_upper_bound", "DeletionInsertion", "deletion_insertion_curves",
+    "adv_insertion_curve", "crc_upper_bound", "DeletionInsertion", "deletion_insertion_curves",
     "auc", "abpc", "local_fidelity", "stability",
 ]
 
@@ -266,12 +266,6 @@ def insertion_curve(model: nn.Module, x: torch.Tensor, target, order_map: torch.
         probs = _chunked_probs(model, make_batch, b * n_g, targets.repeat_interleave(n_g),
                                _default_batch(device, batch_size))
     return probs.view(b, n_g).to(out_device)
-
-
-def insertion_score(model: nn.Module, x: torch.Tensor, target, order_map: torch.Tensor,
-                    **kwargs) -> torch.Tensor:
-    """(B,) AGA's insertion score: the mean of :func:`insertion_curve` over the fractions."""
-    return insertion_curve(model, x, target, order_map, **kwargs).mean(1)
 
 
 def adv_insertion_curve(model: nn.Module, x_clean: torch.Tensor, target, order_map_adv: torch.Tensor,

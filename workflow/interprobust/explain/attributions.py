@@ -49,7 +49,7 @@ from torch import nn
 
 from ..nn import eval_mode, resolve_target
 
-__all__ = ["ATTRIBUTIONS", "attribute", "attribution_names", "gradient",
+__all__ = ["ATTRIBUTIONS", "attribute", "gradient",
            "input_x_gradient", "guided_backprop", "integrated_gradients", "smoothgrad", "lrp",
            "guided_activations", "IG_METHODS"]
 
@@ -322,10 +322,6 @@ ATTRIBUTIONS: dict[str, Callable[..., torch.Tensor]] = {
     "smoothgrad": smoothgrad,
     "gradcam": gradcam,
 }
-
-
-def attribution_names() -> list[str]:
-    return list(ATTRIBUTIONS)
 
 
 def attribute(method: str, model: nn.Module, x: torch.Tensor, /, target=None, *, create_graph: bool = False,
