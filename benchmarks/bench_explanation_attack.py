@@ -1,7 +1,7 @@
 """Explanation-attack benchmark: every (victim, target) pair in one batch vs one pair at a time.
 
 Same model (SEP's ConvNet at paper width, Softplus(beta=3), 32x32 RGB, random init), same attack
-(:class:`interprobust.attacks.ExplanationAttack`, input x gradient, Adam, same steps), same pairs.
+(:class:`interprobust.explain.manipulation.ExplanationAttack`, input x gradient, Adam, same steps), same pairs.
 "Batched" is one call on all pairs; "per pair" is one call per pair, as a loop over SEP's pairs
 would do without batching. A warm-up call of each shape first; then the median of ``--repeats``
 interleaved runs of each (the load of a shared machine drifts). Also checks that both give the same
@@ -49,7 +49,7 @@ def main(argv=None) -> None:
     ap.add_argument("--eps", type=float, default=8 / 255)
     args = ap.parse_args(argv)
 
-    from interprobust.attacks import ExplanationAttack, explanation_maps
+    from interprobust.explain.manipulation import ExplanationAttack, explanation_maps
     from interprobust.models import build_model
 
     device = torch.device(args.device)

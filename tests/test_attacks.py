@@ -131,7 +131,14 @@ def test_accuracy_orderings_and_monotone_in_eps(trained):
     one = 100.0 / len(y)
     assert fgsm[0] == pytest.approx(clean) and pgd[0] == pytest.approx(clean)
     for f, p in zip(fgsm, pgd):
-        assert p <= f + one + 1e-9 and f <= clean + 1e-9
+        assert p <= f + one + 1e-9                          # PGD (10 steps) is at least as strong as FGSM
+    # robust accuracy counts a sample when it is right both clean and attacked (reference: by hand)
+    x_adv = A.FGSM(EPS_SWEEP[2])(model, x, y)
+    with torch.no_grad():
+        both = (model(x).argmax(1) == y) & (model(x_adv).argmax(1) == y)
+    assert fgsm[2] == pytest.approx(100.0 * both.double().mean().item())
+    adv_only = A.robust_accuracy(model, x, y, A.FGSM(EPS_SWEEP[2]), count_clean_errors=False)
+    assert adv_only == pytest.approx(100.0 * (model(x_adv).argmax(1) == y).double().mean().item())
     for acc in (fgsm, pgd):
         assert all(b <= a + 1e-9 for a, b in zip(acc, acc[1:])), acc
     assert pgd[-1] < 10.0 < clean - 50.0  # the attack really bites at large eps

@@ -35,12 +35,12 @@ def validate(cfg):
 
 
 def test_schema_enums_match_the_registries():
-    from interprobust import attacks, models, train
+    from interprobust import attacks, losses, models, train
     from interprobust.data import registry
     defs = SCHEMA["$defs"]
     assert set(defs["dataset"]["enum"]) == set(registry.DATASETS)
     assert set(defs["arch"]["enum"]) == set(models.ARCHITECTURES)
-    assert set(defs["loss"]["enum"]) == set(train.TRAINING_METHODS)
+    assert set(defs["loss"]["enum"]) == set(losses.TRAINING_LOSSES)
     assert set(defs["attack"]["enum"]) == set(attacks.ATTACKS)
     assert set(defs["training"]["properties"]) == set(train.TrainConfig.__dataclass_fields__)
 

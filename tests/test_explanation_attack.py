@@ -12,6 +12,9 @@ import torch
 from torch import nn
 
 from interprobust import attacks as A
+from interprobust.explain import manipulation as EM
+from interprobust.explain import maps
+from interprobust.nn import relu_softplus_surrogate
 from toy_models import train_briefly
 from interprobust.models import build_model
 
@@ -58,7 +61,7 @@ def softplus_net():
 def _pairs(model, x, n=12):
     """Victims x[:n] and the (sum-normalised) explanation maps of other images as targets."""
     victims = x[:n].clone()
-    targets = A.explanation_maps(model, x[n:2 * n], ixg)
+    targets = EM.explanation_maps(model, x[n:2 * n], ixg)
     return victims, targets
 
 
@@ -76,20 +79,20 @@ def test_explanation_map_and_loss_definitions():
     m = h.abs().sum(1)
     ms = m / m.sum((1, 2), keepdim=True)
     mx = m / m.amax((1, 2), keepdim=True)
-    torch.testing.assert_close(A.explanation_map(h, "sum"), ms)
-    torch.testing.assert_close(A.explanation_map(h, "max"), mx)
-    torch.testing.assert_close(A.explanation_map(h, None), m)
+    torch.testing.assert_close(maps.explanation_map(h, "sum"), ms)
+    torch.testing.assert_close(maps.explanation_map(h, "max"), mx)
+    torch.testing.assert_close(maps.explanation_map(h, None), m)
     ts = t.abs().sum(1) / t.abs().sum(1).sum((1, 2), keepdim=True)
-    torch.testing.assert_close(A.explanation_loss(h, t), ((ms - ts) ** 2).mean((1, 2)))
-    torch.testing.assert_close(A.explanation_loss(h, t, reduction="sum"), ((ms - ts) ** 2).sum((1, 2)))
+    torch.testing.assert_close(maps.explanation_loss(h, t), ((ms - ts) ** 2).mean((1, 2)))
+    torch.testing.assert_close(maps.explanation_loss(h, t, reduction="sum"), ((ms - ts) ** 2).sum((1, 2)))
     # per sample: a sample's loss does not depend on the others (normalisation is per sample)
-    torch.testing.assert_close(A.explanation_loss(h[1:2], t[1:2]), A.explanation_loss(h, t)[1:2])
+    torch.testing.assert_close(maps.explanation_loss(h[1:2], t[1:2]), maps.explanation_loss(h, t)[1:2])
     # a (H, W) target broadcasts; an already normalised map is a fixed point of the normalisation
     frame = torch.ones(4, 5)
     frame[1:3, 1:4] = 0
-    assert A.explanation_loss(h, frame, normalize="max").shape == (3,)
-    torch.testing.assert_close(A.explanation_map(ms, "sum"), ms)
-    assert torch.equal(A.explanation_map(torch.zeros(2, 3, 4, 4)), torch.zeros(2, 4, 4))
+    assert maps.explanation_loss(h, frame, normalize="max").shape == (3,)
+    torch.testing.assert_close(maps.explanation_map(ms, "sum"), ms)
+    assert torch.equal(maps.explanation_map(torch.zeros(2, 3, 4, 4)), torch.zeros(2, 4, 4))
 
 
 # ------------------------------------------------------------------------------------- the attack
@@ -97,7 +100,7 @@ def test_explanation_map_and_loss_definitions():
 def test_attack_moves_explanation_to_target_and_keeps_prediction(softplus_net):
     model, x = softplus_net
     victims, targets = _pairs(model, x)
-    att = A.ExplanationAttack(16 / 255, steps=40, explain=ixg)
+    att = EM.ExplanationAttack(16 / 255, steps=40, explain=ixg)
     r = att.run(model, victims, target_map=targets)
     pred = _pred(model, victims)
     assert torch.equal(r.pred, pred) and torch.equal(r.y, pred)      # default: explain the prediction
@@ -110,8 +113,8 @@ def test_attack_moves_explanation_to_target_and_keeps_prediction(softplus_net):
     with torch.enable_grad():
         h_start = ixg(model, victims.clone().requires_grad_(True), pred)
         h_end = ixg(model, r.x_adv.clone().requires_grad_(True), pred)
-    torch.testing.assert_close(r.expl_start, A.explanation_loss(h_start, targets), rtol=1e-4, atol=1e-12)
-    torch.testing.assert_close(r.expl_end, A.explanation_loss(h_end, targets), rtol=1e-4, atol=1e-12)
+    torch.testing.assert_close(r.expl_start, maps.explanation_loss(h_start, targets), rtol=1e-4, atol=1e-12)
+    torch.testing.assert_close(r.expl_end, maps.explanation_loss(h_end, targets), rtol=1e-4, atol=1e-12)
     # __call__ returns the same x_adv
     assert torch.equal(att(model, victims, target_map=targets), r.x_adv)
 
@@ -122,19 +125,19 @@ def test_prediction_constraint_and_fallback_to_start(softplus_net):
     model, x = softplus_net
     victims, targets = _pairs(model, x)
     pred = _pred(model, victims)
-    att = A.ExplanationAttack(0.5, steps=15, lr=0.1, explain=ixg, expl_weight=1e7, output_weight=0.0)
+    att = EM.ExplanationAttack(0.5, steps=15, lr=0.1, explain=ixg, expl_weight=1e7, output_weight=0.0)
     r = att.run(model, victims, target_map=targets)
     kept = _pred(model, r.x_adv) == pred
     assert torch.equal(kept, r.pred_kept)
     assert bool(kept.all())      # the clean start always keeps its own prediction
-    last = A.ExplanationAttack(0.5, steps=15, lr=0.1, explain=ixg, expl_weight=1e7, output_weight=0.0,
+    last = EM.ExplanationAttack(0.5, steps=15, lr=0.1, explain=ixg, expl_weight=1e7, output_weight=0.0,
                                select="last").run(model, victims, target_map=targets)
     assert bool((last.best_step == 15).all())
     assert not bool(last.pred_kept.all())        # unconstrained, the last iterates do flip some
     assert torch.equal(last.pred_kept, _pred(model, last.x_adv) == pred)
     # a start whose prediction differs already: nothing qualifies -> the start, flagged
     far = torch.where(victims > 0.5, 0.0, 1.0)     # far outside the ball: same as the init_delta start
-    r2 = A.ExplanationAttack(1.0, steps=3, explain=ixg, expl_weight=1e7, output_weight=0.0).run(
+    r2 = EM.ExplanationAttack(1.0, steps=3, explain=ixg, expl_weight=1e7, output_weight=0.0).run(
         model, victims, target_map=targets, init_delta=far - victims)
     start_kept = _pred(model, far) == pred
     assert torch.equal(r2.pred_kept | start_kept, r2.pred_kept)
@@ -142,7 +145,7 @@ def test_prediction_constraint_and_fallback_to_start(softplus_net):
     assert bool(fallback.any())
     assert torch.equal(r2.x_adv[fallback], far[fallback])
     assert bool((r2.best_step[fallback] == 0).all())
-    torch.testing.assert_close(r2.expl_end[fallback], A.explanation_loss(
+    torch.testing.assert_close(r2.expl_end[fallback], maps.explanation_loss(
         ixg(model, far[fallback].clone().requires_grad_(True), pred[fallback]), targets[fallback]),
         rtol=1e-4, atol=1e-12)
 
@@ -153,20 +156,20 @@ def test_eps_ball_and_unit_box(softplus_net):
     victims[0, :, :2] = 0.0          # pixels on both faces of the box
     victims[1, :, :2] = 1.0
     for eps in (0.0, 2 / 255, 0.1):
-        att = A.ExplanationAttack(eps, steps=6, lr=0.05, explain=ixg, random_start=True, seed=1,
+        att = EM.ExplanationAttack(eps, steps=6, lr=0.05, explain=ixg, random_start=True, seed=1,
                                   select="last")
         adv = att(model, victims, target_map=targets)
         assert adv.shape == victims.shape and adv.dtype == victims.dtype
         assert float((adv - victims).abs().max()) <= eps + 1e-6
         assert float(adv.min()) >= 0.0 and float(adv.max()) <= 1.0
-    assert torch.equal(A.ExplanationAttack(0.0, steps=3, lr=0.1, explain=ixg)(model, victims, target_map=targets),
+    assert torch.equal(EM.ExplanationAttack(0.0, steps=3, lr=0.1, explain=ixg)(model, victims, target_map=targets),
                        victims)
 
 
 def test_batched_equals_pair_by_pair(softplus_net):
     model, x = softplus_net
     victims, targets = _pairs(model, x, n=6)
-    att = A.ExplanationAttack(EPS, steps=15, explain=ixg)
+    att = EM.ExplanationAttack(EPS, steps=15, explain=ixg)
     r = att.run(model, victims, target_map=targets)
     for i in range(len(victims)):
         ri = att.run(model, victims[i:i + 1], target_map=targets[i:i + 1])
@@ -175,7 +178,7 @@ def test_batched_equals_pair_by_pair(softplus_net):
         torch.testing.assert_close(ri.expl_start[0], r.expl_start[i], rtol=1e-4, atol=1e-12)
         assert bool(ri.pred_kept[0] == r.pred_kept[i])
     # chunking inside one call (memory bound) changes nothing either
-    chunked = A.ExplanationAttack(EPS, steps=15, explain=ixg, batch_size=4).run(model, victims, target_map=targets)
+    chunked = EM.ExplanationAttack(EPS, steps=15, explain=ixg, batch_size=4).run(model, victims, target_map=targets)
     torch.testing.assert_close(chunked.x_adv, r.x_adv, atol=1e-5, rtol=0)
     # one (H, W) target for every victim equals the target repeated per victim
     one = att(model, victims, target_map=targets[0])
@@ -187,10 +190,10 @@ def test_deterministic_for_a_seed(softplus_net):
     model, x = softplus_net
     victims, targets = _pairs(model, x, n=6)
     torch.manual_seed(123)
-    a = A.ExplanationAttack(EPS, steps=8, explain=ixg, random_start=True, seed=5).run(model, victims, target_map=targets)
+    a = EM.ExplanationAttack(EPS, steps=8, explain=ixg, random_start=True, seed=5).run(model, victims, target_map=targets)
     torch.manual_seed(999)        # the global RNG plays no part
-    b = A.ExplanationAttack(EPS, steps=8, explain=ixg, random_start=True, seed=5).run(model, victims, target_map=targets)
-    c = A.ExplanationAttack(EPS, steps=8, explain=ixg, random_start=True, seed=6).run(model, victims, target_map=targets)
+    b = EM.ExplanationAttack(EPS, steps=8, explain=ixg, random_start=True, seed=5).run(model, victims, target_map=targets)
+    c = EM.ExplanationAttack(EPS, steps=8, explain=ixg, random_start=True, seed=6).run(model, victims, target_map=targets)
     assert torch.equal(a.x_adv, b.x_adv) and torch.equal(a.expl_end, b.expl_end)
     assert torch.equal(a.best_step, b.best_step)
     assert not torch.equal(a.x_adv, c.x_adv)
@@ -212,7 +215,7 @@ def test_model_mode_parameters_and_buffers_untouched(softplus_net):
     seen = []
     handle = net.register_forward_pre_hook(lambda mod, inp: seen.append(mod.training))
     try:
-        A.ExplanationAttack(EPS, steps=3, explain=ixg).run(net, victims, target_map=targets)
+        EM.ExplanationAttack(EPS, steps=3, explain=ixg).run(net, victims, target_map=targets)
     finally:
         handle.remove()
     assert seen and not any(seen), "the attack must run the model in eval mode"
@@ -227,7 +230,7 @@ def test_model_mode_parameters_and_buffers_untouched(softplus_net):
 def test_works_inside_no_grad_and_returns_on_input_device(softplus_net):
     model, x = softplus_net
     victims, targets = _pairs(model, x, n=3)
-    att = A.ExplanationAttack(EPS, steps=3, explain=ixg)
+    att = EM.ExplanationAttack(EPS, steps=3, explain=ixg)
     ref = att(model, victims, target_map=targets)
     with torch.no_grad():
         inside = att(model, victims, target_map=targets)
@@ -242,7 +245,7 @@ def test_aga_variant_frame_target(softplus_net):
     y = _data(64, torch.Generator().manual_seed(1))[1][:8]
     frame = torch.ones(8, 8)
     frame[2:6, 2:6] = 0.0
-    att = A.ExplanationAttack.aga(EPS, explain=grad_only, steps=30)
+    att = EM.ExplanationAttack.aga(EPS, explain=grad_only, steps=30)
     assert (att.expl_weight, att.output_weight, att.normalize, att.reduction, att.output) == \
         (0.5, 0.5, "max", "sum", "logits")
     assert att.lr == pytest.approx(4 * EPS / 30)
@@ -257,7 +260,7 @@ def test_softplus_beta_growth_for_relu_nets():
     victims, targets = _pairs(model, x, n=6)
     relus_before = [(n, m) for n, m in model.named_modules() if isinstance(m, nn.ReLU)]
     # the surrogate context swaps every ReLU for a Softplus and puts the same modules back
-    with A.relu_softplus_surrogate(model, beta=10.0) as sps:
+    with relu_softplus_surrogate(model, beta=10.0) as sps:
         assert len(sps) == len(relus_before)
         assert not any(isinstance(m, nn.ReLU) for m in model.modules())
         assert all(isinstance(m, nn.Softplus) and m.beta == 10.0 for m in sps)
@@ -265,15 +268,15 @@ def test_softplus_beta_growth_for_relu_nets():
     assert [n for n, _ in after] == [n for n, _ in relus_before]
     assert all(a is b for (_, a), (_, b) in zip(after, relus_before))
     # the attack with beta growth: selection and losses with the real ReLU network
-    r = A.ExplanationAttack(EPS, steps=10, explain=ixg, beta_growth=True).run(model, victims, target_map=targets)
+    r = EM.ExplanationAttack(EPS, steps=10, explain=ixg, beta_growth=True).run(model, victims, target_map=targets)
     assert bool((r.expl_end <= r.expl_start).all()) and bool(r.pred_kept.all())
     with torch.enable_grad():
         h_end = ixg(model, r.x_adv.clone().requires_grad_(True), r.pred)
-    torch.testing.assert_close(r.expl_end, A.explanation_loss(h_end, targets), rtol=1e-4, atol=1e-12)
+    torch.testing.assert_close(r.expl_end, maps.explanation_loss(h_end, targets), rtol=1e-4, atol=1e-12)
     assert all(a is b for (_, a), (_, b) in zip(
         [(n, m) for n, m in model.named_modules() if isinstance(m, nn.ReLU)], relus_before))
     with pytest.raises(ValueError, match="ReLU"):
-        A.ExplanationAttack(EPS, steps=2, explain=ixg, beta_growth=True).run(
+        EM.ExplanationAttack(EPS, steps=2, explain=ixg, beta_growth=True).run(
             _model_softplus_tiny(), victims, target_map=targets)
 
 
@@ -285,21 +288,21 @@ def _model_softplus_tiny():
 
 def test_default_weights_and_argument_errors(softplus_net):
     model, x = softplus_net
-    att = A.ExplanationAttack(EPS, steps=10, explain=ixg)
+    att = EM.ExplanationAttack(EPS, steps=10, explain=ixg)
     a, b = att._weights(x[:1], 4)
     assert a == pytest.approx(1e11 * (64 / 224 ** 2) ** 2) and b == pytest.approx(1e6 * 4 / 1000)
-    a_sum, _ = A.ExplanationAttack(EPS, explain=ixg, reduction="sum")._weights(x[:1], 4)
+    a_sum, _ = EM.ExplanationAttack(EPS, explain=ixg, reduction="sum")._weights(x[:1], 4)
     assert a_sum == pytest.approx(a / 64)
-    assert A.ExplanationAttack.dombrowski(EPS, explain=ixg).steps == 1500
+    assert EM.ExplanationAttack.dombrowski(EPS, explain=ixg).steps == 1500
     assert "explanation" not in A.ATTACKS           # it needs target maps: no drop-in evasion attack
     with pytest.raises(ValueError, match="target_map"):
         att(model, x[:2])
     with pytest.raises(ValueError):
-        A.ExplanationAttack(EPS, explain=ixg, gamma=0.5, expl_weight=1.0, output_weight=1.0)
+        EM.ExplanationAttack(EPS, explain=ixg, gamma=0.5, expl_weight=1.0, output_weight=1.0)
     with pytest.raises(ValueError):
-        A.ExplanationAttack(EPS, explain=ixg, normalize="max")     # default weights need 'sum'
+        EM.ExplanationAttack(EPS, explain=ixg, normalize="max")     # default weights need 'sum'
     with pytest.raises(ValueError):
-        A.ExplanationAttack(EPS, explain=ixg, optimizer="sgd")
+        EM.ExplanationAttack(EPS, explain=ixg, optimizer="sgd")
     with pytest.raises(ValueError):
         att(model, x[:3], target_map=torch.zeros(2, 8, 8))
 
@@ -308,16 +311,16 @@ def test_with_the_pipeline_attributions(softplus_net):
     attributions = pytest.importorskip("interprobust.explain.attributions")
     model, x = softplus_net
     victims = x[:6]
-    targets = A.explanation_maps(model, x[6:12], "input_x_gradient")
-    local = A.explanation_maps(model, x[6:12], ixg)
+    targets = EM.explanation_maps(model, x[6:12], "input_x_gradient")
+    local = EM.explanation_maps(model, x[6:12], ixg)
     torch.testing.assert_close(targets, local, rtol=1e-4, atol=1e-9)
-    r = A.ExplanationAttack(EPS, steps=20, explain="input_x_gradient").run(model, victims, target_map=targets)
+    r = EM.ExplanationAttack(EPS, steps=20, explain="input_x_gradient").run(model, victims, target_map=targets)
     assert r.expl_end.mean() < 0.9 * r.expl_start.mean() and bool(r.pred_kept.all())
     # the other differentiable methods SEP and AGA attack (a callable from the module works as well)
     for method in ("gradient", "guided_backprop"):
-        tm = A.explanation_maps(model, x[6:12], method)
+        tm = EM.explanation_maps(model, x[6:12], method)
         explain = (lambda m, z, t, create_graph=False, _m=method:
                    attributions.attribute(_m, m, z, t, create_graph=create_graph))
-        r = A.ExplanationAttack(16 / 255, steps=15, explain=explain).run(model, victims, target_map=tm)
+        r = EM.ExplanationAttack(16 / 255, steps=15, explain=explain).run(model, victims, target_map=tm)
         assert r.expl_end.mean() < 0.95 * r.expl_start.mean(), method
         assert bool(r.pred_kept.all())

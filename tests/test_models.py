@@ -7,6 +7,7 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 
 from interprobust import models as M
+from interprobust.models import architectures
 
 OURS = ["resnet18", "convnet", "lenet", "wrn28", "mobilenetv2"]
 TV = list(M.TORCHVISION_ARCHITECTURES)
@@ -14,6 +15,10 @@ GREY28 = dict(in_channels=1, image_size=28, mean=[0.13], std=[0.31])
 RGB32 = dict(in_channels=3, image_size=32, mean=[0.49, 0.48, 0.45], std=[0.25, 0.24, 0.26])
 RGB64 = dict(in_channels=3, image_size=64, mean=[0.48, 0.45, 0.40], std=[0.28, 0.27, 0.28])
 ACTIVATION_TYPES = (nn.ReLU, nn.ReLU6, nn.SiLU, nn.Softplus, nn.GELU, nn.ELU, nn.LeakyReLU, nn.Tanh, nn.Hardswish)
+
+
+def _count_parameters(model):
+    return sum(p.numel() for p in model.parameters())
 
 
 def _build(arch, data, seed=0, **kw):
@@ -118,7 +123,7 @@ def test_normalisation_is_applied(arch):
 
 @pytest.mark.parametrize("arch", OURS)
 def test_width_reduces_parameters(arch):
-    sizes = [M.count_parameters(_build(arch, RGB32, width=w)) for w in (0.125, 0.25, 0.5)]
+    sizes = [_count_parameters(_build(arch, RGB32, width=w)) for w in (0.125, 0.25, 0.5)]
     assert sizes[0] < sizes[1] < sizes[2]
 
 
@@ -146,7 +151,7 @@ def test_architecture_details():
     assert [c.out_channels for c in convnet.modules() if isinstance(c, nn.Conv2d)] == [64, 64, 64]
     assert sum(isinstance(m, nn.Linear) for m in convnet.modules()) == 1
     wrn = M.build_model("wrn28", num_classes=10, width=1.0, **RGB32)
-    assert M.count_parameters(wrn) == 36_479_194
+    assert _count_parameters(wrn) == 36_479_194
     assert sum(isinstance(m, nn.Conv2d) for m in wrn.modules()) == 25 + 3  # 1 + 3*4*2 convs + 3 shortcuts
     assert wrn.classifier.in_features == 640
     # mobilenetv2: small inputs keep resolution through the stem and the first two stride-2 stages
@@ -157,11 +162,11 @@ def test_architecture_details():
     mob.blocks.register_forward_hook(lambda m, i, o: hw.update(blocks=o.shape[-1]))
     mob(_x(RGB32))
     assert hw["blocks"] == 8
-    assert M.count_parameters(M.build_model("mobilenetv2", num_classes=10, width=1.0, **RGB32)) == 2_236_682
+    assert _count_parameters(M.build_model("mobilenetv2", num_classes=10, width=1.0, **RGB32)) == 2_236_682
 
 
 def test_resnet18_param_count_matches_reference():
-    assert M.count_parameters(M.build_model("resnet18", num_classes=10, width=1.0, **RGB32)) == 11_173_962
+    assert _count_parameters(M.build_model("resnet18", num_classes=10, width=1.0, **RGB32)) == 11_173_962
 
 
 @pytest.mark.parametrize("arch", OURS)
@@ -293,7 +298,7 @@ def test_pretrained_weights_are_loaded_from_the_cache(tmp_path, monkeypatch):
     cached = tmp_path / "hub" / "checkpoints" / f"efficientnet_b0_test-{digest[:8]}.pth"
     cached.parent.mkdir(parents=True)
     blob.rename(cached)
-    monkeypatch.setattr(M, "pretrained_weights_path", lambda arch: cached)
+    monkeypatch.setattr(architectures, "pretrained_weights_path", lambda arch: cached)
     model = M.build_model("efficientnet_b0", num_classes=7, pretrained=True, **RGB32)
     assert torch.equal(model.body.features[0][0].weight, reference.features[0][0].weight)
     assert model.classifier.out_features == 7

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from interprobust import pairs as P
+from interprobust.papers.sep import pairs as P
 from interprobust.models import build_model
 
 

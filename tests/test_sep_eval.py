@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from interprobust import evaluate as E
+from interprobust.papers.matrix.evaluate import cross_paper_row
+from interprobust.papers.sep import evaluate as E
+from interprobust import attacks as A
 from interprobust.data.store import Prepared
 from interprobust.models import build_model
 
@@ -48,7 +50,11 @@ def test_attack_row_and_landscape_agree_at_zero_noise(setup):
                                        attack_settings={"eps": 0.05, "steps": 5, "lr": 0.01},
                                        pgd_settings={"steps": 3, "step_size": 0.01}, adv_eps=0.03,
                                        show_progress=False).iloc[0]
-    assert row.pairs == 72 and 0 <= row.clean_acc <= 100 and row.adv_acc <= row.clean_acc
+    assert row.pairs == 72
+    # the accuracies are the foundation's, on the whole test set, with the PGD of ``pgd_settings``
+    assert row.clean_acc == A.clean_accuracy(model, data.test_x, data.test_y)
+    assert row.adv_acc == A.robust_accuracy(model, data.test_x, data.test_y,
+                                            A.PGD(0.03, steps=3, step_size=0.01)) and row.adv_eps == 0.03
     assert row.expl_end <= row.expl_start + 1e-9            # the attack keeps its best iterate, the start included
     n_intra = int(pairs["intra"].sum())
     mixed = (row.expl_start_intra * n_intra + row.expl_start_inter * (72 - n_intra)) / 72
@@ -65,10 +71,20 @@ def test_cross_paper_row_has_every_metric(setup):
     s = {"eps": 0.03, "max_samples": 16, "rps_eps": 0.06, "n_noise": 2, "attack_eps": 0.01, "attack_steps": 2,
          "sep_attack": {"eps": 0.03, "steps": 2, "lr": 0.01}, "lime": {"n_samples": 20, "patch": 4, "images": 2},
          "pgd": {"steps": 3, "step_size": 0.01}}
-    row = E.cross_paper_row(model, data, pairs, settings=s).iloc[0]
+    row = cross_paper_row(model, data, pairs, settings=s).iloc[0]
     from interprobust.tables import MATRIX_COLUMNS
     assert list(row.index) == MATRIX_COLUMNS
-    assert row.pgd_acc <= row.clean_acc and row.fgsm_acc <= row.clean_acc
-    assert 0 <= row.lime_stability <= 2 and -1 <= row.grad_rps <= 1
-    no_pairs = E.cross_paper_row(model, data, None, settings=s).iloc[0]
+    x, y = data.test_x[:16], data.test_y[:16]                # max_samples
+    assert row.clean_acc == A.clean_accuracy(model, x, y)
+    assert row.fgsm_acc == A.robust_accuracy(model, x, y, A.FGSM(0.03))
+    assert row.pgd_acc == A.robust_accuracy(model, x, y, A.PGD(0.03, steps=3, step_size=0.01))
+    assert row.lime_stability > 0                            # the two LIME runs draw different samples
+    # the AGA columns are AGA's own evaluation with the same settings
+    from interprobust.papers.aga.evaluate import explanation_robustness
+    scores, _ = explanation_robustness(model, data, methods=["gradient"], rps_eps=[0.06], n_noise=2, attack_eps=0.01,
+                                       attack_steps=2, max_samples=16, batch_size=256, seed=0, show_progress=False)
+    aga = scores.set_index("metric").value
+    assert (row.grad_rps, row.insertion, row.adv_insertion) == (aga["rps_cosine"], aga["insertion"],
+                                                                aga["adv_insertion"])
+    no_pairs = cross_paper_row(model, data, None, settings=s).iloc[0]
     assert "expl_end" not in no_pairs.index

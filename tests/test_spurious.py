@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from interprobust import spurious, train
+from interprobust import train
+from interprobust.papers.limeref import spurious
 from interprobust.data import embedded, store
 
 

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from interprobust import cli, regularizers  # noqa: F401 - registers maxent / gradient_alignment
-from interprobust import toy
+from interprobust import cli
+from interprobust.papers.aga import toy
 
 SMALL = dict(n=60, hidden=8, steps=40, grid=12, distance=0.05,
              variant_params={"Softplus + MaxEnt": {"lam": 1.0},

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from interprobust import train
+from interprobust import losses, train
 from interprobust.data import batches, store
 
 
@@ -73,17 +73,17 @@ def test_non_finite_loss_names_epoch_and_step(small_data):
         logits = model(x)
         return logits.sum() * float("nan"), logits
 
-    train.TRAINING_METHODS["_nan"] = nan_loss
+    losses.TRAINING_LOSSES["_nan"] = nan_loss
     try:
         with pytest.raises(train.NonFiniteLossError, match="epoch 1, step 1"):
             train.fit(_tiny_model(), small_data, method="_nan", config=train.TrainConfig(**CFG), show_progress=False)
     finally:
-        del train.TRAINING_METHODS["_nan"]
+        del losses.TRAINING_LOSSES["_nan"]
 
 
-def test_unknown_method_and_option_list_valid_names():
-    with pytest.raises(ValueError, match="valid methods: .*ce"):
-        train.get_method("nope")
+def test_unknown_loss_and_option_list_valid_names():
+    with pytest.raises(ValueError, match="valid losses: .*ce"):
+        losses.get_loss("nope")
     with pytest.raises(ValueError, match="unknown training option"):
         train.TrainConfig.from_dict({"epochz": 3})
 
@@ -141,7 +141,7 @@ def test_the_train_command_is_reproducible_across_processes(small_data, tmp_path
     import subprocess
     import sys
 
-    from interprobust.artifacts import load_model
+    from interprobust.models.store import load_model
     settings = json.dumps({"loss": "ce", "loss_params": {}, "model": {"width": 0.125},
                            "training": {"epochs": 1, "batch_size": 32, "lr": 0.05, "crop_padding": 2}})
     outs = []

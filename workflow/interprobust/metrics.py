@@ -8,13 +8,13 @@ device. Perturbed images are built with one tensor op per chunk and sent to the 
 batches (``batch_size``: ``None`` = 1024 on a GPU, 64 on a CPU); results come back on ``x``'s device.
 
 * Similarities of maps, per sample: :func:`cosine_similarity`, :func:`pearson`, :func:`ssim`.
-* :func:`heatmap` (from ``explain.attributions``): AGA's post-processing (abs -> sum over channels -> per-sample max).
-* AGA: :func:`rps` (random perturbation similarity), :func:`insertion_curve`, :func:`insertion_score`,
+* :func:`heatmap` (from ``explain.maps``): AGA's post-processing (abs -> sum over channels -> per-sample max).
+* AGA: :func:`rps` (random perturbation similarity), :func:`insertion_curve`,
   :func:`adv_insertion_curve`, :func:`crc_upper_bound` (Theorem 6's bound against the CRC, Fig. 3b).
 * G-LIME: :func:`deletion_insertion_curves` (superpixel deletion / insertion as InterpretDL does it),
   :func:`auc`, :func:`abpc`, :func:`local_fidelity`, :func:`stability`.
 
-The explanation loss of the SEP paper lives with the explanation attack in ``attacks``.
+The explanation loss of the SEP paper lives with the normalised maps in ``explain.maps``.
 """
 
 from __future__ import annotations
@@ -27,13 +27,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .attacks import eval_mode, model_device
-from .explain.attributions import heatmap  # one implementation, shared with the explanation module
+from .explain.maps import heatmap  # one implementation of the normalised map, shared with the explanations
+from .nn import eval_mode, model_device, resolve_target
 
 __all__ = [
     "cosine_similarity", "pearson", "ssim", "gaussian_window", "SIMILARITIES", "heatmap",
     "rps_noise", "rps", "INSERTION_FRACTIONS", "AGA_CODE_FRACTIONS", "insertion_curve",
-    "insertion_score", "adv_insertion_curve", "crc_upper_bound", "DeletionInsertion", "deletion_insertion_curves",
+    "adv_insertion_curve", "crc_upper_bound", "DeletionInsertion", "deletion_insertion_curves",
     "auc", "abpc", "local_fidelity", "stability",
 ]
 
@@ -147,13 +147,6 @@ def _default_batch(device: torch.device, batch_size: int | None) -> int:
     return int(batch_size) if batch_size else (1024 if device.type == "cuda" else 64)
 
 
-def _targets(model: nn.Module, x: torch.Tensor, target) -> torch.Tensor:
-    if target is None:
-        with torch.no_grad():
-            return model(x).argmax(1)
-    return torch.as_tensor(target).to(device=x.device, dtype=torch.long).expand(len(x))
-
-
 def _fill(value, x: torch.Tensor) -> torch.Tensor:
     """A fill / baseline as a tensor broadcastable to x: a scalar, a per-channel (C,) vector or an image."""
     v = torch.as_tensor(value, dtype=x.dtype, device=x.device)
@@ -209,7 +202,7 @@ def rps(model: nn.Module, explain: Explain, x: torch.Tensor, target, eps: float,
     out_device, device = x.device, model_device(model)
     x = x.detach().to(device)
     with eval_mode(model), torch.enable_grad():
-        target = _targets(model, x, target)
+        target = resolve_target(model, x, target)
         h0 = postprocess(explain(model, x, target)).detach()
         g = torch.Generator(device=device)
         g.manual_seed(int(seed))
@@ -262,7 +255,7 @@ def insertion_curve(model: nn.Module, x: torch.Tensor, target, order_map: torch.
     base = _fill(baseline, x)
     n_g = len(fractions)
     with eval_mode(model):
-        targets = _targets(model, x, target)
+        targets = resolve_target(model, x, target)
 
         def make_batch(j0, j1):
             j = torch.arange(j0, j1, device=device)
@@ -273,12 +266,6 @@ def insertion_curve(model: nn.Module, x: torch.Tensor, target, order_map: torch.
         probs = _chunked_probs(model, make_batch, b * n_g, targets.repeat_interleave(n_g),
                                _default_batch(device, batch_size))
     return probs.view(b, n_g).to(out_device)
-
-
-def insertion_score(model: nn.Module, x: torch.Tensor, target, order_map: torch.Tensor,
-                    **kwargs) -> torch.Tensor:
-    """(B,) AGA's insertion score: the mean of :func:`insertion_curve` over the fractions."""
-    return insertion_curve(model, x, target, order_map, **kwargs).mean(1)
 
 
 def adv_insertion_curve(model: nn.Module, x_clean: torch.Tensor, target, order_map_adv: torch.Tensor,
@@ -308,7 +295,7 @@ def crc_upper_bound(model: nn.Module, x: torch.Tensor, target, eps: float, seed:
     d = torch.randn(x.shape, generator=gen, device=device, dtype=x.dtype)
     d = d / d.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, *[1] * (x.dim() - 1))
     with eval_mode(model), torch.enable_grad():
-        target = _targets(model, x, target)
+        target = resolve_target(model, x, target)
         xi = x.clone().requires_grad_(True)
         (g,) = torch.autograd.grad(model(xi).gather(1, target[:, None]).sum(), xi, create_graph=True)
         hvp = (g * d).sum()
@@ -389,7 +376,7 @@ def deletion_insertion_curves(model: nn.Module, x: torch.Tensor, target, segment
     n_pts = len(rows)
     base = _fill(fill, x)
     with eval_mode(model):
-        targets = _targets(model, x, target)
+        targets = resolve_target(model, x, target)
 
         def make_batch(j0, j1):
             j = torch.arange(j0, j1, device=device)

@@ -1,8 +1,7 @@
-"""One training entry point for every (dataset, architecture, method, seed).
+"""One training entry point for every (dataset, architecture, loss, seed).
 
-Training methods come from a registry: a method is a function ``loss(model, x, y, params) -> (loss,
-logits)`` on a batch already on the device. This module provides ``ce``; the paper modules register
-their regularisers and adversarial-training losses with ``@register_method``.
+The training objective comes from the loss registry (:mod:`interprobust.losses`): ``method`` names a
+function ``loss(model, x, y, params) -> (loss, logits)`` on a batch already on the device.
 """
 
 from __future__ import annotations
@@ -21,33 +20,7 @@ import torch.nn.functional as F
 from .data import batches
 from .data.store import Prepared
 from .io import atomic_path, progress
-
-LossFn = Callable[[torch.nn.Module, torch.Tensor, torch.Tensor, dict], tuple[torch.Tensor, torch.Tensor]]
-TRAINING_METHODS: dict[str, LossFn] = {}
-
-
-def register_method(name: str) -> Callable[[LossFn], LossFn]:
-    def deco(fn: LossFn) -> LossFn:
-        if name in TRAINING_METHODS:
-            raise ValueError(f"training method {name!r} registered twice")
-        TRAINING_METHODS[name] = fn
-        return fn
-    return deco
-
-
-def get_method(name: str) -> LossFn:
-    try:
-        return TRAINING_METHODS[name]
-    except KeyError:
-        raise ValueError(f"unknown training method {name!r}; valid methods: "
-                         f"{', '.join(sorted(TRAINING_METHODS))}") from None
-
-
-@register_method("ce")
-def cross_entropy(model, x, y, params):
-    logits = model(x)
-    return F.cross_entropy(logits, y), logits
-
+from .losses import get_loss
 
 class NonFiniteLossError(RuntimeError):
     pass
@@ -140,7 +113,7 @@ def fit(model: torch.nn.Module, data: Prepared, *, method: str = "ce", method_pa
     next call with the same settings, so a killed job continues where it stopped.
     """
     cfg = config or TrainConfig()
-    loss_fn = get_method(method)
+    loss_fn = get_loss(method)
     method_params = dict(method_params or {})
     device = torch.device(device)
     if data.train_x is None:
@@ -234,7 +207,7 @@ def step_cost(model: torch.nn.Module, method: str, method_params: dict | None, x
     import copy
     import statistics
     model = copy.deepcopy(model).train()
-    loss_fn = get_method(method)
+    loss_fn = get_loss(method)
     params = dict(method_params or {})
     opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=1e-3)
     cuda = x.device.type == "cuda"
@@ -256,7 +229,3 @@ def step_cost(model: torch.nn.Module, method: str, method_params: dict | None, x
             if cuda:
                 peak = max(0.0 if peak != peak else peak, torch.cuda.max_memory_allocated() / 2 ** 20)
     return {"seconds_per_step": statistics.median(times), "peak_mib": peak}
-
-
-# Methods defined in other modules register themselves on import.
-from . import regularizers  # noqa: E402,F401

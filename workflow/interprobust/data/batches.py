@@ -23,13 +23,28 @@ def to_tensor(x, device: str | torch.device = "cpu") -> torch.Tensor:
     return t.permute(0, 3, 1, 2).float().div_(255.0).contiguous()
 
 
+def as_images(x, device: str | torch.device = "cpu") -> torch.Tensor:
+    """A batch as float32 (N, C, H, W) in [0, 1] on ``device``: uint8 (N, H, W, C) arrays/tensors are
+    converted (:func:`to_tensor`); float arrays/tensors are taken as NCHW in [0, 1]."""
+    if isinstance(x, np.ndarray) and x.dtype != np.uint8:
+        x = torch.from_numpy(np.array(x, dtype=np.float32))  # a copy: memory-mapped slices are read-only
+    if isinstance(x, torch.Tensor) and x.is_floating_point():
+        return x.to(device=device, dtype=torch.float32)
+    return to_tensor(x, device)
+
+
 def iterate(x, y, batch_size: int, device: str | torch.device = "cpu",
             limit: int | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """Batches of (float images in [0, 1] NCHW, int64 labels) on ``device``, in order."""
+    """Batches of (float images in [0, 1] NCHW, int64 labels) on ``device``, in order. ``x``: uint8
+    (N, H, W, C) or float (N, C, H, W) (:func:`as_images`); ``y``: labels (array or tensor), one per image."""
+    if len(x) != len(y):
+        raise ValueError(f"{len(x)} images but {len(y)} labels")
     n = len(x) if limit is None else min(limit, len(x))
-    for i in range(0, n, batch_size):
-        j = min(i + batch_size, n)
-        yield to_tensor(x[i:j], device), torch.tensor(np.asarray(y[i:j]), dtype=torch.long).to(device)  # copy: memmaps are read-only
+    for i in range(0, n, int(batch_size)):
+        j = min(i + int(batch_size), n)
+        yb = y[i:j]
+        yb = yb if isinstance(yb, torch.Tensor) else torch.from_numpy(np.array(yb, dtype=np.int64))  # a copy: memmaps are read-only
+        yield as_images(x[i:j], device), yb.to(device=device, dtype=torch.long)
 
 
 def random_crop_flip(x: torch.Tensor, padding: int, flip: bool, generator: torch.Generator) -> torch.Tensor:

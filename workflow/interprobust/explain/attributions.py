@@ -35,8 +35,8 @@ the result is detached. During a call the model is in eval mode (``model_eval=Fa
 current mode, e.g. inside a training step); every submodule's mode, hooks and attributes are
 restored afterwards, also on errors. Parameters' ``.grad`` are never touched.
 
-Post-processing: :func:`heatmap` (abs, channel sum, divided by the per-sample max; AGA) and
-:func:`normalize_sum` (channel sum of abs divided by its per-sample sum; Dombrowski et al.).
+Post-processing (abs, channel sum, divided by the per-sample max (AGA) or sum (Dombrowski et al.)):
+:mod:`interprobust.explain.maps`.
 """
 
 from __future__ import annotations
@@ -47,9 +47,9 @@ from collections.abc import Callable, Iterator
 import torch
 from torch import nn
 
-from ..attacks import eval_mode
+from ..nn import eval_mode, resolve_target
 
-__all__ = ["ATTRIBUTIONS", "attribute", "attribution_names", "heatmap", "normalize_sum", "gradient",
+__all__ = ["ATTRIBUTIONS", "attribute", "gradient",
            "input_x_gradient", "guided_backprop", "integrated_gradients", "smoothgrad", "lrp",
            "guided_activations", "IG_METHODS"]
 
@@ -57,19 +57,6 @@ IG_METHODS = ("riemann_right", "riemann_left", "riemann_middle", "riemann_trapez
 
 
 # ------------------------------------------------------------------------------------------ helpers
-def _resolve_target(model: nn.Module, x: torch.Tensor, target) -> torch.Tensor:
-    """(B,) long tensor on x's device; None -> the model's prediction."""
-    if target is None:
-        with torch.no_grad():
-            return model(x.detach()).argmax(1)
-    t = torch.as_tensor(target, device=x.device).long()
-    if t.ndim == 0:
-        t = t.expand(x.shape[0])
-    if t.shape != (x.shape[0],):
-        raise ValueError(f"target must be an int or a ({x.shape[0]},) tensor; got shape {tuple(t.shape)}")
-    return t
-
-
 def _logit(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return out.gather(1, target[:, None])[:, 0]
 
@@ -337,10 +324,6 @@ ATTRIBUTIONS: dict[str, Callable[..., torch.Tensor]] = {
 }
 
 
-def attribution_names() -> list[str]:
-    return list(ATTRIBUTIONS)
-
-
 def attribute(method: str, model: nn.Module, x: torch.Tensor, /, target=None, *, create_graph: bool = False,
               model_eval: bool = True, **kwargs) -> torch.Tensor:
     """Attribution of ``target``'s logit (int, (B,) tensor, or None = prediction) for images x in [0, 1].
@@ -354,19 +337,6 @@ def attribute(method: str, model: nn.Module, x: torch.Tensor, /, target=None, *,
         raise ValueError(f"unknown attribution method {method!r}; valid: {', '.join(ATTRIBUTIONS)}")
     mode = eval_mode(model) if model_eval else contextlib.nullcontext(model)
     with mode, torch.enable_grad():
-        t = _resolve_target(model, x, target)
+        t = resolve_target(model, x, target)
         out = ATTRIBUTIONS[method](model, x, t, create_graph=create_graph, **kwargs)
     return out if create_graph else out.detach()
-
-
-# ------------------------------------------------------------------------------- post-processing
-def heatmap(attr: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
-    """(B, H, W): |attr| summed over channels, divided by each sample's own maximum (AGA, RobustAGA)."""
-    h = attr.abs().sum(1) if attr.ndim == 4 else attr.abs()
-    return h / h.flatten(1).amax(1).clamp_min(eps).view(-1, 1, 1)
-
-
-def normalize_sum(attr: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
-    """(B, H, W): |attr| summed over channels, divided by each sample's own sum (Dombrowski et al., per sample)."""
-    h = attr.abs().sum(1) if attr.ndim == 4 else attr.abs()
-    return h / h.flatten(1).sum(1).clamp_min(eps).view(-1, 1, 1)

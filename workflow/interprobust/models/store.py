@@ -9,13 +9,14 @@ from typing import Any
 
 import torch
 
-from .io import atomic_path
+from ..io import atomic_path
+from .architectures import build_from_signature
 
 
 def versions() -> dict[str, str]:
     import numpy
     import sklearn
-    from . import __version__
+    from .. import __version__
     return {"interprobust": __version__, "torch": str(torch.__version__), "numpy": numpy.__version__,
             "scikit-learn": sklearn.__version__, "python": platform.python_version()}
 
@@ -23,7 +24,7 @@ def versions() -> dict[str, str]:
 def save_model(path: str | Path, model: torch.nn.Module, meta: dict[str, Any]) -> None:
     """Write {state_dict, meta} atomically; ``meta['signature']`` must rebuild the architecture."""
     if "signature" not in meta:
-        raise ValueError("meta needs a 'signature' (models.model_signature(...)) to rebuild the model")
+        raise ValueError("meta needs a 'signature' (interprobust.models.model_signature(...)) to rebuild the model")
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     # plain JSON types only, so torch.load(weights_only=True) reads it back
     meta = json.loads(json.dumps(meta, default=str))
@@ -33,7 +34,6 @@ def save_model(path: str | Path, model: torch.nn.Module, meta: dict[str, Any]) -
 
 def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[torch.nn.Module, dict]:
     """Rebuild and load a saved model in eval mode (``weights_only=True``: no code runs on load)."""
-    from .models import build_from_signature
     blob = torch.load(path, map_location="cpu", weights_only=True)
     # the saved state overwrites every weight: never read pretrained weights from the hub cache again
     model = build_from_signature({**blob["meta"]["signature"], "pretrained": False})

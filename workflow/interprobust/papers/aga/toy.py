@@ -12,8 +12,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .models import make_activation
-from .train import get_method
+from ... import losses
+from ...nn import make_activation
 
 VARIANTS = {  # name -> (activation, training method)
     "ReLU": ("relu", "ce"),
@@ -47,7 +47,7 @@ def train_toy(x: np.ndarray, y: np.ndarray, *, activation: str, method: str, par
     """Full-batch Adam on the registered training loss ``method``; seeded, deterministic on the CPU."""
     torch.manual_seed(seed)
     net = TwoLayerNet(hidden, activation)
-    loss_fn = get_method(method)
+    loss_fn = losses.get_loss(method)
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     xt, yt = torch.from_numpy(x), torch.from_numpy(y)
     for step in range(steps):

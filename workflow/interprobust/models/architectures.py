@@ -62,15 +62,15 @@ from typing import Any
 import torch
 from torch import nn
 
-from .data.download import file_digest
+from ..data.download import file_digest
+from ..nn import ACTIVATIONS, check_activation, make_activation, swap_activations
 
 __all__ = [
     "ACTIVATIONS", "ARCHITECTURES", "TORCHVISION_ARCHITECTURES", "Normalize", "RepeatChannels",
     "PretrainedWeightsMissing", "build_model", "model_signature", "build_from_signature",
-    "make_activation", "swap_activations", "pretrained_weights_path", "count_parameters",
+    "make_activation", "swap_activations", "pretrained_weights_path",
 ]
 
-ACTIVATIONS = ("relu", "softplus")
 SMALL_INPUT_MAX = 64  # image_size <= this uses the small-input (CIFAR-style) variants
 
 
@@ -110,42 +110,6 @@ class RepeatChannels(nn.Module):
 
     def extra_repr(self) -> str:
         return f"channels={self.channels}"
-
-
-def make_activation(activation: str = "relu", softplus_beta: float = 3.0) -> nn.Module:
-    """A fresh activation module: ``nn.ReLU()`` or ``nn.Softplus(beta=softplus_beta)``."""
-    _check_activation(activation)
-    if activation == "relu":
-        return nn.ReLU()
-    return nn.Softplus(beta=float(softplus_beta))
-
-
-def swap_activations(model: nn.Module, activation: str, softplus_beta: float = 3.0,
-                     kinds: tuple[type[nn.Module], ...] = (nn.ReLU, nn.ReLU6, nn.Softplus)) -> nn.Module:
-    """Replace, in place, every module of type ``kinds`` by ``make_activation(activation, beta)``.
-
-    Handy for a Softplus surrogate of a ReLU network during an explanation attack (Dombrowski et al.).
-    A module shared by several parents (or used several times) is replaced by one shared new module.
-    Returns ``model``.
-    """
-    _check_activation(activation)
-    replaced: dict[int, nn.Module] = {}
-
-    def visit(parent: nn.Module) -> None:
-        for name, child in list(parent.named_children()):
-            if isinstance(child, kinds):
-                if id(child) not in replaced:
-                    replaced[id(child)] = make_activation(activation, softplus_beta)
-                setattr(parent, name, replaced[id(child)])
-            else:
-                visit(child)
-
-    visit(model)
-    return model
-
-
-def count_parameters(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
 
 
 def _ch(channels: float, width: float) -> int:
@@ -511,11 +475,6 @@ ARCHITECTURES: dict[str, Callable[..., nn.Module]] = {
 }
 
 
-def _check_activation(activation: str) -> None:
-    if activation not in ACTIVATIONS:
-        raise ValueError(f"unknown activation {activation!r}; valid: {', '.join(ACTIVATIONS)}")
-
-
 def model_signature(*, arch: str, num_classes: int, in_channels: int, image_size: int | Sequence[int],
                     mean: Sequence[float], std: Sequence[float], width: float = 1.0, activation: str = "relu",
                     softplus_beta: float = 3.0, pretrained: bool = False) -> dict[str, Any]:
@@ -525,7 +484,7 @@ def model_signature(*, arch: str, num_classes: int, in_channels: int, image_size
     """
     if arch not in ARCHITECTURES:
         raise ValueError(f"unknown architecture {arch!r}; valid: {', '.join(ARCHITECTURES)}")
-    _check_activation(activation)
+    check_activation(activation)
     if not isinstance(image_size, int):
         size = [int(s) for s in image_size]
         if len(size) != 2 or size[0] != size[1]:

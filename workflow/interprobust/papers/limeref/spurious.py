@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .explain.lime import Lime, grid_segments
+from ...explain.lime import Lime, grid_segments
 
 
 @dataclass
@@ -41,8 +41,8 @@ def feature_scores(model, images, labels, *, patch: int = 4, n_samples: int = 50
                    batch_size: int = 64, seed: int = 0, device="cpu", lime_options: dict | None = None,
                    show_progress: bool = True) -> FeatureScores:
     """LIME importance, gradient sensitivity and LIME instability of every grid feature of every image."""
-    from .data import batches
-    from .io import progress
+    from ...data import batches
+    from ...io import progress
     model.eval().to(device)
     imp, sens, inst, pred = [], [], [], []
     it = batches.iterate(images, labels, batch_size, device)
@@ -140,7 +140,7 @@ def planted_check(data, detections: list[dict], models: dict, device="cpu", batc
     """
     import torch
 
-    from .data import batches
+    from ...data import batches
     rows = []
     boxes = data.extra("class_patch_boxes")
     for r, det in enumerate(detections):

@@ -3,8 +3,8 @@ import json
 import pytest
 import torch
 
-from interprobust import regularizers as R
-from interprobust import train
+from interprobust import losses
+from interprobust.losses import adversarial, aga, limeref, sep
 
 
 def _model():
@@ -16,10 +16,10 @@ def _model():
 def test_sensitivity_term_is_zero_for_empty_F_and_matches_autograd():
     m, x, y = _model(), torch.rand(5, 3, 8, 8), torch.tensor([0, 1, 2, 0, 1])
     empty = torch.zeros(8, 8, dtype=torch.bool)
-    assert R.sensitivity_penalty(m, x, y, empty).item() == 0.0
+    assert limeref.sensitivity_penalty(m, x, y, empty).item() == 0.0
     mask = torch.zeros(8, 8, dtype=torch.bool)
     mask[2:4, 5:7] = True
-    got = R.sensitivity_penalty(m, x, y, mask)
+    got = limeref.sensitivity_penalty(m, x, y, mask)
     ref = []
     for i in range(5):  # per-sample reference: squared gradient of the true logit, summed over channels
         xi = x[i:i + 1].clone().requires_grad_(True)
@@ -34,7 +34,7 @@ def test_masking_really_zeroes_F():
     x = torch.rand(2, 3, 8, 8) + 0.1
     mask = torch.zeros(8, 8, dtype=torch.bool)
     mask[:4, :4] = True
-    out = R.mask_features(x, mask)
+    out = limeref.mask_features(x, mask)
     assert (out[:, :, :4, :4] == 0).all() and torch.equal(out[:, :, 4:, :], x[:, :, 4:, :])
 
 
@@ -42,15 +42,15 @@ def test_per_image_mask_and_masking_prob(tmp_path):
     x = torch.rand(4, 3, 8, 8) + 0.1
     per_image = torch.zeros(4, 8, 8, dtype=torch.bool)
     per_image[1, :4, :4] = True
-    out = R.mask_features(x, per_image)
+    out = limeref.mask_features(x, per_image)
     assert (out[1, :, :4, :4] == 0).all() and torch.equal(out[[0, 2, 3]], x[[0, 2, 3]])
     # masking_prob = 0 is no masking; the draw comes from torch's global generator (seeded by fit)
     m, y = _model(), torch.tensor([0, 1, 2, 0])
     spec = {"patch": 4, "image_size": [8, 8], "sets": {"global": [1, 0, 0, 0], "per_class": [[1, 0, 0, 0]] * 3}}
     path = tmp_path / "spurious.json"
     path.write_text(json.dumps(spec))
-    loss = train.get_method("limeref")
-    plain, _ = train.get_method("ce")(m, x, y, {})
+    loss = losses.get_loss("limeref")
+    plain, _ = losses.get_loss("ce")(m, x, y, {})
     none, _ = loss(m, x, y, {"spurious": str(path), "masking_prob": 0.0})
     assert none.item() == pytest.approx(plain.item())
     torch.manual_seed(3)
@@ -64,7 +64,7 @@ def test_restricted_fgsm_moves_only_F():
     m, x, y = _model(), torch.rand(4, 3, 8, 8) * 0.8 + 0.1, torch.tensor([0, 1, 2, 0])
     mask = torch.zeros(8, 8, dtype=torch.bool)
     mask[4:, 4:] = True
-    adv = R.fgsm_examples(m, x, y, 0.05, mask)
+    adv = adversarial.fgsm_examples(m, x, y, 0.05, mask)
     delta = adv - x
     assert (delta[:, :, ~mask] == 0).all()
     assert torch.allclose(delta[:, :, mask].abs(), torch.full_like(delta[:, :, mask], 0.05), atol=1e-6)
@@ -75,14 +75,14 @@ def test_limeref_loss_terms(tmp_path):
     spec = {"patch": 4, "image_size": [8, 8], "sets": {"global": [1, 0, 0, 0], "per_class": [[1, 0, 0, 0]] * 3}}
     path = tmp_path / "spurious.json"
     path.write_text(json.dumps(spec))
-    plain, _ = train.get_method("ce")(m, x, y, {})
+    plain, _ = losses.get_loss("ce")(m, x, y, {})
     # no masking, no adversarial term, no regulariser = plain cross-entropy
-    same, _ = train.get_method("limeref")(m, x, y, {"spurious": str(path), "masking": False})
+    same, _ = losses.get_loss("limeref")(m, x, y, {"spurious": str(path), "masking": False})
     assert same.item() == pytest.approx(plain.item())
-    masked, _ = train.get_method("limeref")(m, x, y, {"spurious": str(path), "masking": True})
-    ref, _ = train.get_method("ce")(m, R.mask_features(x, R.load_spurious_pixels(str(path))), y, {})
+    masked, _ = losses.get_loss("limeref")(m, x, y, {"spurious": str(path), "masking": True})
+    ref, _ = losses.get_loss("ce")(m, limeref.mask_features(x, limeref.load_spurious_pixels(str(path))), y, {})
     assert masked.item() == pytest.approx(ref.item())
-    full, _ = train.get_method("limeref")(m, x, y, {"spurious": str(path), "alpha": 1.0, "lam": 10.0})
+    full, _ = losses.get_loss("limeref")(m, x, y, {"spurious": str(path), "alpha": 1.0, "lam": 10.0})
     assert full.item() > masked.item()  # the adversarial and sensitivity terms add positive amounts
 
 
@@ -101,7 +101,7 @@ class _Quadratic(torch.nn.Module):
 def test_gradient_alignment_terms_match_a_direct_computation():
     m, x, y = _model(), torch.rand(4, 3, 8, 8), torch.tensor([0, 1, 2, 0])
     torch.manual_seed(7)
-    l2, cosd = R.gradient_alignment_terms(m, x, y, eps=0.05)
+    l2, cosd = aga.gradient_alignment_terms(m, x, y, eps=0.05)
     torch.manual_seed(7)
     delta = torch.empty_like(x).uniform_(-0.05, 0.05)
     def grad_at(z):
@@ -121,13 +121,13 @@ def test_gradient_alignment_is_zero_for_a_linear_model_and_ce_without_weights():
     torch.manual_seed(0)
     lin = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 3))
     x, y = torch.rand(4, 3, 8, 8), torch.tensor([0, 1, 2, 0])
-    l2, cosd = R.gradient_alignment_terms(lin, x, y, eps=0.1)
+    l2, cosd = aga.gradient_alignment_terms(lin, x, y, eps=0.1)
     assert l2.item() == pytest.approx(0.0, abs=1e-10) and cosd.item() == pytest.approx(0.0, abs=1e-6)
     m = _model()
-    plain, _ = train.get_method("ce")(m, x, y, {})
-    same, _ = train.get_method("gradient_alignment")(m, x, y, {"lam_l2": 0.0, "lam_cos": 0.0})
+    plain, _ = losses.get_loss("ce")(m, x, y, {})
+    same, _ = losses.get_loss("gradient_alignment")(m, x, y, {"lam_l2": 0.0, "lam_cos": 0.0})
     assert same.item() == pytest.approx(plain.item())
-    more, _ = train.get_method("gradient_alignment")(m, x, y, {"lam_l2": 100.0, "lam_cos": 1.0, "eps": 0.1})
+    more, _ = losses.get_loss("gradient_alignment")(m, x, y, {"lam_l2": 100.0, "lam_cos": 1.0, "eps": 0.1})
     assert more.item() > plain.item()
 
 
@@ -136,15 +136,15 @@ def test_hessian_estimate_on_a_known_hessian():
     m = _Quadratic(a)
     x, y = torch.rand(3, 1, 2, 2), torch.tensor([0, 1, 0])
     torch.manual_seed(11)
-    got = R.hessian_norm_estimate(m, x, y)
+    got = aga.hessian_norm_estimate(m, x, y)
     torch.manual_seed(11)
     v = torch.randn_like(x).flatten(1)
     expect = (a[y] * v).pow(2).sum(1).mean()    # H v = diag(a_y) v
     assert got.item() == pytest.approx(expect.item(), rel=1e-6)
     got.backward()
     assert m.a.grad is not None and m.a.grad.abs().sum() > 0
-    plain, _ = train.get_method("ce")(m, x, y, {})
-    same, _ = train.get_method("hessian")(m, x, y, {"lam": 0.0})
+    plain, _ = losses.get_loss("ce")(m, x, y, {})
+    same, _ = losses.get_loss("hessian")(m, x, y, {"lam": 0.0})
     assert same.item() == pytest.approx(plain.item())
 
 
@@ -154,7 +154,7 @@ def test_hessian_loss_trains_a_batchnorm_model():
     m = build_model("resnet18", num_classes=3, in_channels=3, image_size=8, mean=[0.5] * 3, std=[0.25] * 3,
                     width=0.125, activation="softplus").train()
     x, y = torch.rand(4, 3, 8, 8), torch.tensor([0, 1, 2, 0])
-    loss, _ = train.get_method("hessian")(m, x, y, {"lam": 1.0})
+    loss, _ = losses.get_loss("hessian")(m, x, y, {"lam": 1.0})
     loss.backward()  # third-order derivatives: BatchNorm must run on its running statistics here
     assert all(p.grad is not None for p in m.parameters() if p.requires_grad)
     assert m.training
@@ -167,7 +167,7 @@ def test_differentiable_batchnorm_equals_the_fused_layer():
                     width=0.125, activation="softplus").train()
     x = torch.rand(6, 3, 8, 8)
     stats = {k: v.clone() for k, v in m.state_dict().items() if "running" in k}
-    with R._differentiable_batchnorm(m):
+    with aga._differentiable_batchnorm(m):
         ours = m(x)
     after = {k: v.clone() for k, v in m.state_dict().items() if "running" in k}
     fused = m(x)  # the fused layer (this call updates the running statistics)
@@ -179,15 +179,15 @@ def test_differentiable_batchnorm_equals_the_fused_layer():
 # ------------------------------------------------------------------------------ Madry AT and TRADES
 def test_trades_with_beta_zero_is_ce_and_madry_with_eps_zero_is_ce():
     m, x, y = _model(), torch.rand(4, 3, 8, 8), torch.tensor([0, 1, 2, 0])
-    plain, _ = train.get_method("ce")(m, x, y, {})
-    trades0, _ = train.get_method("trades")(m, x, y, {"beta": 0.0})
-    madry0, _ = train.get_method("madry")(m, x, y, {"eps": 0.0})
+    plain, _ = losses.get_loss("ce")(m, x, y, {})
+    trades0, _ = losses.get_loss("trades")(m, x, y, {"beta": 0.0})
+    madry0, _ = losses.get_loss("madry")(m, x, y, {"eps": 0.0})
     assert trades0.item() == pytest.approx(plain.item()) and madry0.item() == pytest.approx(plain.item())
     torch.manual_seed(0)
-    trades, _ = train.get_method("trades")(m, x, y, {"beta": 6.0, "eps": 0.1, "steps": 5, "step_size": 0.03})
+    trades, _ = losses.get_loss("trades")(m, x, y, {"beta": 6.0, "eps": 0.1, "steps": 5, "step_size": 0.03})
     assert trades.item() > plain.item()  # the KL term is positive
     torch.manual_seed(0)
-    madry, _ = train.get_method("madry")(m, x, y, {"eps": 0.1, "steps": 5, "step_size": 0.03})
+    madry, _ = losses.get_loss("madry")(m, x, y, {"eps": 0.1, "steps": 5, "step_size": 0.03})
     assert madry.item() > plain.item()   # CE at PGD examples exceeds clean CE
 
 
@@ -208,10 +208,10 @@ def test_gradient_alignment_loss_equals_ce_plus_its_terms():
     m, x, y = _model(), torch.rand(4, 3, 8, 8), torch.tensor([0, 1, 2, 0])
     params = {"lam_l2": 3.0, "lam_cos": 0.5, "eps": 0.05}
     torch.manual_seed(5)
-    loss, _ = train.get_method("gradient_alignment")(m, x, y, params)
+    loss, _ = losses.get_loss("gradient_alignment")(m, x, y, params)
     torch.manual_seed(5)
-    l2, cosd = R.gradient_alignment_terms(m, x, y, eps=0.05)
-    ce, _ = train.get_method("ce")(m, x, y, {})
+    l2, cosd = aga.gradient_alignment_terms(m, x, y, eps=0.05)
+    ce, _ = losses.get_loss("ce")(m, x, y, {})
     assert loss.item() == pytest.approx((ce + 3.0 * l2 + 0.5 * cosd).item(), rel=1e-5)
 
 
@@ -224,12 +224,12 @@ def test_cosine_criterion_is_invariant_to_scaling_the_last_layer_and_l2_is_not()
                     width=0.125, activation="softplus").eval()
     x, y = torch.rand(4, 3, 8, 8), torch.tensor([0, 1, 2, 0])
     torch.manual_seed(1)
-    l2, cosd = R.gradient_alignment_terms(m, x, y, eps=0.05)
+    l2, cosd = aga.gradient_alignment_terms(m, x, y, eps=0.05)
     with torch.no_grad():
         m.classifier.weight.mul_(3.0)
         m.classifier.bias.mul_(3.0)
     torch.manual_seed(1)
-    l2_scaled, cosd_scaled = R.gradient_alignment_terms(m, x, y, eps=0.05)
+    l2_scaled, cosd_scaled = aga.gradient_alignment_terms(m, x, y, eps=0.05)
     assert cosd_scaled.item() == pytest.approx(cosd.item(), rel=1e-4)
     assert l2_scaled.item() == pytest.approx(9.0 * l2.item(), rel=1e-4)
     assert cosd.item() > 0
@@ -237,7 +237,7 @@ def test_cosine_criterion_is_invariant_to_scaling_the_last_layer_and_l2_is_not()
 
 def test_maxent_is_ce_minus_lam_times_the_mean_entropy():
     m, x, y = _model(), torch.rand(4, 3, 8, 8), torch.tensor([0, 1, 2, 0])
-    loss, logits = train.get_method("maxent")(m, x, y, {"lam": 0.7})
+    loss, logits = losses.get_loss("maxent")(m, x, y, {"lam": 0.7})
     p = torch.softmax(logits, 1)
     entropy = -(p * p.log()).sum(1).mean()
     ce = torch.nn.functional.cross_entropy(logits, y)
@@ -252,25 +252,25 @@ def test_sep_with_gamma_zero_equals_madry_and_trades():
     p = {"eps": 0.03, "steps": 3, "step_size": 0.01}
     for base, other in (("madry", "madry"), ("trades", "trades")):
         torch.manual_seed(5)
-        sep, _ = train.get_method("sep")(m, x, y, {**p, "base": base, "gamma": 0.0, "beta": 1.0})
+        sep, _ = losses.get_loss("sep")(m, x, y, {**p, "base": base, "gamma": 0.0, "beta": 1.0})
         torch.manual_seed(5)
-        ref, _ = train.get_method(other)(m, x, y, {**p, "beta": 1.0})
+        ref, _ = losses.get_loss(other)(m, x, y, {**p, "beta": 1.0})
         assert sep.item() == pytest.approx(ref.item(), rel=1e-6)
 
 
 def test_flatness_is_zero_for_a_linear_model_with_gradient_attribution_and_trains_otherwise():
     lin = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 3))
     x, y = torch.rand(4, 3, 8, 8), torch.tensor([0, 1, 2, 0])
-    assert R.explanation_flatness(lin, x, y, sigma=0.1, explain="gradient").item() == 0.0
+    assert sep.explanation_flatness(lin, x, y, sigma=0.1, explain="gradient").item() == 0.0
     # with input x gradient the map moves with x: positive, and its gradient reaches the weights
     m = _model()
     torch.manual_seed(0)
-    flat = R.explanation_flatness(m, x, y, sigma=0.1)
+    flat = sep.explanation_flatness(m, x, y, sigma=0.1)
     assert flat.item() > 0
     flat.backward()
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in m.parameters())
     torch.manual_seed(1)
-    pos, _ = train.get_method("sep")(m, x, y, {"eps": 0.0, "gamma": 1e4, "sigma": 0.1})
+    pos, _ = losses.get_loss("sep")(m, x, y, {"eps": 0.0, "gamma": 1e4, "sigma": 0.1})
     torch.manual_seed(1)
-    base, _ = train.get_method("madry")(m, x, y, {"eps": 0.0})
+    base, _ = losses.get_loss("madry")(m, x, y, {"eps": 0.0})
     assert pos.item() > base.item()

@@ -35,18 +35,15 @@ def penultimate_features(model, x, batch_size: int = 256, device=None) -> np.nda
     no gradients, batches of ``batch_size`` on ``device`` (default: the model's)."""
     import torch
 
-    from .attacks import eval_mode, model_device
-    from .data.batches import to_tensor
+    from ...data.batches import as_images
+    from ...nn import eval_mode, model_device
 
     device = model_device(model) if device is None else torch.device(device)
     n = len(x)
     out = []
     with eval_mode(model), torch.no_grad():
         for i in range(0, n, int(batch_size)):
-            xb = x[i:i + int(batch_size)]
-            if isinstance(xb, np.ndarray) and xb.dtype != np.uint8:
-                xb = torch.from_numpy(np.array(xb, dtype=np.float32))
-            xb = to_tensor(xb, device).float()
+            xb = as_images(x[i:i + int(batch_size)], device)
             f = model.features(xb)
             out.append(f.reshape(f.shape[0], -1).float().cpu().numpy())
     if not out:

@@ -14,12 +14,12 @@ import numpy as np
 import pandas as pd
 import torch
 
-from . import metrics
-from .data import batches
-from .explain import glime as G
-from .explain.attributions import attribute
-from .explain.lime import Lime, LimeResult, superpixels
-from .io import progress
+from ... import metrics
+from ...data import batches
+from ...explain import glime as G
+from ...explain.attributions import attribute
+from ...explain.lime import Lime, LimeResult, superpixels
+from ...io import progress
 
 PRIOR_SHORT = {"NormLIME": "N", "AVG": "AVG", "SP": "SP", "Homogeneity": "H"}
 

@@ -1,0 +1,368 @@
+"""The targeted explanation-manipulation attack (Dombrowski et al. 2019; as used by SEP and by AGA's
+Adv-Insertion): :class:`ExplanationAttack` follows the conventions of :mod:`interprobust.attacks`
+but needs target maps, ``attack(model, x, y=None, target_map=maps)``; :func:`explanation_maps`
+computes them for target images. It is not in ``ATTACKS`` (no drop-in evasion attack).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import torch
+from torch import nn
+
+from ..attacks.base import Attack, _check_eps
+from ..nn import eval_mode, model_device, relu_softplus_surrogate, resolve_target
+from .attributions import attribute
+from .maps import NORMALIZATIONS, check_reduction, explanation_map, map_distance
+
+__all__ = ["ExplanationAttack", "ExplanationAttackResult", "explanation_maps", "named_explainer"]
+
+
+def named_explainer(method: str, **options):
+    """``explain(model, x, target, create_graph=...)`` for the attribution ``method`` of
+    :func:`interprobust.explain.attributions.attribute`, with its keyword ``options`` (e.g. IG's steps)."""
+    def by_name(model, x, target, create_graph=False):
+        return attribute(method, model, x, target, create_graph=create_graph, **options)
+
+    by_name.__name__ = f"attribute[{method}]"
+    return by_name
+
+
+def _resolve_explain(explain):
+    """A callable ``explain(model, x, target, create_graph=...) -> (B, C, H, W)``; a string names a
+    method of :func:`interprobust.explain.attributions.attribute`."""
+    if callable(explain):
+        return explain
+    if isinstance(explain, str):
+        return named_explainer(explain)
+    raise TypeError(f"explain must be a callable or a method name; got {explain!r}")
+
+
+@dataclasses.dataclass
+class ExplanationAttackResult:
+    """What :meth:`ExplanationAttack.run` returns; every tensor is detached, on the input's device.
+
+    ``x_adv`` (B, C, H, W); ``y`` the explained class of each sample; ``pred`` the original (clean)
+    prediction; ``expl_start`` / ``expl_end`` the explanation loss (:func:`explanation_loss` with the
+    attack's ``normalize`` and ``reduction``, with the model's real activations) at the clean
+    victim ``x`` and at ``x_adv``; ``pred_kept`` whether ``x_adv`` is still predicted as ``pred``;
+    ``best_step`` the iterate returned (0 = the start, k = after k optimiser steps).
+    """
+
+    x_adv: torch.Tensor
+    y: torch.Tensor
+    pred: torch.Tensor
+    expl_start: torch.Tensor
+    expl_end: torch.Tensor
+    pred_kept: torch.Tensor
+    best_step: torch.Tensor
+
+
+class ExplanationAttack(Attack):
+    """Targeted explanation-manipulation attack (Dombrowski et al. 2019, "Explanations can be
+    manipulated and geometry is to blame"), as used by SEP (victim/target image pairs) and by AGA's
+    Adv-Insertion (a frame-shaped target map), in an L-infinity ε-ball.
+
+    For victims ``x`` (B, C, H, W) in [0, 1] and per-victim target maps, minimises per sample::
+
+        expl_weight * D(n(h(x + δ)), n(h_target)) + output_weight * O(f(x + δ), f(x))
+
+    with ``h(z) = explain(model, z, y, create_graph=True)`` (the explanation of class ``y``; default
+    the clean prediction), ``n = explanation_map(., normalize)``, ``D`` the squared difference
+    averaged (``reduction="mean"``) or summed (``"sum"``) over the pixels, and ``O`` the mean squared
+    difference over the classes of the softmax outputs (``output="softmax"``, Dombrowski) or of the
+    logits (``output="logits"``, RobustAGA). ``gamma`` sets ``expl_weight = gamma`` and
+    ``output_weight = 1 - gamma`` (RobustAGA: ``gamma = 0.5``, ``reduction="sum"``,
+    ``normalize="max"``, ``output="logits"``; see :meth:`aga`). The batch loss is the *sum* of the
+    per-sample losses, so each sample's δ gets exactly its own gradient and, Adam being elementwise,
+    the result of a sample does not depend on the rest of the batch.
+
+    Default weights (``expl_weight``, ``output_weight`` and ``gamma`` all None; only for
+    ``normalize="sum"`` and ``output="softmax"``): Dombrowski et al.'s prefactors 1e11 and 1e6,
+    tuned for 224x224 inputs and 1000 classes, rescaled to this input so that both terms keep
+    their magnitude: ``expl_weight = 1e11 * (H*W / 224**2)**2`` (a sum-normalised map has values
+    ~1/(H*W), so the mean squared difference scales as (H*W)**-2; divided by H*W more for
+    ``reduction="sum"``) and ``output_weight = 1e6 * num_classes / 1000`` (the mean over classes).
+
+    Optimisation: ``steps`` Adam steps (betas 0.9/0.999, eps 1e-8, no weight decay) of learning rate
+    ``lr`` (default ``4 * eps / steps``, RobustAGA's rule) on δ, starting at δ = 0 (or
+    ``U(-eps, eps)`` with ``random_start``, drawn from a generator seeded with ``seed``, or
+    ``init_delta``); after each step x + δ is projected onto ``[x - eps, x + eps] ∩ [0, 1]``.
+
+    Returned iterate (``select``): ``"best"`` (default) the iterate with the lowest explanation loss
+    ``D`` (real activations) among those whose prediction equals the clean prediction, the start
+    included; if none keeps it, the start. ``"last"`` the final iterate (RobustAGA's behaviour:
+    the prediction is not constrained).
+
+    ``beta_growth=(b0, b1)`` (or True for (10, 100)): for ReLU networks, every ``nn.ReLU`` is
+    replaced during the optimisation by ``nn.Softplus(beta_i)``, ``beta_i = b0 * (b1 / b0)**(i /
+    steps)`` at step i (Dombrowski: 10 -> 100); the explanation losses, predictions and hence the
+    selection are evaluated with the real ReLU network (one extra first-order explanation per
+    step). The model's modules are restored afterwards.
+
+    ``batch_size`` bounds how many samples are optimised at once (memory); results do not depend
+    on it. ``__call__(model, x, y=None, target_map=...)`` returns ``x_adv``; :meth:`run` returns an
+    :class:`ExplanationAttackResult`. Target maps: raw attributions (B, C, H, W), maps (B, H, W), or
+    one (H, W) / (1, ...) map for the whole batch; they are post-processed with ``normalize`` (see
+    :func:`explanation_map`). :func:`explanation_maps` computes them for target images.
+    Not in ``ATTACKS``: it needs target maps, so it is no drop-in evasion attack.
+    """
+
+    name = "explanation"
+
+    def __init__(self, eps: float, steps: int = 100, lr: float | None = None,
+                 explain="input_x_gradient", *, expl_weight: float | None = None,
+                 output_weight: float | None = None, gamma: float | None = None,
+                 output: str = "softmax", normalize: str | None = "sum", reduction: str = "mean",
+                 select: str = "best", optimizer: str = "adam", random_start: bool = False,
+                 seed: int = 0, beta_growth=None, batch_size: int | None = None):
+        self.eps = _check_eps(eps)
+        self.steps = int(steps)
+        if self.steps < 0:
+            raise ValueError("steps must be >= 0")
+        self.lr = float(lr) if lr is not None else (4.0 * self.eps / self.steps if self.steps else 0.0)
+        self.explain = explain
+        self._explain = _resolve_explain(explain)
+        if gamma is not None:
+            if expl_weight is not None or output_weight is not None:
+                raise ValueError("give either gamma or expl_weight / output_weight, not both")
+            if not 0.0 <= float(gamma) <= 1.0:
+                raise ValueError(f"gamma must be in [0, 1]; got {gamma}")
+            expl_weight, output_weight = float(gamma), 1.0 - float(gamma)
+        if (expl_weight is None) != (output_weight is None):
+            raise ValueError("give both expl_weight and output_weight (or neither, or gamma)")
+        if output not in ("softmax", "logits"):
+            raise ValueError(f"output must be 'softmax' or 'logits'; got {output!r}")
+        if normalize not in NORMALIZATIONS:
+            raise ValueError(f"normalize must be one of {NORMALIZATIONS}; got {normalize!r}")
+        if expl_weight is None and (normalize != "sum" or output != "softmax"):
+            raise ValueError("the default (rescaled Dombrowski) weights need normalize='sum' and "
+                             "output='softmax'; give expl_weight / output_weight or gamma")
+        self.expl_weight = None if expl_weight is None else float(expl_weight)
+        self.output_weight = None if output_weight is None else float(output_weight)
+        self.gamma = gamma
+        self.output = output
+        self.normalize = normalize
+        self.reduction = check_reduction(reduction)
+        if select not in ("best", "last"):
+            raise ValueError(f"select must be 'best' or 'last'; got {select!r}")
+        self.select = select
+        if optimizer != "adam":
+            raise ValueError(f"only optimizer='adam' is implemented; got {optimizer!r}")
+        self.optimizer = optimizer
+        self.random_start = bool(random_start)
+        self.seed = int(seed)
+        if beta_growth is True:
+            beta_growth = (10.0, 100.0)
+        if beta_growth is not None and beta_growth is not False:
+            b0, b1 = (float(b) for b in beta_growth)
+            if not (b0 > 0 and b1 > 0):
+                raise ValueError(f"beta_growth must be two positive betas; got {beta_growth!r}")
+            self.beta_growth: tuple[float, float] | None = (b0, b1)
+        else:
+            self.beta_growth = None
+        self.batch_size = None if batch_size is None else max(1, int(batch_size))
+
+    # -------------------------------------------------------------------------------- presets
+    @classmethod
+    def dombrowski(cls, eps: float, explain="input_x_gradient", steps: int = 1500, lr: float = 2e-4,
+                   **kwargs) -> "ExplanationAttack":
+        """Dombrowski et al.'s settings: sum-normalised maps, per-pixel MSE, softmax MSE, rescaled
+        prefactors 1e11 / 1e6, Adam lr 2e-4, 1500 steps (plus an ε-ball, as SEP states)."""
+        kwargs.setdefault("normalize", "sum")
+        kwargs.setdefault("reduction", "mean")
+        kwargs.setdefault("output", "softmax")
+        return cls(eps, steps=steps, lr=lr, explain=explain, **kwargs)
+
+    @classmethod
+    def aga(cls, eps: float, explain="gradient", steps: int = 100, gamma: float = 0.5,
+            **kwargs) -> "ExplanationAttack":
+        """RobustAGA's Adv-Insertion attack: max-normalised maps, gamma * sum-MSE to the target map
+        + (1 - gamma) * MSE of the logits, Adam, 100 steps, lr = 4 eps / steps."""
+        kwargs.setdefault("normalize", "max")
+        kwargs.setdefault("reduction", "sum")
+        kwargs.setdefault("output", "logits")
+        return cls(eps, steps=steps, explain=explain, gamma=gamma, **kwargs)
+
+    # -------------------------------------------------------------------------------- interface
+    def __call__(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor | None = None,
+                 target_map: torch.Tensor | None = None,
+                 init_delta: torch.Tensor | None = None) -> torch.Tensor:
+        return self.run(model, x, y, target_map=target_map, init_delta=init_delta).x_adv
+
+    def run(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor | None = None, *,
+            target_map: torch.Tensor | None = None,
+            init_delta: torch.Tensor | None = None) -> ExplanationAttackResult:
+        """Attack every victim in ``x`` towards its target map (one batch on the model's device)."""
+        if not isinstance(x, torch.Tensor) or not x.is_floating_point() or x.dim() != 4:
+            raise TypeError("x must be a float (B, C, H, W) tensor in [0, 1]")
+        if target_map is None:
+            raise ValueError("target_map is required: the target explanations, one per victim")
+        out_device, device = x.device, model_device(model)
+        x = x.detach().to(device)
+        b = x.shape[0]
+        tm = target_map.detach().to(device=device, dtype=x.dtype)
+        if tm.dim() == 2:
+            tm = tm[None]
+        if tm.shape[0] not in (1, b):
+            raise ValueError(f"target_map has {tm.shape[0]} samples for {b} victims")
+        if tm.shape[-2:] != x.shape[-2:]:
+            raise ValueError(f"target_map's spatial size {tuple(tm.shape[-2:])} != the images' {tuple(x.shape[-2:])}")
+        if init_delta is not None:
+            if init_delta.shape != x.shape:
+                raise ValueError(f"init_delta must have shape {tuple(x.shape)}; got {tuple(init_delta.shape)}")
+            delta0 = init_delta.detach().to(device=device, dtype=x.dtype)
+        elif self.random_start and self.eps > 0:
+            g = torch.Generator(device=device)
+            g.manual_seed(self.seed)
+            delta0 = torch.empty_like(x).uniform_(-self.eps, self.eps, generator=g)
+        else:
+            delta0 = None
+        with eval_mode(model), torch.enable_grad():
+            with torch.no_grad():
+                logits0 = model(x)
+            pred = logits0.argmax(1)
+            yy = pred.clone() if y is None else resolve_target(model, x, torch.as_tensor(y).detach())
+            tmap = explanation_map(tm, self.normalize).expand(b, *x.shape[-2:])
+            a_w, o_w = self._weights(x, logits0.shape[1])
+            chunk = self.batch_size or max(b, 1)
+            parts = []
+            for i in range(0, b, chunk):
+                sl = slice(i, i + chunk)
+                parts.append(self._attack_chunk(model, x[sl], yy[sl], pred[sl], logits0[sl], tmap[sl],
+                                                None if delta0 is None else delta0[sl], a_w, o_w))
+        cat = [torch.cat(t).detach().to(out_device) for t in zip(*parts)] if parts else \
+            [x.to(out_device)] + [torch.empty(0, device=out_device)] * 4
+        x_adv, expl_start, expl_end, kept, best_step = cat
+        return ExplanationAttackResult(x_adv=x_adv, y=yy.to(out_device), pred=pred.to(out_device),
+                                       expl_start=expl_start, expl_end=expl_end,
+                                       pred_kept=kept.bool(), best_step=best_step.long())
+
+    def _perturb(self, model, x, y, init_delta):  # pragma: no cover - run() replaces it
+        raise TypeError("ExplanationAttack needs target maps: call attack(model, x, y, target_map=...)")
+
+    # -------------------------------------------------------------------------------- internals
+    def _weights(self, x: torch.Tensor, num_classes: int) -> tuple[float, float]:
+        if self.expl_weight is not None:
+            return self.expl_weight, self.output_weight
+        hw = x.shape[-2] * x.shape[-1]
+        a = 1e11 * (hw / 224.0 ** 2) ** 2
+        if self.reduction == "sum":
+            a /= hw
+        return a, 1e6 * num_classes / 1000.0
+
+    def _output_distance(self, logits: torch.Tensor, logits0: torch.Tensor) -> torch.Tensor:
+        if self.output == "softmax":
+            return (logits.softmax(1) - logits0.softmax(1)).square().mean(1)
+        return (logits - logits0).square().mean(1)
+
+    def _evaluate(self, model, z, y, tmap, create_graph: bool):
+        """(per-sample explanation loss, logits) at ``z``; with ``create_graph`` both stay in the
+        graph of ``z`` (which must require grad)."""
+        if not create_graph:
+            z = z.detach().requires_grad_(True)
+        h = self._explain(model, z, y, create_graph=create_graph)
+        loss = map_distance(explanation_map(h, self.normalize), tmap, self.reduction)
+        if create_graph:
+            return loss, model(z)
+        with torch.no_grad():
+            return loss.detach(), model(z)
+
+    def _attack_chunk(self, model, x, y, pred, logits0, tmap, delta0, a_w, o_w):
+        lo = (x - self.eps).clamp_(min=0.0)
+        hi = (x + self.eps).clamp_(max=1.0)
+        x_k = x.clone() if delta0 is None else torch.max(torch.min(x + delta0, hi), lo)
+        surrogate = self.beta_growth is not None
+        if surrogate and not any(type(m) is nn.ReLU for m in model.modules()):
+            raise ValueError("beta_growth replaces nn.ReLU modules, and the model has none")
+
+        # the clean victim and the start (the same point unless there is a random/explicit start)
+        expl_start, _ = self._evaluate(model, x, y, tmap, create_graph=False)
+        if delta0 is None:
+            loss_k, logits_k = expl_start, logits0
+        else:
+            loss_k, logits_k = self._evaluate(model, x_k, y, tmap, create_graph=False)
+        start, start_loss = x_k.clone(), loss_k.clone()
+        found = logits_k.argmax(1) == pred              # some iterate so far keeps the prediction
+        best = start.clone()
+        best_loss = torch.where(found, start_loss, torch.full_like(start_loss, math.inf))
+        best_step = torch.zeros_like(pred)
+        track = self.select == "best"
+        state = (pred, best, best_loss, best_step, found)
+
+        m = torch.zeros_like(x)
+        v = torch.zeros_like(x)
+        b1, b2, adam_eps = 0.9, 0.999, 1e-8
+        for k in range(self.steps):
+            z = x_k.detach().requires_grad_(True)
+            if surrogate:
+                b0, b_end = self.beta_growth
+                beta = b0 * (b_end / b0) ** (k / self.steps)
+                with relu_softplus_surrogate(model, beta):
+                    expl, logits = self._evaluate(model, z, y, tmap, create_graph=True)
+                    total = (a_w * expl + o_w * self._output_distance(logits, logits0)).sum()
+                    (grad,) = torch.autograd.grad(total, z)
+            else:
+                expl, logits = self._evaluate(model, z, y, tmap, create_graph=True)
+                total = (a_w * expl + o_w * self._output_distance(logits, logits0)).sum()
+                (grad,) = torch.autograd.grad(total, z)
+                # iterate k's real loss and prediction come with its gradient; k = 0 is the start
+                if track and k > 0:
+                    self._track(k, x_k, expl.detach(), logits.detach(), *state)
+            if surrogate and track and k > 0:
+                rl, rlog = self._evaluate(model, x_k, y, tmap, create_graph=False)
+                self._track(k, x_k, rl, rlog, *state)
+            with torch.no_grad():
+                t = k + 1
+                m.mul_(b1).add_(grad, alpha=1 - b1)
+                v.mul_(b2).addcmul_(grad, grad, value=1 - b2)
+                step = (m / (1 - b1 ** t)) / ((v / (1 - b2 ** t)).sqrt_().add_(adam_eps))
+                x_k = (x_k - self.lr * step).clamp_(min=lo, max=hi)
+        # the final iterate
+        if self.steps > 0:
+            loss_k, logits_k = self._evaluate(model, x_k, y, tmap, create_graph=False)
+            if track:
+                self._track(self.steps, x_k, loss_k, logits_k, *state)
+        if self.select == "last":
+            out, out_loss = x_k, loss_k
+            out_step = torch.full_like(pred, self.steps)
+            kept = logits_k.argmax(1) == pred
+        else:
+            out = best                                   # the start where nothing kept the prediction
+            out_loss = torch.where(found, best_loss, start_loss)
+            out_step = best_step
+            kept = found
+        return out.detach(), expl_start.detach(), out_loss.detach(), kept, out_step
+
+    @staticmethod
+    def _track(k, x_k, loss, logits, pred, best, best_loss, best_step, found) -> None:
+        """Keep, per sample, the lowest-loss iterate that keeps the clean prediction (in place)."""
+        with torch.no_grad():
+            same = logits.argmax(1) == pred
+            better = same & ((loss < best_loss) | ~found | best_loss.isnan())
+            found |= same
+            best.copy_(torch.where(better.view(-1, *[1] * (best.dim() - 1)), x_k, best))
+            best_loss.copy_(torch.where(better, loss, best_loss))
+            best_step.copy_(torch.where(better, torch.full_like(best_step, k), best_step))
+
+
+def explanation_maps(model: nn.Module, x: torch.Tensor, explain="input_x_gradient",
+                     y: torch.Tensor | None = None, *, normalize: str | None = "sum",
+                     batch_size: int = 256) -> torch.Tensor:
+    """Normalised explanation maps (B, H, W) of images ``x`` (float NCHW in [0, 1]) for class ``y``
+    (default: the predicted class), in eval mode, batched on the model's device; returned on ``x``'s
+    device. E.g. SEP's target maps ``h(x_t)`` for :class:`ExplanationAttack`."""
+    fn = _resolve_explain(explain)
+    device = model_device(model)
+    out = []
+    with eval_mode(model), torch.enable_grad():
+        for i in range(0, x.shape[0], int(batch_size)):
+            xb = x[i:i + int(batch_size)].detach().to(device)
+            yb = resolve_target(model, xb, None if y is None else y[i:i + int(batch_size)])
+            h = fn(model, xb.clone().requires_grad_(True), yb, create_graph=False)
+            out.append(explanation_map(h.detach(), normalize).to(x.device))
+    if not out:
+        return torch.empty((0, *x.shape[-2:]), dtype=x.dtype, device=x.device)
+    return torch.cat(out)

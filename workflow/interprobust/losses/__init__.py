@@ -1,0 +1,7 @@
+"""Training losses by name: importing this package registers every loss of the four papers
+(``ce``, ``maxent``, ``madry``, ``trades``, ``limeref``, ``gradient_alignment``, ``hessian``, ``sep``)."""
+
+from . import adversarial, aga, ce, limeref, sep  # noqa: F401 - each registers its losses
+from .registry import TRAINING_LOSSES, LossFn, get_loss, register_loss
+
+__all__ = ["TRAINING_LOSSES", "LossFn", "get_loss", "register_loss"]

@@ -1,0 +1,80 @@
+"""LIMEREF's training loss (Sec. III-D): feature masking, sensitivity regularisation on F_spurious,
+FGSM adversarial training (optionally restricted to F_spurious), combined as
+L_task + alpha * L_adv + lambda * L_reg."""
+
+from __future__ import annotations
+
+import functools
+import json
+
+import torch
+import torch.nn.functional as F
+
+from .adversarial import fgsm_examples
+from .registry import register_loss
+
+
+def sensitivity_penalty(model, x: torch.Tensor, y: torch.Tensor, pixel_mask: torch.Tensor) -> torch.Tensor:
+    """1/|F| sum_{j in F} ||d f_y(x) / d x_j||^2 with f_y the true-class logit, batch mean.
+
+    ``pixel_mask`` (H, W) or (B, H, W) marks the pixels of F; channels of a pixel count as one feature.
+    Differentiable (double backprop), so it trains the model. Zero when F is empty.
+    """
+    n = pixel_mask.sum(dim=(-2, -1)).float()
+    if not bool((n > 0).any()):
+        return x.new_zeros(())
+    x = x.detach().requires_grad_(True)
+    logit = model(x).gather(1, y[:, None]).sum()
+    (grad,) = torch.autograd.grad(logit, x, create_graph=True)
+    per_pixel = grad.pow(2).sum(1)                                   # (B, H, W)
+    masked = (per_pixel * pixel_mask.to(per_pixel.dtype)).sum(dim=(-2, -1)) / n.clamp_min(1)
+    return masked.mean()
+
+
+def mask_features(x: torch.Tensor, pixel_mask: torch.Tensor, fill: float = 0.0) -> torch.Tensor:
+    """x * m (paper's x_masked): pixels of F set to ``fill`` (0 as in the paper).
+
+    ``pixel_mask`` is (H, W) for every image or (B, H, W) per image; all channels of a pixel go together.
+    """
+    keep = ~pixel_mask.to(device=x.device, dtype=torch.bool).unsqueeze(-3)
+    return torch.where(keep, x, torch.full_like(x, fill))
+
+
+
+
+@functools.lru_cache(maxsize=8)
+def load_spurious_pixels(path: str, which: str = "global") -> torch.Tensor:
+    """The pixel mask of F_spurious from a detection artefact (``spurious.json``)."""
+    from ..papers.limeref.spurious import pixel_mask
+    d = json.loads(open(path).read())
+    h, w = d["image_size"]
+    return pixel_mask(d["sets"][which], h, w, d["patch"])
+
+
+@register_loss("limeref")
+def limeref_loss(model, x, y, params):
+    """L_task(masked x) + alpha * L_adv + lambda * L_reg, each part switchable.
+
+    params: spurious (path to the detection artefact; absent or null = F empty), masking (bool),
+    masking_prob (share of each batch's images that are masked, drawn from torch's global generator,
+    which ``train.fit`` seeds per epoch), alpha, fgsm_eps, restrict_fgsm (bool), lam.
+    """
+    path = params.get("spurious")
+    mask = load_spurious_pixels(path).to(x.device) if path else torch.zeros(x.shape[-2:], dtype=torch.bool,
+                                                                             device=x.device)
+    if params.get("masking", True):
+        p = float(params.get("masking_prob", 1.0))
+        chosen = torch.rand(x.shape[0], device=x.device) < p if p < 1.0 else torch.ones(
+            x.shape[0], dtype=torch.bool, device=x.device)
+        x = mask_features(x, mask[None] & chosen[:, None, None])
+    logits = model(x)
+    loss = F.cross_entropy(logits, y)
+    alpha = float(params.get("alpha", 0.0))
+    if alpha:
+        restrict = mask if params.get("restrict_fgsm", False) else None
+        x_adv = fgsm_examples(model, x, y, float(params.get("fgsm_eps", 0.03)), restrict)
+        loss = loss + alpha * F.cross_entropy(model(x_adv), y)
+    lam = float(params.get("lam", 0.0))
+    if lam:
+        loss = loss + lam * sensitivity_penalty(model, x, y, mask)
+    return loss, logits

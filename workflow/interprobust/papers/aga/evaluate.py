@@ -1,0 +1,115 @@
+"""AGA's explanation-robustness evaluation of one model: RPS, Insertion and Adv-Insertion per
+attribution method, the attacked maps of Fig. 3(a) and the CRC bound of Fig. 3(b)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ... import metrics
+from ...attacks import clean_accuracy
+from ...data import batches
+from ...data.store import Prepared
+from ...evaluation.robustness import subset
+from ...explain.attributions import attribute
+from ...explain.manipulation import ExplanationAttack
+from ...io import progress
+
+__all__ = ["frame_map", "explanation_robustness", "attacked_maps", "crc_bound_curve"]
+
+
+def frame_map(height: int, width: int, border: int | None = None) -> torch.Tensor:
+    """AGA's Adv-Insertion target: ones on a frame, zero inside (border 5 px at 32 px, 35 at 224)."""
+    b = max(1, round(5 * min(height, width) / 32)) if border is None else int(border)
+    m = torch.ones(height, width)
+    m[b:height - b, b:width - b] = 0.0
+    return m
+
+
+def explanation_robustness(model: torch.nn.Module, data: Prepared, *, methods: list[str], rps_eps: list[float],
+                           n_noise: int = 10, attack_eps: float = 2 / 255, attack_steps: int = 100,
+                           max_samples: int | None = None, batch_size: int = 64, seed: int = 0, device="cpu",
+                           show_progress: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """AGA's metrics for one model: per attribution method, RPS (cosine / Pearson / SSIM) at each eps,
+    Insertion and Adv-Insertion (the targeted attack towards a frame map, prediction kept), all on the
+    true class of the first ``max_samples`` test images, in batches.
+
+    Returns (scores: method, metric, eps, value, n — one row each, plus clean accuracy;
+    curves: method, kind (insertion | adv_insertion), fraction, probability — means over the images).
+    Adv-Insertion needs a differentiable attribution: for ``lrp`` it is left out (NaN).
+    """
+
+    x_all, y_all = subset(data.test_x, data.test_y, max_samples)
+    fractions = metrics.INSERTION_FRACTIONS
+    rows, curves = [], []
+    acc = clean_accuracy(model, x_all, y_all, batch_size=batch_size, device=device)
+    rows.append(dict(method="none", metric="accuracy", eps=0.0, value=acc, n=len(y_all)))
+    model.eval()
+    for method in progress(methods, desc="attributions", disable=not show_progress):
+        def explain(m, x, t, create_graph=False, _method=method):
+            return attribute(_method, m, x, t, create_graph=create_graph)
+
+        sums: dict[tuple, float] = {}
+        ins_sum = torch.zeros(len(fractions))
+        adv_sum = torch.zeros(len(fractions))
+        differentiable = method != "lrp"
+        for i in range(0, len(y_all), batch_size):
+            x = batches.to_tensor(x_all[i:i + batch_size], device)
+            y = torch.tensor(y_all[i:i + batch_size], dtype=torch.long, device=device)
+            for e in rps_eps:
+                r = metrics.rps(model, explain, x, y, float(e), n_noise=n_noise, seed=seed + i)
+                for name, v in r.items():
+                    sums[(f"rps_{name}", float(e))] = sums.get((f"rps_{name}", float(e)), 0.0) + float(v.sum())
+            order = metrics.heatmap(explain(model, x, y))
+            ins_sum += metrics.insertion_curve(model, x, y, order, fractions=fractions).sum(0).cpu()
+            if differentiable:
+                attack = ExplanationAttack.aga(attack_eps, explain=method, steps=attack_steps, seed=seed)
+                x_adv = attack(model, x, y, target_map=frame_map(*x.shape[-2:]).to(device))
+                order_adv = metrics.heatmap(explain(model, x_adv, y))
+                adv_sum += metrics.adv_insertion_curve(model, x, y, order_adv, fractions=fractions).sum(0).cpu()
+        n = len(y_all)
+        for (metric, e), total in sums.items():
+            rows.append(dict(method=method, metric=metric, eps=e, value=total / n, n=n))
+        ins = ins_sum / n
+        adv = adv_sum / n if differentiable else torch.full_like(ins, float("nan"))
+        rows.append(dict(method=method, metric="insertion", eps=0.0, value=float(ins.mean()) * 100, n=n))
+        rows.append(dict(method=method, metric="adv_insertion", eps=attack_eps, value=float(adv.mean()) * 100, n=n))
+        for kind, curve in (("insertion", ins), ("adv_insertion", adv)):
+            curves += [dict(method=method, kind=kind, fraction=float(f), probability=float(p))
+                       for f, p in zip(fractions, curve)]
+    return pd.DataFrame(rows), pd.DataFrame(curves)
+
+
+def attacked_maps(model: torch.nn.Module, data: Prepared, *, n_images: int = 4, method: str = "gradient",
+                  attack_eps: float = 2 / 255, attack_steps: int = 100, seed: int = 0,
+                  device="cpu") -> dict[str, np.ndarray]:
+    """AGA Fig. 3(a): the first ``n_images`` test images, their ``method`` heatmaps, the images after the
+    targeted attack towards the frame map (prediction kept) and the heatmaps of those."""
+    x_np, y_np = subset(data.test_x, data.test_y, n_images)
+    x = batches.to_tensor(x_np, device)
+    y = torch.tensor(y_np, dtype=torch.long, device=device)
+    attack = ExplanationAttack.aga(attack_eps, explain=method, steps=attack_steps, seed=seed)
+    x_adv = attack(model, x, y, target_map=frame_map(*x.shape[-2:]).to(device))
+    maps = [metrics.heatmap(attribute(method, model, z, y)).cpu().numpy() for z in (x, x_adv)]
+    return {"x": x.cpu().numpy(), "x_adv": x_adv.detach().cpu().numpy(), "map": maps[0], "map_adv": maps[1],
+            "target": frame_map(*x.shape[-2:]).numpy(), "label": y_np}
+
+
+def crc_bound_curve(model: torch.nn.Module, data: Prepared, *, eps: list[float], max_samples: int | None = 100,
+                    batch_size: int = 64, seed: int = 0, device="cpu") -> pd.DataFrame:
+    """AGA Fig. 3(b): mean and standard deviation over test images of Theorem 6's bound and of the CRC
+    (``metrics.crc_upper_bound``, true class) at each eps."""
+    x_all, y_all = subset(data.test_x, data.test_y, max_samples)
+    rows = []
+    model.eval()
+    for e in eps:
+        parts = []
+        for i in range(0, len(y_all), batch_size):
+            x = batches.to_tensor(x_all[i:i + batch_size], device)
+            y = torch.tensor(y_all[i:i + batch_size], dtype=torch.long, device=device)
+            parts.append(torch.stack(metrics.crc_upper_bound(model, x, y, float(e), seed=seed + i)).cpu())
+        bound, crc = torch.cat(parts, dim=1)
+        rows.append(dict(eps=float(e), bound=float(bound.mean()), bound_std=float(bound.std()),
+                         crc=float(crc.mean()), crc_std=float(crc.std()), n=len(y_all)))
+    return pd.DataFrame(rows)
