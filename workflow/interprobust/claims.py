@@ -8,19 +8,9 @@ manifest), a DataFrame out.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-
 import pandas as pd
 
-from .results import NotRun, Results
-
-
-@dataclass
-class Claim:
-    paper: str
-    text: str
-    check: Callable[[Results], tuple[bool, str]]   # (holds, the numbers behind the verdict)
+from .results import Claim, NotRun, Results
 
 
 def all_claims() -> list[Claim]:

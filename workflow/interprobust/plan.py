@@ -9,61 +9,14 @@ imports torch or knows Snakemake; wildcards are passed as plain dicts or objects
 
 from __future__ import annotations
 
-import json
 import shlex
 from functools import cached_property
 from pathlib import Path
-from typing import Any
 
 from .data.registry import DATASETS
+from .layout import _get, as_json, prepared, quoted, quoted_json, unique_models
 
 ALL_PAPERS = ["limeref", "glime", "aga", "sep"]
-
-
-def as_json(obj: Any) -> str:
-    """Deterministic JSON for params (stable across runs, so it never triggers a rerun by itself)."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"))
-
-
-def quoted_json(obj: Any) -> str:
-    return shlex.quote(as_json(obj))
-
-
-def quoted(items) -> str:
-    return " ".join(shlex.quote(str(x)) for x in items)
-
-
-def _get(w, key):
-    return w[key] if isinstance(w, dict) else getattr(w, key)
-
-
-def model_dir(m: dict) -> str:
-    return f"results/models/{m['dataset']}/{m['arch']}/{m['recipe']}/seed{m.get('seed', 0)}"
-
-
-def eval_dir(m: dict) -> str:
-    return f"results/eval/{m['dataset']}/{m['arch']}/{m['recipe']}/seed{m.get('seed', 0)}"
-
-
-def model_file(m: dict) -> str:
-    return f"{model_dir(m)}/model.pt"
-
-
-def model_label(m: dict) -> str:
-    return f"{m['arch']}/{m['recipe']}/seed{m.get('seed', 0)}"
-
-
-def prepared(dataset: str) -> str:
-    return f"results/data/{dataset}/meta.json"
-
-
-def unique_models(models: list[dict]) -> list[dict]:
-    """Each (dataset, arch, recipe, seed) once, in first-seen order, seed filled."""
-    unique: dict[tuple, dict] = {}
-    for m in models:
-        m = {**m, "seed": m.get("seed", 0)}
-        unique.setdefault((m["dataset"], m["arch"], m["recipe"], m["seed"]), m)
-    return list(unique.values())
 
 
 class Plan:
@@ -250,7 +203,8 @@ class Plan:
             if not DATASETS[corrupt].corrupted:
                 valid = ", ".join(n for n, s in DATASETS.items() if s.corrupted)
                 fail(f"evaluate.corrupted_test_sets maps {clean!r} to {corrupt!r}, which is not a corrupted set ({valid})")
-        self.sep.check(fail)
+        from .registry import artifacts
+        self.sep.check(fail, {a.id: a.extra["table"] for a in artifacts() if a.paper == "sep" and "table" in a.extra})
 
     @cached_property
     def cost(self) -> "CostPlan":

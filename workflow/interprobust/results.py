@@ -8,6 +8,8 @@ configuration does not build, or that is missing, is "not run", never a guess.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -15,6 +17,15 @@ import pandas as pd
 
 class NotRun(Exception):
     """A table, row or column a check needs is not in this run's results."""
+
+
+@dataclass
+class Claim:
+    """One paper's qualitative claim as a check on this run's tables (``papers/<paper>/claims.py``)."""
+
+    paper: str
+    text: str
+    check: Callable[["Results"], tuple[bool, str]]   # (holds, the numbers behind the verdict)
 
 
 class Results:

@@ -9,7 +9,8 @@ sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
 from interprobust import registry  # noqa: E402  (pure Python, no torch)
 from interprobust.config import resolve, validate  # noqa: E402
 from interprobust.data.registry import DATASETS  # noqa: E402
-from interprobust.plan import Plan, model_file, prepared, quoted, quoted_json  # noqa: E402
+from interprobust.layout import model_file, prepared, quoted, quoted_json  # noqa: E402
+from interprobust.plan import Plan  # noqa: E402
 
 validate(config)
 P = Plan(resolve(config), configfiles=[str(f) for f in workflow.overwrite_configfiles])

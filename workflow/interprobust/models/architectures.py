@@ -531,3 +531,12 @@ def build_from_signature(sig: dict[str, Any]) -> nn.Module:
     if "arch" not in sig:
         raise ValueError("signature has no 'arch'")
     return build_model(sig.pop("arch"), **sig)
+
+
+def build_for_data(arch: str, meta: dict, model_settings: dict, seed: int) -> tuple[dict[str, Any], nn.Module]:
+    """(signature, model) of ``arch`` for a prepared dataset's ``meta`` and a recipe's model settings,
+    initialised from ``seed`` (the initial weights are part of the run: the same seed, the same model)."""
+    torch.manual_seed(seed)
+    sig = model_signature(arch=arch, num_classes=meta["num_classes"], in_channels=meta["channels"],
+                          image_size=meta["image_size"][0], mean=meta["mean"], std=meta["std"], **dict(model_settings))
+    return sig, build_from_signature(sig)

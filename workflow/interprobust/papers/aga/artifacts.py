@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ...plan import prepared
+from ...layout import prepared
 from ...registry import FIGURE_FORMATS, TABLE_FORMATS, Artifact
 
 

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from ...claims import Claim
-from ...results import NotRun, Results
+from ...results import Claim, NotRun, Results
 
 
 def _settings(results: Results, key: str) -> list[dict]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ...plan import quoted, quoted_json
+from ...layout import quoted, quoted_json
 
 EVAL_KEYS = ("attributions", "rps_eps", "n_noise", "attack_steps", "max_samples", "batch_size", "seed",
              "figure_images", "bound_eps", "bound_samples")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ...plan import model_file, prepared, quoted_json
+from ...layout import model_file, prepared, quoted_json
 
 SECTION_ONLY = ("settings", "networks")
 

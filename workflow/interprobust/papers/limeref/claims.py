@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from ...claims import Claim
-from ...results import Results, artifact_id, row
+from ...results import Claim, Results, artifact_id, row
 
 
 def _beats_baseline(attack: str, eps: float):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ...plan import model_dir, prepared, quoted_json
+from ...layout import model_dir, prepared, quoted_json
 
 # The paper's dataset role -> the figures drawn for it (Fig. 2-5 CIFAR-10, 6-9 CIFAR-100).
 ROLES = ("cifar10", "cifar100")

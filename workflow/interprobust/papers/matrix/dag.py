@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ...plan import quoted_json, unique_models
+from ...layout import quoted_json, unique_models
 from ..sep.dag import colour
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ...plan import eval_dir, model_dir, model_label
+from ...layout import eval_dir, model_dir, model_label
 from ...registry import FIGURE_FORMATS, TABLE_FORMATS, Artifact
 
 FIG = FIGURE_FORMATS[:2]      # pdf, png

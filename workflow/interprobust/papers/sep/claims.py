@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from ...claims import Claim
-from ...results import NotRun, Results, row
+from ...results import Claim, NotRun, Results, row
 
 
 def _vs_mat(variant: str, direction: str):

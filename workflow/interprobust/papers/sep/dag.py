@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ...data.registry import DATASETS
-from ...plan import model_file, quoted_json
+from ...layout import model_file, quoted_json
 
 DEFAULT_ATTRIBUTION = "input_x_gradient"
 SECTION_ONLY = ("tables", "figures", "datasets", "attribution")  # the DAG's, not the job's
@@ -61,13 +61,13 @@ class SepPlan:
     def pairs(self, dataset: str) -> str:
         return f"results/sep/pairs/{dataset}.npz"
 
-    def check(self, fail) -> None:
-        """Every figure draws a table the config has, and names rows that table has."""
-        from .artifacts import FIGURES
+    def check(self, fail, figures: dict[str, str]) -> None:
+        """Every figure (``figures``: the registry's figure -> the table it draws) draws a table the config
+        has, and names rows that table has."""
         for fig, spec in (self.s.get("figures") or {}).items() if self.s else []:
-            if fig not in FIGURES:
-                fail(f"sep.figures names {fig!r}; SEP's figures: {', '.join(FIGURES)}")
-            table = FIGURES[fig][1]
+            if fig not in figures:
+                fail(f"sep.figures names {fig!r}; SEP's figures: {', '.join(figures)}")
+            table = figures[fig]
             if table not in self.tables():
                 fail(f"sep.figures.{fig} draws {table}, which sep.tables does not have ({sorted(self.tables())})")
             unknown = set(spec.get("rows") or []) - {r["label"] for r in self.tables()[table]}
