@@ -4,8 +4,19 @@ import pandas as pd
 
 from interprobust import claims as C
 
-SETTINGS = {"scale": "embedded", "limeref": {"datasets": {"cifar10": "d"}},
-            "glime": {"settings": [{"name": "g"}], "table6_samples": 200}, "aga": {"settings": [{"name": "a"}]}}
+
+
+def manifest(results):
+    """What the registry declares for a small configuration: LIMEREF on dataset d, G-LIME setting g at
+    n = 200, AGA setting a, SEP Tables 1 and 2 (files under ``results``)."""
+    f = lambda rel, fmt="csv": {fmt: str(results / rel)}   # noqa: E731
+    return {"scale": "embedded", "artifacts": {
+        "limeref/fig04": [{"dataset": "d", "role": "cifar10", "files": f("limeref/fig04_d.csv")}],
+        "limeref/fig05": [{"dataset": "d", "role": "cifar10", "files": f("limeref/fig05_d.csv")}],
+        **{f"glime/table{n}": [{"name": "g", "n": 200, "files": f(f"glime/table{n}_g.csv")}] for n in (2, 3, 4)},
+        "aga/table1": [{"name": "a", "files": f("aga/table1_a_tidy.csv", "tidy")}],
+        "aga/table2": [{"name": "a", "files": f("aga/table2_a.csv")}],
+        "sep/table1": [{"files": f("sep/table1.csv")}], "sep/table2": [{"files": f("sep/table2.csv")}]}}
 
 
 def _write(results, rel, rows):
@@ -15,13 +26,13 @@ def _write(results, rel, rows):
 
 
 def _verdicts(results):
-    df = C.check_claims(results, SETTINGS)
+    df = C.check_claims(manifest(results))
     return dict(zip(df.claim, df.verdict)), df
 
 
 def test_every_claim_is_not_run_without_results(tmp_path):
     verdicts, df = _verdicts(tmp_path)
-    assert set(verdicts.values()) == {"not run"} and len(df) == len(C.CLAIMS)
+    assert set(verdicts.values()) == {"not run"} and len(df) == len(C.all_claims())
     assert df.numbers.str.contains("not produced").all()
 
 
@@ -35,7 +46,7 @@ def test_claims_hold_or_fail_on_their_numbers(tmp_path):
                                             dict(estimator="G-LIME-AVG", **{"n=200": 0.21})])
     _write(tmp_path, "glime/table4_g.csv", [dict(estimator="LIME", **{"n=50": 0.4, "n=200": 0.2}),
                                             dict(estimator="G-LIME-N", **{"n=50": 0.3, "n=200": 0.1})])
-    _write(tmp_path, "aga/table1_a.csv", [
+    _write(tmp_path, "aga/table1_a_tidy.csv", [
         dict(model=m, method="none", metric="accuracy", eps=0.0, value=acc) for m, acc in (("CE", 80.0), ("L2+Cosd", 79.0))
     ] + [dict(model=m, method="gradient", metric="rps_cosine", eps=e, value=v)
          for m, e, v in (("CE", 0.0627, 0.7), ("L2+Cosd", 0.0627, 0.9), ("CE", 0.0157, 0.95))])
@@ -61,9 +72,9 @@ def test_claims_hold_or_fail_on_their_numbers(tmp_path):
 
 
 def test_null_sections_are_not_run(tmp_path):
-    """`papers: []` leaves every section empty or null: every claim and cell is "not run", no error."""
+    """`papers: []` declares no paper artifact: every claim and cell is "not run", no error."""
     from interprobust import scorecard
-    empty = {"scale": "embedded", "limeref": {"datasets": None}, "glime": {"settings": None}, "aga": {"settings": []}}
-    assert set(C.check_claims(tmp_path, empty).verdict) == {"not run"}
+    empty = {"scale": "embedded", "artifacts": {}}
+    assert set(C.check_claims(empty).verdict) == {"not run"}
     values = {"GLIME": {"table2_deletion": {"LIME": {"100": 0.2}}}, "LIMEREF": {"cifar10": {"fgsm": {"0.01": {"baseline": 5}}}}}
-    assert set(scorecard.scorecard(values, tmp_path, empty).verdict) == {"not run"}
+    assert set(scorecard.scorecard(values, empty).verdict) == {"not run"}

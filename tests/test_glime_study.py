@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from interprobust.papers.glime import study as E
-from interprobust import tables
+from interprobust.papers.glime import tables
 from interprobust.explain import glime as G
 
 

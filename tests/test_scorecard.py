@@ -28,19 +28,26 @@ def _write(results, rel, rows):
     path = results / rel
     path.parent.mkdir(parents=True, exist_ok=True)
     pd.DataFrame(rows).to_csv(path, index=False)
+    return str(path)
 
 
 def test_cells_match_our_outputs_and_missing_ones_are_not_run(tmp_path):
-    _write(tmp_path, "aga/table1_cifar10_resnet18.csv", [
+    tidy = _write(tmp_path, "aga/table1_main_tidy.csv", [
         dict(model="CE", method="none", metric="accuracy", eps=0.0, value=93.0, n=10),
         dict(model="CE", method="gradient", metric="rps_cosine", eps=0.0157, value=0.5, n=10),
         dict(model="CE", method="gradient", metric="rps_cosine", eps=0.0627, value=0.70, n=10),
         dict(model="CE", method="gradient", metric="insertion", eps=0.0, value=50.0, n=10)])
-    _write(tmp_path, "sep/table2.csv", [dict(model="cifar10 ConvNet MAT", expl_start=16.0, expl_end=9.0,
-                                              clean_acc=60.0, adv_acc=35.0)])
-    card = S.scorecard(VALUES, tmp_path, {"scale": "embedded"}).set_index("key")
+    sep = _write(tmp_path, "sep/table2.csv", [dict(model="cifar10 ConvNet MAT", expl_start=16.0, expl_end=9.0,
+                                                   clean_acc=60.0, adv_acc=35.0)])
+    main = {"name": "main", "stands_for": "cifar10_resnet18"}   # our setting "main" stands for the paper's
+    manifest = {"scale": "embedded", "artifacts": {
+        "aga/table1": [{**main, "files": {"csv": str(tmp_path / "aga/table1_main.csv"), "tidy": tidy}}],
+        "aga/table2": [{**main, "files": {"csv": str(tmp_path / "aga/table2_main.csv")}}],   # declared, not written
+        "sep/table2": [{"files": {"csv": sep}}]}}
+    card = S.scorecard(VALUES, manifest).set_index("key")
     assert card.loc["cifar10_resnet18/CE/acc", "ours"] == 93.0
     assert card.loc["cifar10_resnet18/CE/acc", "verdict"] == "within tolerance"      # 1 point off, accuracy
+    assert card.loc["cifar10_resnet18/CE/acc", "source"] == tidy                      # the manifest's file
     assert card.loc["cifar10_resnet18/CE/grad/rps", "ours"] == 0.70                   # cosine at the largest eps
     assert card.loc["cifar10_resnet18/CE/grad/rps", "verdict"] == "within tolerance"  # 3.3 % off
     assert card.loc["cifar10_resnet18/CE/grad/ins", "verdict"] == "differs"           # 50 vs 40.8: 23 % off
@@ -51,6 +58,30 @@ def test_cells_match_our_outputs_and_missing_ones_are_not_run(tmp_path):
     assert card.loc["cifar10/convnet/MAT/adv_acc", "verdict"] == "within tolerance"
     assert (card.loc[card.verdict != "not run", "scale"] == "embedded").all()
     assert (card.loc[card.verdict == "not run", "scale"] == "").all()
+
+
+def test_a_setting_that_stands_for_no_paper_setting_is_not_run(tmp_path):
+    tidy = _write(tmp_path, "t.csv", [dict(model="CE", method="none", metric="accuracy", eps=0.0, value=93.0)])
+    manifest = {"artifacts": {"aga/table1": [{"name": "x", "stands_for": "imagenet100_resnet18",
+                                              "files": {"tidy": tidy}}]}}
+    card = S.scorecard(VALUES, manifest).set_index("key")
+    assert card.loc["cifar10_resnet18/CE/acc", "verdict"] == "not run"
+
+
+def test_the_embedded_manifest_points_the_scorecard_at_the_registry_files():
+    """The scorecard's paths come from the registry: the embedded AGA setting `main` stands for
+    cifar10_resnet18, so that paper cell reads results/aga/table1_main_tidy.csv."""
+    from interprobust import registry
+    from interprobust.config import DEFAULT_FILES, load, resolve
+    from interprobust.plan import Plan
+    from interprobust.results import Results
+    plan = Plan(resolve(load([str(ROOT / f) for f in DEFAULT_FILES] + [str(ROOT / "config/embedded.yaml")])))
+    results = Results({"artifacts": registry.manifest(plan)})
+    assert str(results.file("aga/table1", "tidy", stands_for="cifar10_resnet18")) == "results/aga/table1_main_tidy.csv"
+    assert str(results.file("limeref/fig04", role="cifar10")) == "results/limeref/fig04_digits_rgb32.csv"
+    assert str(results.file("glime/table2")) == "results/glime/table2_main.csv"
+    every_csv = {p for p in registry.targets(plan) if p.endswith(".csv")}
+    assert {str(results.file("sep/table2"))} <= every_csv
 
 
 @pytest.mark.parametrize("paper,ours,kind,tol,want", [

@@ -1,10 +1,12 @@
-"""Tables built from per-model CSVs: AGA's grid selection on hand-made scores."""
+"""Tables built from per-model CSVs: AGA's grid selection on hand-made scores, the matrix."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from interprobust import cli, tables
+from interprobust import cli
+from interprobust.papers.aga import tables
+from interprobust.papers.matrix import tables as matrix_tables
 
 
 def _scores(acc, rps):
@@ -46,15 +48,16 @@ def test_grid_table_cli(tmp_path):
         paths.append(tmp_path / f"s{i}.csv")
         _scores(acc, rps).to_csv(paths[-1], index=False)
     csv, md = tmp_path / "grid.csv", tmp_path / "grid.md"
-    assert cli.main(["table", "aga-grid", "--inputs", *map(str, paths), "--labels", "CE", "lam=1",
-                     "--csv", str(csv), "--md", str(md)]) == 0
+    options = '{"labels": ["CE", "lam=1"], "reference": "CE", "max_drop": 1.0}'
+    assert cli.main(["render", "aga/grid", "--in", "scores", *map(str, paths), "--options", options,
+                     "--stem", str(tmp_path / "grid")]) == 0
     out = pd.read_csv(csv)
     assert list(out.selected) == [False, True] and "lam=1" in md.read_text()
 
 
 def test_spearman_and_matrix_table():
-    assert tables.spearman([1, 2, 3, 4], [10, 20, 30, 40]) == pytest.approx(1.0)
-    assert tables.spearman([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx(-1.0)
-    assert np.isnan(tables.spearman([1, 2], [1, 2]))
+    assert matrix_tables.spearman([1, 2, 3, 4], [10, 20, 30, 40]) == pytest.approx(1.0)
+    assert matrix_tables.spearman([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx(-1.0)
+    assert np.isnan(matrix_tables.spearman([1, 2], [1, 2]))
     df = pd.DataFrame([dict(model="m", pgd_acc=1.0, extra=5, clean_acc=2.0)])
-    assert list(tables.matrix_table(df).columns) == ["model", "clean_acc", "pgd_acc"]
+    assert list(matrix_tables.matrix_table(df).columns) == ["model", "clean_acc", "pgd_acc"]

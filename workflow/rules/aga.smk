@@ -47,7 +47,7 @@ rule aga_grid_evaluate:
     benchmark:
         "results/benchmarks/aga/grid/{dataset}/{arch}/{recipe}/seed{seed}_evaluate.tsv"
     params:
-        settings=P.aga.grid_settings(),
+        settings=lambda w: P.aga.grid_settings(),
         device=P.config["device"],
     threads: P.config["threads"]
     resources:
