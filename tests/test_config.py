@@ -242,7 +242,7 @@ def test_sep_stand_in_datasets_keep_the_paper_labels():
 
 # ---------------------------------------------------------------------------------------- labels
 def test_row_label_makes_the_labels_the_scorecard_looks_up():
-    from interprobust.scorecard import _sep_label
+    from interprobust.papers.sep.scorecard import locate as _sep_label
     assert _sep_label("table2_gxi", ("cifar10", "convnet", "SEP_pos", "acc"))[1] == "cifar10 ConvNet SEP_pos"
     assert _sep_label("table6", ("mnist", "wrn28", "AT", "acc"))[1] == "mnist WRN-28 AT"
     assert _sep_label("table7", ("test_gradient", "resnet18", "SEP_neg", "x"))[1] == "gradient ResNet-18 SEP_neg"
@@ -335,8 +335,3 @@ def test_shipped_configs_have_no_duplicate_keys_and_no_string_numbers(name):
     assert not bad, f"numbers read as strings (write e.g. 5.0e+4): {bad}"
 
 
-def test_scorecard_finds_a_setting_through_stands_for():
-    from interprobust.scorecard import _aga_setting
-    settings = {"aga": {"settings": [{"name": "main", "stands_for": "cifar10_resnet18"}]}}
-    assert _aga_setting(settings, "cifar10_resnet18") == "main"
-    assert _aga_setting({"aga": {"settings": [{"name": "cifar10_lenet"}]}}, "cifar10_lenet") == "cifar10_lenet"

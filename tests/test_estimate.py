@@ -37,7 +37,7 @@ def _train(dataset, epochs, *, arch="lenet", method="ce", gpu=0, steps=0, bench=
     out = f"results/models/{dataset}/{arch}/{method}/seed0/model.pt"
     return _block("train", f"{out}, results/models/{dataset}/{arch}/{method}/seed0/history.csv",
                   f"python -m interprobust train --data results/data/{dataset}/meta.json --arch {arch} "
-                  f"--method {method} --seed 0 --settings '{json.dumps(settings)}' --device auto --threads 1 "
+                  f"--recipe {method} --seed 0 --settings '{json.dumps(settings)}' --device auto --threads 1 "
                   f"--model-out {out} --history-out x.csv > results/logs/train.log 2>&1",
                   wildcards=f"dataset={dataset}, arch={arch}, method={method}, seed=0",
                   benchmark=f"bench/train_{dataset}_{method}.tsv" if bench else None, gpu=gpu)
@@ -232,16 +232,16 @@ def test_sep_and_matrix_work_count_the_attacked_pairs_and_the_explainer():
     sizes = est.Sizes(1000, 500)
     s = {"attack": {"steps": 10}, "pgd": {"steps": 5}, "max_samples": 100, "landscape": {"sigmas": [0, 0.1], "draws": 3},
          "explain_options": {"integrated_gradients": {"steps": 8}}}
-    grad = est.WORK["sep evaluate"](s, sizes, est._Context({"explain": ["gradient"]}, pairs=12))
+    grad = est.WORK["sep evaluate"](s, sizes, est._Context({"attribution": ["gradient"]}, pairs=12))
     assert grad == 12 * 10 + 100 * (1 + 5)
-    ig = est.WORK["sep evaluate"](s, sizes, est._Context({"explain": ["integrated_gradients"],
+    ig = est.WORK["sep evaluate"](s, sizes, est._Context({"attribution": ["integrated_gradients"],
                                                           "landscape-out": ["x.csv"]}, pairs=12))
     assert ig == 12 * 10 * 8 + 100 * (1 + 5) + 12 * 2 * 3 * 8
     m = {"max_samples": 100, "pgd": {"steps": 5}, "n_noise": 2, "attack_steps": 3, "sep_attack": {"steps": 7},
          "lime": {"images": 4, "n_samples": 50}}
-    alone = est.WORK["matrix"](m, sizes, est._Context({}))
+    alone = est.WORK["matrix evaluate"](m, sizes, est._Context({}))
     assert alone == 100 * (2 + 5 + 2 + 3) + 2 * 4 * 50
-    assert est.WORK["matrix"](m, sizes, est._Context({"pairs": ["p.npz"]}, pairs=12)) == alone + 12 * 7 + 100 * 6
+    assert est.WORK["matrix evaluate"](m, sizes, est._Context({"pairs": ["p.npz"]}, pairs=12)) == alone + 12 * 7 + 100 * 6
     # PGD without steps runs its default 40; FGSM one step, whatever it says
     assert est._passes("pgd", {}) == 40 and est._passes("fgsm", {"steps": 9}) == 1
     assert est._passes("strong", {"attack": "apgd", "restarts": 2}) == 200

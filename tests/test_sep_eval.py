@@ -72,7 +72,7 @@ def test_cross_paper_row_has_every_metric(setup):
          "sep_attack": {"eps": 0.03, "steps": 2, "lr": 0.01}, "lime": {"n_samples": 20, "patch": 4, "images": 2},
          "pgd": {"steps": 3, "step_size": 0.01}}
     row = cross_paper_row(model, data, pairs, settings=s).iloc[0]
-    from interprobust.tables import MATRIX_COLUMNS
+    from interprobust.papers.matrix.tables import MATRIX_COLUMNS
     assert list(row.index) == MATRIX_COLUMNS
     x, y = data.test_x[:16], data.test_y[:16]                # max_samples
     assert row.clean_acc == A.clean_accuracy(model, x, y)

@@ -40,8 +40,7 @@ def test_trained_toy_net_separates_the_moons():
 def test_toy_cli_and_figure(tmp_path):
     import json
     npz, csv = tmp_path / "toy.npz", tmp_path / "toy.csv"
-    assert cli.main(["toy", "--settings", json.dumps(SMALL), "--out", str(npz), "--csv", str(csv)]) == 0
-    assert cli.main(["figure", "toy-gradients", "--inputs", str(npz), "--pdf", str(tmp_path / "f.pdf"),
-                     "--png", str(tmp_path / "f.png"), "--csv", str(tmp_path / "f.csv")]) == 0
+    assert cli.main(["aga", "toy", "--settings", json.dumps(SMALL), "--out", str(npz), "--csv", str(csv)]) == 0
+    assert cli.main(["render", "aga/fig1", "--in", "toy", str(npz), "--stem", str(tmp_path / "f")]) == 0
     assert (tmp_path / "f.png").stat().st_size > 0
     assert (tmp_path / "f.csv").read_text().splitlines()[0] == "variant,l2,cosine"

@@ -148,7 +148,7 @@ def test_the_train_command_is_reproducible_across_processes(small_data, tmp_path
     for run in ("a", "b"):
         out = tmp_path / run
         subprocess.run([sys.executable, "-m", "interprobust", "train", "--data", str(small_data.path),
-                        "--arch", "convnet", "--method", "ce", "--seed", "3", "--settings", settings,
+                        "--arch", "convnet", "--recipe", "ce", "--seed", "3", "--settings", settings,
                         "--device", "cpu", "--threads", "1", "--model-out", str(out / "model.pt"),
                         "--history-out", str(out / "history.csv")], check=True, capture_output=True)
         outs.append(load_model(out / "model.pt", "cpu")[0].state_dict())

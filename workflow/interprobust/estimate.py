@@ -219,7 +219,7 @@ def _train(s, d, c):
 
 def _sep_evaluate(s, d, c):
     attack = s.get("attack", {})
-    explain = (c.opts.get("explain") or ["input_x_gradient"])[0]
+    explain = (c.opts.get("attribution") or ["input_x_gradient"])[0]
     pairs = c.pairs or 0
     per_explanation = _explainer_passes(s, explain)
     work = pairs * int(attack.get("steps") or 1500) * per_explanation
@@ -265,10 +265,10 @@ WORK = {
         max(1, d.corruptions) * len(s.get("severities") or range(max(1, d.severities)))
         * _cap(d.n_test, s.get("max_samples"))
         * sum(len(eps) * _passes(a, s["attacks"].get(a, {})) for a, eps in s["attack_eps"].items())),
-    "evaluate explanations": _explanations,
-    "cost": lambda s, d, c: 1,   # a fixed number of timed steps per row: only the model's FLOPs scale
-    "toy": lambda s, d, c: 1,    # a fixed two-moons problem on the CPU
-    "spurious detect": lambda s, d, c: int(s["images"]) * int(s["n_samples"]) * int(s["repeats"]),
+    "aga evaluate": _explanations,
+    "render aga/table2": lambda s, d, c: 1,   # a fixed number of timed steps per row: only the model's FLOPs scale
+    "aga toy": lambda s, d, c: 1,    # a fixed two-moons problem on the CPU
+    "limeref detect": lambda s, d, c: int(s["images"]) * int(s["n_samples"]) * int(s["repeats"]),
     "glime segments": lambda s, d, c: int(s["reference_images"]) + int(s["test_images"]),
     "glime clusters": lambda s, d, c: int(s["reference_images"]) + int(s["test_images"]),
     "glime priors": lambda s, d, c: int(s["reference_images"]) * int(s["prior_samples"]),
@@ -280,7 +280,7 @@ WORK = {
         _explainer_passes(s, b) for b in s["baselines"]),
     "sep pairs": lambda s, d, c: d.n_test,
     "sep evaluate": _sep_evaluate,
-    "matrix": _matrix,
+    "matrix evaluate": _matrix,
     "data prepare": lambda s, d, c: d.n_train + d.n_test * d.sets,
 }
 
@@ -353,6 +353,9 @@ class Listing:
 
     def _work(self, cmd: str, opts: dict) -> JobWork:
         settings = json.loads(opts["settings"][0]) if opts.get("settings") and cmd != "data prepare" else {}
+        if cmd.startswith("render "):   # a table whose render function runs a model: --options, --in data <meta>
+            settings = json.loads(opts["options"][0])
+            opts = {**opts, "data": opts["in"][1:2]}
         meta = (opts.get("meta") or opts.get("data") or [None])[0]
         sizes = dataset_sizes(self._dataset(meta), meta) if meta else Sizes(1, 1)
         tracked = None
@@ -367,10 +370,10 @@ class Listing:
         if cmd == "train":
             flops = model_flops(opts["arch"][0], self._dataset(opts["data"][0]),
                                 json.dumps(settings.get("model", {}), sort_keys=True))
-        elif cmd == "cost":
-            rows = json.loads(opts["rows"][0])
+        elif cmd == "render aga/table2":
+            rows = settings["rows"]
             model = next(iter(rows.values()), {}).get("model", {})
-            flops = model_flops(opts["arch"][0], self._dataset(opts["data"][0]), json.dumps(model, sort_keys=True))
+            flops = model_flops(settings["arch"], self._dataset(meta), json.dumps(model, sort_keys=True))
         elif opts.get("model"):
             model = opts["model"][0]
             if model not in self.models:
