@@ -174,6 +174,11 @@ class Plan:
         return [p for p in registry.targets(self) if p.endswith(".csv") and not p.startswith("results/overview/")
                 and not p.startswith("results/matrix")]
 
+    def setting_names(self) -> list[str]:
+        """Every value the rules' {name} wildcard may take: G-LIME and AGA settings, AGA grid entries."""
+        return sorted({s["name"] for s in self.glime.mains() + self.glime.networks() + self.aga.settings()}
+                      | {g["name"] for g in self.aga.grid()})
+
     # ------------------------------------------------------------------------------------ checks
     def check(self) -> None:
         """Cross-references the schema cannot express: every recipe a paper names exists, no model is

@@ -140,14 +140,15 @@ def manifest(plan) -> dict[str, list[dict]]:
 
 def where(path: str) -> tuple[Artifact, dict]:
     """The artifact that writes ``path`` and the instance's wildcards."""
-    path = path.lstrip("./") if path.startswith("./") else path
-    for a in artifacts():
-        for fmt, pattern in a.patterns().items():
-            regex = re.escape(pattern)
-            for wc in a.wildcards:
-                regex = regex.replace(re.escape("{" + wc + "}"), f"(?P<{wc}>[A-Za-z0-9_.+-]+)", 1)
-            m = re.fullmatch(regex, path)
-            if m:
-                return a, m.groupdict()
+    path = path[2:] if path.startswith("./") else path
+    candidates = [(a, f, p) for a in artifacts() for f, p in a.patterns().items()]
+    # the longest suffix first: `x_tidy.csv` is the tidy file of `x`, not the table of a setting `x_tidy`
+    for a, fmt, pattern in sorted(candidates, key=lambda c: -len(SUFFIX[c[1]])):
+        regex = re.escape(pattern)
+        for wc in a.wildcards:
+            regex = regex.replace(re.escape("{" + wc + "}"), f"(?P<{wc}>[A-Za-z0-9_.+-]+)", 1)
+        m = re.fullmatch(regex, path)
+        if m:
+            return a, m.groupdict()
     raise KeyError(f"no table or figure writes {path!r}; tables and figures are under results/<paper>/ "
                    "(see `interprobust where --list`)")

@@ -32,5 +32,5 @@ wildcard_constraints:
     arch="[A-Za-z0-9_]+",
     recipe="[A-Za-z0-9_+-]+",
     seed=r"\d+",
-    name="[A-Za-z0-9_]+",
+    name="|".join(P.setting_names()) or "(?!)",
     attribution="[a-z_]+",
