@@ -2,6 +2,8 @@
 # (interprobust/registry.py and papers/<paper>/artifacts.py), as showyourwork generates figure rules.
 # Each rule reads cached intermediates and calls the artifact's render function through
 # `interprobust render`; `interprobust where <file>` names the rule and the function.
+# A loop variable never appears in `shell:` (Snakemake evaluates it when the job runs, after the loop:
+# every rule would run the last artifact); what varies per artifact goes through `params`.
 
 for _a in registry.artifacts():
 
@@ -20,6 +22,7 @@ for _a in registry.artifacts():
             inputs=lambda w, a=_a: " ".join(f"--in {k} {quoted(v)}" for k, v in a.inputs(P, dict(w)).items()),
             options=lambda w, a=_a: quoted_json(a.options(P, dict(w))),
             stem=lambda w, a=_a: a.stem.format(**w),
+            artifact=_a.key,
             device=f" --device {P.config['device']}" if _a.stage else "",
         threads: P.config["threads"] if _a.stage else 1
         resources:
@@ -29,5 +32,5 @@ for _a in registry.artifacts():
         conda:
             "../../envs/pipeline.yaml"
         shell:
-            f"python -m interprobust render {_a.key} {{params.inputs}} --options {{params.options}}"
+            "python -m interprobust render {params.artifact} {params.inputs} --options {params.options}"
             " --stem {params.stem}{params.device} --threads {threads} > {log} 2>&1"

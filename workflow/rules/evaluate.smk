@@ -1,5 +1,6 @@
 # Clean accuracy, FGSM / PGD sweeps over eps, and accuracy per corruption and severity: one rule per
-# (output file, command, test set, settings), all of the same shape.
+# (output file, command, test set, settings), all of the same shape. `shell:` is evaluated when a job
+# runs, after the loop: what varies per rule goes through `params`, never a loop variable.
 
 EVALUATIONS = [
     ("evaluate_robustness", "robustness.csv", "robustness", False, P.evaluation_settings()),
@@ -23,6 +24,7 @@ for _name, _file, _command, _corrupted, _settings in EVALUATIONS:
         benchmark:
             f"results/benchmarks/evaluate/{{dataset}}/{{arch}}/{{recipe}}/seed{{seed}}_{Path(_file).stem}.tsv"
         params:
+            command=_command,
             settings=_settings,
             device=P.config["device"],
         threads: P.config["threads"]
@@ -33,5 +35,5 @@ for _name, _file, _command, _corrupted, _settings in EVALUATIONS:
         conda:
             "../../envs/pipeline.yaml"
         shell:
-            f"python -m interprobust evaluate {_command} {MODEL_JOB} --settings {{params.settings}}"
+            f"python -m interprobust evaluate {{params.command}} {MODEL_JOB} --settings {{params.settings}}"
             " --out {output} > {log} 2>&1"

@@ -22,7 +22,8 @@ rule glime_segments:
         " --threads {threads} --out {output} > {log} 2>&1"
 
 
-# step -> (the study's own intermediates it reads, its outputs: the first is --out)
+# step -> (the study's own intermediates it reads, its outputs: the first is --out). `shell:` is evaluated
+# when a job runs, after the loop: what varies per step goes through `params`, never a loop variable.
 GLIME_STEPS = {
     "clusters": ((), {"out": "clusters.npz"}),
     "priors": (("clusters",), {"out": "priors.npz"}),
@@ -44,6 +45,8 @@ for _step, (_needs, _outs) in GLIME_STEPS.items():
         benchmark:
             f"results/benchmarks/glime/{{name}}_{_step}.tsv"
         params:
+            step=_step,
+            files=lambda w, n=_needs, o=_outs: P.glime.study_args(w, n, o),
             settings=lambda w: P.glime.settings(w.name),
             device=P.config["device"],
         threads: P.config["threads"]
@@ -54,8 +57,5 @@ for _step, (_needs, _outs) in GLIME_STEPS.items():
         conda:
             "../../envs/pipeline.yaml"
         shell:
-            f"python -m interprobust glime {_step} {MODEL_JOB} "
-            + " ".join(f"--{n} {{input.{n}}}" for n in ("segments", *_needs))
-            + " --settings {params.settings} "
-            + " ".join(f"--{k} {{output.{k}}}" for k in _outs)
-            + " > {log} 2>&1"
+            f"python -m interprobust glime {{params.step}} {MODEL_JOB} {{params.files}} --settings {{params.settings}}"
+            " > {log} 2>&1"

@@ -1,7 +1,8 @@
 # What ties the papers together: the replication scorecard (every paper number beside ours), the claims
 # check (each paper's qualitative claims on our tables), and the cross-paper matrix's per-model
 # evaluation (its table and figure are artifacts). The scorecard and the claims read the registry's
-# manifest: every file they read is one of their inputs.
+# manifest: every file they read is one of their inputs. (`shell:` is evaluated when a job runs, after
+# the loop: what differs between the two rules goes through `params`.)
 
 
 for _report in ("scorecard", "claims"):
@@ -19,12 +20,13 @@ for _report in ("scorecard", "claims"):
         benchmark:
             f"results/benchmarks/{_report}.tsv"
         params:
+            command=_report,
+            values="--values workflow/resources/paper_values.yaml" if _report == "scorecard" else "",
             manifest=P.report_manifest(),
         conda:
             "../../envs/pipeline.yaml"
         shell:
-            f"python -m interprobust {_report} {'--values {input.values} ' if _report == 'scorecard' else ''}"
-            "--manifest {params.manifest}"
+            "python -m interprobust {params.command} {params.values} --manifest {params.manifest}"
             " --csv {output.csv} --md {output.md} > {log} 2>&1"
 
 

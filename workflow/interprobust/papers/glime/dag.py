@@ -50,6 +50,12 @@ class GlimePlan:
         inputs.update({n: f"results/glime/{w.name}/{n}.npz" for n in needs})
         return inputs
 
+    def study_args(self, w, needs, outs: dict[str, str]) -> str:
+        """A study step's file arguments: --segments and its own intermediates, then its outputs."""
+        inputs = self.study_inputs(w, *needs)
+        args = [f"--{n} {inputs[n]}" for n in ("segments", *needs)]
+        return " ".join(args + [f"--{k} {self.file(w.name, f)}" for k, f in outs.items()])
+
     def segment_settings(self) -> str:
         return quoted_json({k: v for k, v in self.s.items() if k not in SECTION_ONLY})
 
