@@ -92,3 +92,13 @@ def test_config_show_prints_every_resolved_recipe():
                           "config/embedded.yaml"], capture_output=True, text=True, check=True, cwd=ROOT).stdout
     for name in resolve(load([str(ROOT / f) for f in DEFAULT_FILES] + [str(ROOT / "config/embedded.yaml")]))["recipes"]:
         assert name in out
+
+
+def test_no_rule_generated_in_a_loop_names_a_loop_variable_in_its_shell_command():
+    """Snakemake evaluates `shell:` when a job runs, after the loop has ended: a loop variable there
+    would make every generated rule run the last one's command (what varies goes through `params`)."""
+    import re
+    for smk in (ROOT / "workflow/rules").glob("*.smk"):
+        text = smk.read_text()
+        for block in re.findall(r"\n(\s+)shell:\n((?:\1\s+.*\n?)+)", text):
+            assert not re.search(r"{_[a-z]", block[1]), f"{smk.name}: a loop variable in shell: {block[1]}"

@@ -32,7 +32,7 @@ def test_toy_experiment_reports_the_gradients_it_plots_and_is_deterministic():
 
 def test_trained_toy_net_separates_the_moons():
     x, y = toy.toy_data(200, seed=0)
-    net = toy.train_toy(x, y, activation="softplus", method="ce", hidden=32, steps=300, lr=0.02)
+    net = toy.train_toy(x, y, activation="softplus", loss="ce", hidden=32, steps=300, lr=0.02)
     logit, _ = toy.logit_and_gradient(net, x)
     assert ((logit > 0) == (y == 1)).mean() > 0.85
 

@@ -76,7 +76,7 @@ def test_non_finite_loss_names_epoch_and_step(small_data):
     losses.TRAINING_LOSSES["_nan"] = nan_loss
     try:
         with pytest.raises(train.NonFiniteLossError, match="epoch 1, step 1"):
-            train.fit(_tiny_model(), small_data, method="_nan", config=train.TrainConfig(**CFG), show_progress=False)
+            train.fit(_tiny_model(), small_data, loss="_nan", config=train.TrainConfig(**CFG), show_progress=False)
     finally:
         del losses.TRAINING_LOSSES["_nan"]
 

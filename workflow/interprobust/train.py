@@ -1,6 +1,6 @@
 """One training entry point for every (dataset, architecture, loss, seed).
 
-The training objective comes from the loss registry (:mod:`interprobust.losses`): ``method`` names a
+The training objective comes from the loss registry (:mod:`interprobust.losses`): ``loss`` names a
 function ``loss(model, x, y, params) -> (loss, logits)`` on a batch already on the device.
 """
 
@@ -101,7 +101,7 @@ def config_fingerprint(obj) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def fit(model: torch.nn.Module, data: Prepared, *, method: str = "ce", method_params: dict | None = None,
+def fit(model: torch.nn.Module, data: Prepared, *, loss: str = "ce", loss_params: dict | None = None,
         config: TrainConfig | None = None, seed: int = 0, device: torch.device | str = "cpu",
         checkpoint_dir: str | Path | None = None, show_progress: bool = True,
         epoch_metrics: Callable[[torch.nn.Module], dict] | None = None) -> list[dict]:
@@ -113,8 +113,8 @@ def fit(model: torch.nn.Module, data: Prepared, *, method: str = "ce", method_pa
     next call with the same settings, so a killed job continues where it stopped.
     """
     cfg = config or TrainConfig()
-    loss_fn = get_loss(method)
-    method_params = dict(method_params or {})
+    loss_fn = get_loss(loss)
+    loss_params = dict(loss_params or {})
     device = torch.device(device)
     if data.train_x is None:
         raise ValueError(f"dataset {data.meta['name']!r} has no training split")
@@ -130,7 +130,7 @@ def fit(model: torch.nn.Module, data: Prepared, *, method: str = "ce", method_pa
     sched = make_schedule(opt, cfg, steps_per_epoch)
     history: list[dict] = []
     start_epoch = 0
-    fingerprint = config_fingerprint({"cfg": cfg.__dict__, "method": method, "params": method_params,
+    fingerprint = config_fingerprint({"cfg": cfg.__dict__, "method": loss, "params": loss_params,
                                       "seed": seed, "data": data.meta.get("arrays")})
     ckpt = Path(checkpoint_dir) / "last.pt" if checkpoint_dir else None
     if ckpt is not None and ckpt.exists():
@@ -163,18 +163,18 @@ def fit(model: torch.nn.Module, data: Prepared, *, method: str = "ce", method_pa
             if cfg.channels_last:
                 xb = xb.contiguous(memory_format=torch.channels_last)
             with autocast:
-                loss, logits = loss_fn(model, xb, yb, method_params)
-            if not torch.isfinite(loss):
+                value, logits = loss_fn(model, xb, yb, loss_params)
+            if not torch.isfinite(value):
                 raise NonFiniteLossError(
-                    f"non-finite training loss ({loss.item()}) at epoch {epoch + 1}, step {step + 1}: "
-                    f"lower the learning rate ({cfg.lr}) or the method's weights ({method_params})")
+                    f"non-finite training loss ({value.item()}) at epoch {epoch + 1}, step {step + 1}: "
+                    f"lower the learning rate ({cfg.lr}) or the loss's weights ({loss_params})")
             opt.zero_grad(set_to_none=True)
-            loss.backward()
+            value.backward()
             if cfg.grad_clip:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
             opt.step()
             sched.step()
-            loss_sum += loss.item() * len(yb)
+            loss_sum += value.item() * len(yb)
             correct += (logits.detach().argmax(1) == yb).sum().item()
             seen += len(yb)
             bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{100 * correct / seen:.1f}")
@@ -197,9 +197,9 @@ def fit(model: torch.nn.Module, data: Prepared, *, method: str = "ce", method_pa
     return history
 
 
-def step_cost(model: torch.nn.Module, method: str, method_params: dict | None, x: torch.Tensor, y: torch.Tensor,
+def step_cost(model: torch.nn.Module, loss: str, loss_params: dict | None, x: torch.Tensor, y: torch.Tensor,
               *, steps: int = 5, warmup: int = 2, seed: int = 0) -> dict[str, float]:
-    """Seconds per training step (forward, the method's loss, backward, an SGD update; median over
+    """Seconds per training step (forward, the loss, backward, an SGD update; median over
     ``steps`` after ``warmup``) and, on CUDA, the peak memory of a step in MiB (NaN on a CPU).
 
     AGA's Table 2 and ``benchmarks/bench_regularizers.py`` both measure with this. Works on a copy
@@ -207,8 +207,8 @@ def step_cost(model: torch.nn.Module, method: str, method_params: dict | None, x
     import copy
     import statistics
     model = copy.deepcopy(model).train()
-    loss_fn = get_loss(method)
-    params = dict(method_params or {})
+    loss_fn = get_loss(loss)
+    params = dict(loss_params or {})
     opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=1e-3)
     cuda = x.device.type == "cuda"
     times, peak = [], float("nan")

@@ -38,7 +38,7 @@ def train(a):
                                      device=device, show_progress=False)
             return {f"corruption:{c}": v for c, v in df.groupby("corruption", sort=False)["accuracy"].mean().items()}
 
-    history = fit(model, data, method=s["loss"], method_params=s.get("loss_params", {}), config=cfg,
+    history = fit(model, data, loss=s["loss"], loss_params=s.get("loss_params", {}), config=cfg,
                   seed=a.seed, device=device, checkpoint_dir=a.checkpoint_dir, epoch_metrics=epoch_metrics)
     meta = dict(signature=sig, dataset=data.meta["name"], recipe=a.recipe, settings=s, seed=a.seed,
                 init_from=a.init_from, data_checksums=data.meta["arrays"], versions=versions(), final=history[-1])

@@ -15,7 +15,7 @@ from torch import nn
 from ... import losses
 from ...nn import make_activation
 
-VARIANTS = {  # name -> (activation, training method)
+VARIANTS = {  # name -> (activation, training loss)
     "ReLU": ("relu", "ce"),
     "Softplus": ("softplus", "ce"),
     "Softplus + MaxEnt": ("softplus", "maxent"),
@@ -42,19 +42,19 @@ def toy_data(n: int, noise: float = 0.1, seed: int = 0) -> tuple[np.ndarray, np.
     return np.clip(x, 0.0, 1.0).astype(np.float32), y.astype(np.int64)
 
 
-def train_toy(x: np.ndarray, y: np.ndarray, *, activation: str, method: str, params: dict | None = None,
+def train_toy(x: np.ndarray, y: np.ndarray, *, activation: str, loss: str, params: dict | None = None,
               hidden: int = 64, steps: int = 2000, lr: float = 0.01, seed: int = 0) -> TwoLayerNet:
-    """Full-batch Adam on the registered training loss ``method``; seeded, deterministic on the CPU."""
+    """Full-batch Adam on the registered training loss ``loss``; seeded, deterministic on the CPU."""
     torch.manual_seed(seed)
     net = TwoLayerNet(hidden, activation)
-    loss_fn = losses.get_loss(method)
+    loss_fn = losses.get_loss(loss)
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     xt, yt = torch.from_numpy(x), torch.from_numpy(y)
     for step in range(steps):
         torch.manual_seed(seed * 100003 + step)  # the regularisers' random draws, as train.fit seeds them
-        loss, _ = loss_fn(net, xt, yt, params or {})
+        value, _ = loss_fn(net, xt, yt, params or {})
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        value.backward()
         opt.step()
     return net.eval()
 
@@ -77,9 +77,9 @@ def toy_experiment(*, n: int = 300, noise: float = 0.1, hidden: int = 64, steps:
     cosine similarity per variant."""
     variant_params = variant_params or {}
     x, y = toy_data(n, noise, seed)
-    nets = {name: train_toy(x, y, activation=act, method=method, params=variant_params.get(name, {}),
+    nets = {name: train_toy(x, y, activation=act, loss=loss, params=variant_params.get(name, {}),
                             hidden=hidden, steps=steps, lr=lr, seed=seed)
-            for name, (act, method) in VARIANTS.items()}
+            for name, (act, loss) in VARIANTS.items()}
     closeness = np.mean([np.abs(logit_and_gradient(net, x)[0]) for net in nets.values()], axis=0)
     p = x[int(np.argmin(closeness))]
     angle = np.random.default_rng(seed).uniform(0, 2 * np.pi)
