@@ -55,3 +55,24 @@ def unique_models(models: list[dict]) -> list[dict]:
         m = {**m, "seed": m.get("seed", 0)}
         unique.setdefault((m["dataset"], m["arch"], m["recipe"], m["seed"]), m)
     return list(unique.values())
+
+
+class Section:
+    """One paper's part of the plan: the shared plan, the paper's resolved config section (``{}`` when
+    the paper is not built), and lookups in its lists."""
+
+    def __init__(self, plan, section: dict):
+        self.plan, self.s = plan, section
+
+    def __bool__(self) -> bool:
+        return bool(self.s)
+
+    def items(self, key: str) -> list[dict]:
+        return list(self.s.get(key) or []) if self.s else []
+
+    @staticmethod
+    def named(items: list[dict], name: str, what: str) -> dict:
+        for item in items:
+            if item["name"] == name:
+                return item
+        raise ValueError(f"no {what} named {name!r}; {what}s: {[i['name'] for i in items]}")

@@ -2,27 +2,18 @@
 
 from __future__ import annotations
 
-from ...layout import quoted, quoted_json
+from ...layout import Section, quoted, quoted_json
 
 EVAL_KEYS = ("attributions", "rps_eps", "n_noise", "attack_steps", "max_samples", "batch_size", "seed",
              "figure_images", "bound_eps", "bound_samples")
 
 
-class AgaPlan:
-    def __init__(self, plan, section: dict):
-        self.plan, self.s = plan, section
-
-    def __bool__(self) -> bool:
-        return bool(self.s)
-
+class AgaPlan(Section):
     def settings(self) -> list[dict]:
-        return list(self.s.get("settings", [])) if self.s else []
+        return self.items("settings")
 
     def setting(self, name: str) -> dict:
-        for s in self.settings():
-            if s["name"] == name:
-                return s
-        raise ValueError(f"no aga setting named {name!r}; settings: {[s['name'] for s in self.settings()]}")
+        return self.named(self.settings(), name, "aga setting")
 
     def instances(self) -> list[dict]:
         return [{"name": s["name"], "stands_for": s.get("stands_for", s["name"])} for s in self.settings()]
@@ -65,13 +56,10 @@ class AgaPlan:
 
     # -------------------------------------------------------------------------------------- grid
     def grid(self) -> list[dict]:
-        return list(self.s.get("grid", [])) if self.s else []
+        return self.items("grid")
 
     def grid_entry(self, name: str) -> dict:
-        for g in self.grid():
-            if g["name"] == name:
-                return g
-        raise ValueError(f"no aga.grid entry named {name!r}; entries: {[g['name'] for g in self.grid()]}")
+        return self.named(self.grid(), name, "aga.grid entry")
 
     def grid_models(self, name: str) -> list[dict]:
         g = self.grid_entry(name)

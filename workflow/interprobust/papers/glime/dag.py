@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-from ...layout import model_file, prepared, quoted_json
+from ...layout import Section, model_file, prepared, quoted_json
 
 SECTION_ONLY = ("settings", "networks")
 
 
-class GlimePlan:
-    def __init__(self, plan, section: dict):
-        self.plan, self.s = plan, section
-
-    def __bool__(self) -> bool:
-        return bool(self.s)
-
+class GlimePlan(Section):
     def mains(self) -> list[dict]:
-        return list(self.s.get("settings", [])) if self.s else []
+        return self.items("settings")
 
     def networks(self) -> list[dict]:
-        return list(self.s.get("networks", [])) if self.s else []
+        return self.items("networks")
 
     def setting(self, name: str) -> tuple[dict, bool]:
         """A setting (main or network) by name, with whether it is a main setting."""

@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-from ...layout import model_dir, prepared, quoted_json
+from ...layout import Section, model_dir, prepared, quoted_json
 
 # The paper's dataset role -> the figures drawn for it (Fig. 2-5 CIFAR-10, 6-9 CIFAR-100).
 ROLES = ("cifar10", "cifar100")
 
 
-class LimerefPlan:
-    def __init__(self, plan, section: dict):
-        self.plan, self.s = plan, section
-
-    def __bool__(self) -> bool:
-        return bool(self.s)
-
+class LimerefPlan(Section):
     def datasets(self) -> list[str]:
         """Datasets LIMEREF runs on: the stand-ins of CIFAR-10 / CIFAR-100 and the planted-patch set."""
         if not self.s:

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from ...layout import quoted_json, unique_models
+from ...layout import Section, quoted_json, unique_models
 from ..sep.dag import colour
 
 
-class MatrixPlan:
-    def __init__(self, plan, section: dict):
-        self.plan, self.s = plan, section
-
+class MatrixPlan(Section):
     @property
     def enabled(self) -> bool:
         return bool(self.s.get("enabled", True))

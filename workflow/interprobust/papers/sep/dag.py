@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ...data.registry import DATASETS
-from ...layout import model_file, quoted_json
+from ...layout import Section, model_file, quoted_json
 
 DEFAULT_ATTRIBUTION = "input_x_gradient"
 SECTION_ONLY = ("tables", "figures", "datasets", "attribution")  # the DAG's, not the job's
@@ -24,13 +24,7 @@ def row_file(row: dict, kind: str) -> str:
             f"{row.get('attribution', DEFAULT_ATTRIBUTION)}.{ext}")
 
 
-class SepPlan:
-    def __init__(self, plan, section: dict):
-        self.plan, self.s = plan, section
-
-    def __bool__(self) -> bool:
-        return bool(self.s)
-
+class SepPlan(Section):
     def tables(self) -> dict[str, list[dict]]:
         return dict(self.s.get("tables", {})) if self.s else {}
 
