@@ -220,8 +220,6 @@ class CostPlan:
     """The cost estimate's job listings: dry runs of this same workflow, measured (this run's config
     files) and target (``cost.target_configfiles`` over config.yaml), whole or one part at a time."""
 
-    PARTS = ("overview", *ALL_PAPERS)
-
     def __init__(self, plan: Plan):
         self.plan, self.s = plan, plan.config.get("cost", {})
 

@@ -123,10 +123,6 @@ def enabled(plan) -> list[Artifact]:
     return [a for a in artifacts() if plan.builds(a.paper)]
 
 
-def instances(plan, artifact: Artifact) -> list[dict]:
-    return artifact.instances(plan) if plan.builds(artifact.paper) else []
-
-
 def targets(plan) -> list[str]:
     """Every output file of every instance of every enabled artifact."""
     return [p for a in enabled(plan) for inst in a.instances(plan) for p in a.files(inst).values()]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ...layout import Section, quoted, quoted_json
+from ...layout import Section, quoted_json
 
 EVAL_KEYS = ("attributions", "rps_eps", "n_noise", "attack_steps", "max_samples", "batch_size", "seed",
              "figure_images", "bound_eps", "bound_samples")
@@ -77,6 +77,3 @@ class AgaPlan(Section):
 
     def toy_settings(self) -> str:
         return quoted_json(self.s.get("toy", {}))
-
-    def labels(self, name: str) -> str:
-        return quoted(self.row_labels(name))
