@@ -55,14 +55,13 @@ def test_embedded_dag_produces_every_final_output(workdir, embedded_run):
             assert f"results/overview/{d}_{kind}" in produced
     assert "results/overview/digits_rgb32_corruptions.png" in produced
     assert "results/overview/digits_corruptions.png" not in produced  # no corrupted set configured for digits
-    for name in ("table1_cifar10_resnet18.md", "rps_cifar10_resnet18.csv", "fig2_cifar10_resnet18.png",
-                 "table2_cifar10_resnet18.md", "fig1_toy.png", "fig3_cifar10_resnet18.png",
-                 "grid_cifar10_resnet18_l2cosd.md"):
+    for name in ("table1_main.md", "table1_main_tidy.csv", "rps_main.csv", "fig2_main.png",
+                 "table2_main.md", "fig1_toy.png", "fig3_main.png", "grid_main_l2cosd.md"):
         assert f"results/aga/{name}" in produced
     for t in range(2, 8):
-        assert f"results/glime/table{t}_cub200_resnet101.md" in produced
+        assert f"results/glime/table{t}_main.md" in produced
     for f in range(3, 10):
-        assert f"results/glime/fig{f}_cub200_resnet101.png" in produced
+        assert f"results/glime/fig{f}_main.png" in produced
     for t in (1, 2, 3, 4, 6, 7, 8, 9):
         assert f"results/sep/table{t}.md" in produced
     for f in range(3, 8):
@@ -110,7 +109,7 @@ def test_cost_estimate_covers_every_paper_from_the_embedded_timings(workdir, emb
 @pytest.mark.slow
 def test_aga_table_is_sane(workdir, embedded_run):
     import pandas as pd
-    scores = pd.read_csv(workdir / "results/aga/table1_cifar10_resnet18.csv")
+    scores = pd.read_csv(workdir / "results/aga/table1_main_tidy.csv")
     assert list(dict.fromkeys(scores.model)) == ["CE", "Hessian", "L2", "L2+Cosd"]
     acc = scores[scores.metric == "accuracy"].set_index("model").value
     assert acc["CE"] > 30  # a Softplus ResNet-18 learns the digits in 4 epochs
@@ -118,16 +117,16 @@ def test_aga_table_is_sane(workdir, embedded_run):
     assert rps.between(-1, 1).all()
     ins = scores[scores.metric.isin(["insertion", "adv_insertion"])].dropna().value
     assert ins.between(0, 100).all()
-    grid = pd.read_csv(workdir / "results/aga/grid_cifar10_resnet18_l2cosd.csv")
+    grid = pd.read_csv(workdir / "results/aga/grid_main_l2cosd.csv")
     assert list(grid.model) == ["CE", "lam_cos=0.1"] and grid.selected.sum() <= 1
-    bound = pd.read_csv(workdir / "results/aga/fig3_cifar10_resnet18.csv")
+    bound = pd.read_csv(workdir / "results/aga/fig3_main.csv")
     assert (bound.crc <= bound.bound).all()      # Theorem 6 holds on the trained models
 
 
 @pytest.mark.slow
 def test_results_are_sane(workdir, embedded_run):
     import pandas as pd
-    rob = pd.read_csv(workdir / "results/overview/digits_rgb32_robustness.csv")
+    rob = pd.read_csv(workdir / "results/overview/digits_rgb32_robustness_tidy.csv")
     assert set(rob.model) == {"resnet18/ce/seed0", "resnet18/limeref/seed0"}
     rob = rob[rob.model == "resnet18/ce/seed0"]
     clean = rob[rob.attack == "clean"].accuracy.iloc[0]
@@ -137,7 +136,7 @@ def test_results_are_sane(workdir, embedded_run):
     # PGD accuracy falls with eps (FGSM need not: one large step can overshoot)
     assert (pgd.to_numpy()[1:] <= pgd.to_numpy()[:-1] + 1.0).all() and pgd.iloc[0] <= clean
     assert (fgsm <= clean).all() and (pgd <= fgsm + 1.0).all()
-    corr = pd.read_csv(workdir / "results/overview/digits_rgb32_corruptions.csv")
+    corr = pd.read_csv(workdir / "results/overview/digits_rgb32_corruptions_tidy.csv")
     assert len(corr) == 2 * 19 * 5 and corr.accuracy.between(0, 100).all()
 
 
@@ -149,10 +148,64 @@ def test_one_figure_rebuilds_alone(workdir, embedded_run):
     (workdir / target).unlink()
     dry = snakemake(workdir, *EMBEDDED, "--cores", "1", "-n", target)
     text = dry.stdout + dry.stderr
-    assert "figure_robustness" in text and "train" not in text.replace("training_curves", "")
+    assert "overview_robustness_figure" in text and "train" not in text.replace("training_curves", "")
     rebuilt = snakemake(workdir, *EMBEDDED, "--cores", "1", target)
     assert "1 of 1 steps (100%) done" in rebuilt.stdout + rebuilt.stderr
     assert (workdir / target).stat().st_size > 0
+
+
+# A changed setting -> (rules that must rerun, rules that must not). Every job's settings are built from
+# the config and the wildcards only (never from `input`), so Snakemake's params trigger sees them.
+RERUNS = {
+    "training": ("training: {epochs: 5}", {"train", "evaluate_robustness", "overview_training_curves"}, set()),
+    "recipe": ("recipes: {aga_resnet18_ce: {training: {lr: 0.004}}}", {"train", "aga_evaluate", "aga_table1"},
+               {"sep_evaluate", "glime_explain"}),
+    "model": ("model_defaults: {softplus_beta: 4.0}", {"train"}, set()),
+    "evaluate": ("evaluate: {max_samples: 48}", {"evaluate_robustness", "overview_robustness_table"}, {"train"}),
+    "limeref": ("limeref: {detection: {n_samples: 150}}", {"limeref_detect", "train"}, {"glime_explain"}),
+    "glime": ("glime: {clusters: 10}", {"glime_clusters", "glime_priors", "glime_explain", "glime_table2"},
+              {"train", "aga_evaluate"}),
+    "aga": ("aga: {n_noise: 2}", {"aga_evaluate", "aga_table1"}, {"train", "sep_evaluate"}),
+    "sep": ("sep: {attack: {steps: 8}}", {"sep_evaluate", "sep_table2"}, {"train", "aga_evaluate"}),
+    "table option": ("aga: {grid_max_drop: 2.0}", {"aga_grid"}, {"aga_grid_evaluate", "aga_evaluate", "train"}),
+    "unrelated": ("cost: {speedup: 50}", {"cost_estimate"}, {"train", "evaluate_robustness", "sep_evaluate"}),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", list(RERUNS))
+def test_a_changed_setting_reruns_its_jobs_and_only_those(workdir, embedded_run, tmp_path, case):
+    import re
+    overlay, must, must_not = RERUNS[case]
+    (tmp_path / "change.yaml").write_text(overlay + "\n")
+    out = snakemake(workdir, "-n", "--cores", "1", *EMBEDDED, str(tmp_path / "change.yaml")).stdout
+    listed = set(re.findall(r"^(?:local)?rule (\w+):", out, flags=re.M))
+    assert must <= listed, f"{case}: {sorted(must - listed)} not rerun; listed {sorted(listed)}"
+    assert not (must_not & listed), f"{case}: {sorted(must_not & listed)} rerun for an unrelated change"
+
+
+def readme_blocks():
+    """The README's bash blocks that run on the embedded default after a run (no install, no paper scale,
+    no cluster): each command exactly as written."""
+    import re
+    text = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"```bash\n(.*?)```", text, flags=re.S)
+    return [b for b in blocks if "pip install" not in b and "--profile" not in b
+            and ("config/embedded.yaml" in b or "interprobust " in b)]
+
+
+@pytest.mark.slow
+def test_the_readmes_embedded_commands_work_as_written(workdir, embedded_run):
+    blocks = readme_blocks()
+    assert any("results/overview/digits_rgb32_robustness.pdf" in b for b in blocks)   # rebuild one figure
+    assert any("interprobust where" in b for b in blocks)
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    for block in blocks:
+        proc = subprocess.run(["bash", "-euo", "pipefail", "-c", block], cwd=workdir, env=env, capture_output=True,
+                              text=True, timeout=900)
+        assert proc.returncode == 0, f"README block failed:\n{block}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    assert (workdir / "results/overview/digits_rgb32_robustness.pdf").stat().st_size > 0
 
 
 def test_lint_is_clean(workdir):
@@ -163,8 +216,9 @@ def test_lint_is_clean(workdir):
 def test_paper_config_dry_run_lists_the_real_jobs(workdir):
     proc = snakemake(workdir, "-n", "--cores", "all")
     text = proc.stdout
-    for rule in ("download_dataset", "prepare_dataset", "train", "evaluate_robustness",
-                 "evaluate_corruptions", "figure_robustness", "figure_training_curves", "figure_corruptions"):
+    for rule in ("download_dataset", "prepare_dataset", "train", "evaluate_robustness", "evaluate_corruptions",
+                 "overview_robustness_figure", "overview_training_curves", "overview_corruptions_figure",
+                 "limeref_fig04", "glime_table2", "aga_table1", "sep_table2", "matrix_table"):
         assert rule in text, rule
 
 
@@ -173,22 +227,22 @@ def test_papers_key_selects_what_is_built(workdir, tmp_path):
     only_models.write_text("papers: []\n")
     # --forceall: list every job the targets need, whether or not an earlier test built it
     text = snakemake(workdir, "-n", "--forceall", *EMBEDDED, "--configfile", str(only_models)).stdout
-    assert "train" in text and "figure_robustness" in text
+    assert "train" in text and "overview_robustness_figure" in text
     assert "limeref" not in text
     assert "limeref_detect" in snakemake(workdir, "-n", "--forceall", *EMBEDDED).stdout
 
 
 def test_bad_config_fails_at_parse_time_with_valid_names(workdir, tmp_path):
     bad = tmp_path / "bad.yaml"
-    bad.write_text("models:\n  - {dataset: cifar11, arch: resnet18, method: ce}\n")
+    bad.write_text("models:\n  - {dataset: cifar11, arch: resnet18, recipe: ce, seed: 0}\n")
     proc = snakemake(workdir, "-n", "--configfile", str(bad), check=False)
     out = proc.stdout + proc.stderr  # Snakemake 9 prints parse-time errors on stdout
     assert proc.returncode != 0
     assert "'cifar11' is not one of" in out and "'cifar10'" in out
-    bad.write_text("models:\n  - {dataset: cifar10, arch: resnet18, method: madry}\n")
+    bad.write_text("models:\n  - {dataset: cifar10, arch: resnet18, recipe: madry, seed: 0}\n")
     proc = snakemake(workdir, "-n", "--configfile", str(bad), check=False)
     out = proc.stdout + proc.stderr
-    assert proc.returncode != 0 and "uses method 'madry'; defined methods: " in out and ", limeref" in out
+    assert proc.returncode != 0 and "recipe 'madry'" in out and "recipes: " in out and ", limeref" in out
 
 
 @pytest.mark.slow
