@@ -253,3 +253,13 @@ def test_a_changed_spurious_file_starts_fresh(small_data, tmp_path, monkeypatch,
     out = capsys.readouterr().out
     assert "ignoring the checkpoint" in out and "param_files.spurious" in out
     assert [r["epoch"] for r in hist] == [1, 2, 3]
+
+
+def test_train_checks_its_output_folders_before_training(small_data, tmp_path, capsys):
+    from interprobust.cli import main
+    blocker = tmp_path / "results"
+    blocker.write_text("a file where the output folder should be")
+    assert main(_train_argv(small_data, blocker / "models", tmp_path / "ckpt", {"width": 0.125})) == 2
+    captured = capsys.readouterr()
+    assert f"cannot write into {blocker / 'models'}" in captured.err and "before training" in captured.err
+    assert "epoch" not in captured.out and "training convnet" not in captured.out
