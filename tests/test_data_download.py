@@ -136,13 +136,15 @@ def test_fetch_keeps_an_existing_verified_file_without_network(tmp_path):
     assert path.stat().st_mtime_ns == before and path.read_bytes() == data
 
 
-def test_fetch_replaces_a_damaged_existing_file(tmp_path):
+def test_fetch_replaces_a_damaged_existing_file(tmp_path, capsys):
     data = _blob(2000)
     src = _served_file(tmp_path, data)
     dest = tmp_path / "raw"
     dest.mkdir()
     (dest / "archive.tar.gz").write_bytes(b"truncated")
     assert fetch(_remote(data, (src.as_uri(),)), dest, progress=False).read_bytes() == data
+    assert (dest / "archive.tar.gz.bad").read_bytes() == b"truncated"   # kept aside, never deleted
+    assert f"moved aside to {dest / 'archive.tar.gz.bad'}" in capsys.readouterr().out
 
 
 def test_checksum_mismatch_deletes_the_file_and_says_what_to_do(tmp_path):
@@ -411,17 +413,6 @@ def test_a_hand_dropped_file_that_fails_its_checksum_is_moved_aside_and_named(tm
     with pytest.raises(DownloadError) as again:    # the next attempt still says what happened to it
         fetch(_remote(data, (OFFLINE_URL,)), dest, timeout=5, progress=False)
     assert f"moved aside to {dropped}.bad" in str(again.value)
-
-
-def test_a_damaged_existing_file_is_kept_aside_when_a_good_copy_is_fetched(tmp_path, capsys):
-    data = _blob(2000)
-    src = _served_file(tmp_path, data)
-    dest = tmp_path / "raw"
-    dest.mkdir()
-    (dest / "archive.tar.gz").write_bytes(b"truncated")
-    assert fetch(_remote(data, (src.as_uri(),)), dest, progress=False).read_bytes() == data
-    assert (dest / "archive.tar.gz.bad").read_bytes() == b"truncated"
-    assert f"moved aside to {dest / 'archive.tar.gz.bad'}" in capsys.readouterr().out
 
 
 def test_a_deterministic_checksum_failure_is_not_downloaded_again(tmp_path, http_server):

@@ -38,10 +38,8 @@ def test_cpu_training_is_bitwise_deterministic(small_data):
     assert not torch.equal(m3.state_dict()["0.weight"], states[0]["0.weight"])
 
 
-def test_killed_run_resumes_to_the_same_weights(small_data, tmp_path, monkeypatch):
-    ref = _tiny_model()
-    ref_hist = train.fit(ref, small_data, config=train.TrainConfig(**CFG), seed=0, show_progress=False)
-
+def _kill_after_two_epochs(monkeypatch):
+    """Make the third evaluation raise KeyboardInterrupt (a kill after epoch 2's checkpoint); returns undo."""
     calls = {"n": 0}
     real_eval = train.evaluate_loss_accuracy
 
@@ -52,10 +50,18 @@ def test_killed_run_resumes_to_the_same_weights(small_data, tmp_path, monkeypatc
         return real_eval(*a, **k)
 
     monkeypatch.setattr(train, "evaluate_loss_accuracy", dying_eval)
+    return lambda: monkeypatch.setattr(train, "evaluate_loss_accuracy", real_eval)
+
+
+def test_killed_run_resumes_to_the_same_weights(small_data, tmp_path, monkeypatch):
+    ref = _tiny_model()
+    ref_hist = train.fit(ref, small_data, config=train.TrainConfig(**CFG), seed=0, show_progress=False)
+
+    undo = _kill_after_two_epochs(monkeypatch)
     with pytest.raises(KeyboardInterrupt):
         train.fit(_tiny_model(), small_data, config=train.TrainConfig(**CFG), seed=0,
                   checkpoint_dir=tmp_path / "ckpt", show_progress=False)
-    monkeypatch.setattr(train, "evaluate_loss_accuracy", real_eval)
+    undo()
     saved = torch.load(tmp_path / "ckpt" / "last.pt", weights_only=True)
     assert saved["epoch"] == 2
 
@@ -156,21 +162,6 @@ def test_the_train_command_is_reproducible_across_processes(small_data, tmp_path
 
 
 # ------------------------------------------------------------------------ resume only the very same run
-def _kill_after_two_epochs(monkeypatch):
-    """Make the third evaluation raise KeyboardInterrupt (a kill after epoch 2's checkpoint); returns undo."""
-    calls = {"n": 0}
-    real_eval = train.evaluate_loss_accuracy
-
-    def dying_eval(*a, **k):
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise KeyboardInterrupt("killed")
-        return real_eval(*a, **k)
-
-    monkeypatch.setattr(train, "evaluate_loss_accuracy", dying_eval)
-    return lambda: monkeypatch.setattr(train, "evaluate_loss_accuracy", real_eval)
-
-
 def _train_argv(data, out, ckpt, model_settings):
     import json
     settings = json.dumps({"loss": "ce", "loss_params": {}, "model": model_settings,
