@@ -136,13 +136,15 @@ def test_fetch_keeps_an_existing_verified_file_without_network(tmp_path):
     assert path.stat().st_mtime_ns == before and path.read_bytes() == data
 
 
-def test_fetch_replaces_a_damaged_existing_file(tmp_path):
+def test_fetch_replaces_a_damaged_existing_file(tmp_path, capsys):
     data = _blob(2000)
     src = _served_file(tmp_path, data)
     dest = tmp_path / "raw"
     dest.mkdir()
     (dest / "archive.tar.gz").write_bytes(b"truncated")
     assert fetch(_remote(data, (src.as_uri(),)), dest, progress=False).read_bytes() == data
+    assert (dest / "archive.tar.gz.bad").read_bytes() == b"truncated"   # kept aside, never deleted
+    assert f"moved aside to {dest / 'archive.tar.gz.bad'}" in capsys.readouterr().out
 
 
 def test_checksum_mismatch_deletes_the_file_and_says_what_to_do(tmp_path):
@@ -356,3 +358,79 @@ def test_a_damaged_archive_is_a_data_error(tmp_path):
     with pytest.raises(DataError, match="not a readable tar archive"):
         safe_extract(archive, tmp_path / "dest")
     assert _tree(tmp_path) == {"broken.tar.gz"}
+
+
+# --------------------------------------------------------------------- messages: the file, the cause, the fix
+def _gz_archive(path: Path) -> bytes:
+    with tarfile.open(path, "w:gz") as tar:
+        for i in range(3):
+            data = _blob(100_000, seed=i)
+            info = tarfile.TarInfo(f"top/f{i}.bin")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return path.read_bytes()
+
+
+@pytest.mark.parametrize("keep", [100, 2000, 0.5])
+def test_a_truncated_tar_gz_is_a_data_error_naming_it(tmp_path, keep):
+    """A cut-short .tar.gz raises EOFError inside tarfile (no file name): say which archive, and what to do."""
+    raw = _gz_archive(tmp_path / "full.tar.gz")
+    archive = tmp_path / "cut.tar.gz"
+    archive.write_bytes(raw[:int(len(raw) * keep) if isinstance(keep, float) else keep])
+    with pytest.raises(DataError) as info:
+        safe_extract(archive, tmp_path / "dest")
+    msg = str(info.value)
+    assert str(archive) in msg and "truncated or corrupt" in msg and "delete it and run again" in msg
+    assert not (tmp_path / "dest").exists() and not any(p.name.startswith(".dest") for p in tmp_path.iterdir())
+
+
+def test_a_truncated_zip_is_a_data_error_naming_it(tmp_path):
+    full = tmp_path / "full.zip"
+    with zipfile.ZipFile(full, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("top/a.bin", _blob(100_000))
+    archive = tmp_path / "cut.zip"
+    archive.write_bytes(full.read_bytes()[:-30])
+    with pytest.raises(DataError, match=r"cut\.zip is not a readable zip archive: it is truncated or corrupt"):
+        safe_extract(archive, tmp_path / "dest")
+
+
+def test_a_hand_dropped_file_that_fails_its_checksum_is_moved_aside_and_named(tmp_path):
+    """Not deleted and then asked for at the same path: the message says it does not match (expected vs
+    actual), where it went, and that the URLs could not replace it."""
+    data = _blob(2000)
+    dest = tmp_path / "raw"
+    dest.mkdir()
+    dropped = dest / "archive.tar.gz"
+    dropped.write_bytes(b"another version of the archive")
+    actual = hashlib.sha256(b"another version of the archive").hexdigest()
+    with pytest.raises(DownloadError) as info:
+        fetch(_remote(data, (OFFLINE_URL,)), dest, timeout=5, progress=False)
+    msg = str(info.value)
+    assert msg.startswith(f"The file at {dropped} does not match the published checksum (expected SHA256 "
+                          f"{hashlib.sha256(data).hexdigest()}, got {actual}), so it was moved aside to {dropped}.bad")
+    assert (dest / "archive.tar.gz.bad").read_bytes() == b"another version of the archive"
+    assert not dropped.exists()
+    with pytest.raises(DownloadError) as again:    # the next attempt still says what happened to it
+        fetch(_remote(data, (OFFLINE_URL,)), dest, timeout=5, progress=False)
+    assert f"moved aside to {dropped}.bad" in str(again.value)
+
+
+def test_a_deterministic_checksum_failure_is_not_downloaded_again(tmp_path, http_server):
+    """Snakemake retries the download job; a server that sent the wrong bytes in full sends them again,
+    so the retry fails at once with the same message instead of downloading it again."""
+    served = _blob()
+    url, log = http_server(served)
+    remote = RemoteFile((url,), "archive.tar.gz", sha256=hashlib.sha256(b"the genuine archive").hexdigest())
+    dest = tmp_path / "raw"
+    for attempt in range(3):
+        with pytest.raises(ChecksumError) as info:
+            fetch(remote, dest, progress=False)
+        assert url in str(info.value) and hashlib.sha256(served).hexdigest() in str(info.value)
+    assert len(log) == 1                                       # downloaded once, not three times
+    record = dest / ".archive.tar.gz.checksum-failures.json"
+    assert str(record) in str(info.value) and "to download from it again" in str(info.value)
+    assert not (dest / "archive.tar.gz").exists() and not (dest / "archive.tar.gz.part").exists()
+    record.unlink()                                            # the user asks for another try
+    with pytest.raises(ChecksumError):
+        fetch(remote, dest, progress=False)
+    assert len(log) == 2

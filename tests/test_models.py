@@ -302,3 +302,22 @@ def test_pretrained_weights_are_loaded_from_the_cache(tmp_path, monkeypatch):
     model = M.build_model("efficientnet_b0", num_classes=7, pretrained=True, **RGB32)
     assert torch.equal(model.body.features[0][0].weight, reference.features[0][0].weight)
     assert model.classifier.out_features == 7
+
+
+class _Payload:
+    """Unpickling this runs code: what a crafted model file would do with a plain torch.load."""
+    def __reduce__(self):
+        return (exec, ("import pathlib; pathlib.Path(__import__('os').environ['PWNED']).write_text('ran')",))
+
+
+def test_load_model_runs_no_code_from_a_crafted_file(tmp_path, monkeypatch):
+    import pickle
+
+    from interprobust.models.store import load_model
+    marker = tmp_path / "pwned"
+    monkeypatch.setenv("PWNED", str(marker))
+    crafted = tmp_path / "model.pt"
+    torch.save({"state_dict": {}, "meta": {"signature": {}}, "x": _Payload()}, crafted)
+    with pytest.raises(pickle.UnpicklingError, match="Weights only load failed"):
+        load_model(crafted)
+    assert not marker.exists()

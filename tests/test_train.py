@@ -38,10 +38,8 @@ def test_cpu_training_is_bitwise_deterministic(small_data):
     assert not torch.equal(m3.state_dict()["0.weight"], states[0]["0.weight"])
 
 
-def test_killed_run_resumes_to_the_same_weights(small_data, tmp_path, monkeypatch):
-    ref = _tiny_model()
-    ref_hist = train.fit(ref, small_data, config=train.TrainConfig(**CFG), seed=0, show_progress=False)
-
+def _kill_after_two_epochs(monkeypatch):
+    """Make the third evaluation raise KeyboardInterrupt (a kill after epoch 2's checkpoint); returns undo."""
     calls = {"n": 0}
     real_eval = train.evaluate_loss_accuracy
 
@@ -52,10 +50,18 @@ def test_killed_run_resumes_to_the_same_weights(small_data, tmp_path, monkeypatc
         return real_eval(*a, **k)
 
     monkeypatch.setattr(train, "evaluate_loss_accuracy", dying_eval)
+    return lambda: monkeypatch.setattr(train, "evaluate_loss_accuracy", real_eval)
+
+
+def test_killed_run_resumes_to_the_same_weights(small_data, tmp_path, monkeypatch):
+    ref = _tiny_model()
+    ref_hist = train.fit(ref, small_data, config=train.TrainConfig(**CFG), seed=0, show_progress=False)
+
+    undo = _kill_after_two_epochs(monkeypatch)
     with pytest.raises(KeyboardInterrupt):
         train.fit(_tiny_model(), small_data, config=train.TrainConfig(**CFG), seed=0,
                   checkpoint_dir=tmp_path / "ckpt", show_progress=False)
-    monkeypatch.setattr(train, "evaluate_loss_accuracy", real_eval)
+    undo()
     saved = torch.load(tmp_path / "ckpt" / "last.pt", weights_only=True)
     assert saved["epoch"] == 2
 
@@ -153,3 +159,98 @@ def test_the_train_command_is_reproducible_across_processes(small_data, tmp_path
                         "--history-out", str(out / "history.csv")], check=True, capture_output=True)
         outs.append(load_model(out / "model.pt", "cpu")[0].state_dict())
     assert all(torch.equal(outs[0][k], outs[1][k]) for k in outs[0])
+
+
+# ------------------------------------------------------------------------ resume only the very same run
+def _train_argv(data, out, ckpt, model_settings):
+    import json
+    settings = json.dumps({"loss": "ce", "loss_params": {}, "model": model_settings,
+                           "training": {"epochs": 3, "batch_size": 32, "lr": 0.05, "crop_padding": 2}})
+    return ["train", "--data", str(data.path), "--arch", "convnet", "--recipe", "ce", "--seed", "0",
+            "--settings", settings, "--device", "cpu", "--checkpoint-dir", str(ckpt),
+            "--model-out", str(out / "model.pt"), "--history-out", str(out / "history.csv")]
+
+
+def test_a_changed_model_setting_starts_fresh_and_says_why(small_data, tmp_path, monkeypatch, capsys):
+    """A forced rerun with another activation must not resume the ReLU checkpoint (same shapes: it would
+    load silently); the fresh model equals one trained without any checkpoint, and last.pt is removed."""
+    from interprobust.cli import main
+    from interprobust.models.store import load_model
+    undo = _kill_after_two_epochs(monkeypatch)
+    with pytest.raises(KeyboardInterrupt):
+        main(_train_argv(small_data, tmp_path / "relu", tmp_path / "ckpt", {"width": 0.125}))
+    undo()
+    assert (tmp_path / "ckpt" / "last.pt").exists()
+    capsys.readouterr()
+    softplus = {"width": 0.125, "activation": "softplus"}
+    assert main(_train_argv(small_data, tmp_path / "softplus", tmp_path / "ckpt", softplus)) == 0
+    out = capsys.readouterr().out
+    assert f"ignoring the checkpoint {tmp_path / 'ckpt' / 'last.pt'}" in out and "model.activation" in out
+    assert "resuming" not in out
+    assert not (tmp_path / "ckpt" / "last.pt").exists()     # removed once model.pt is written
+    assert main(_train_argv(small_data, tmp_path / "fresh", tmp_path / "ckpt2", softplus)) == 0
+    got, meta = load_model(tmp_path / "softplus" / "model.pt")
+    ref = load_model(tmp_path / "fresh" / "model.pt")[0]
+    assert meta["signature"]["activation"] == "softplus"
+    assert all(torch.equal(v, ref.state_dict()[k]) for k, v in got.state_dict().items())
+
+
+def test_identity_decides_whether_a_checkpoint_resumes(small_data, tmp_path, monkeypatch, capsys):
+    undo = _kill_after_two_epochs(monkeypatch)
+    with pytest.raises(KeyboardInterrupt):
+        train.fit(_tiny_model(), small_data, config=train.TrainConfig(**CFG), checkpoint_dir=tmp_path,
+                  show_progress=False, identity={"model": {"width": 1.0}, "init_from": None})
+    undo()
+    capsys.readouterr()
+    train.fit(_tiny_model(), small_data, config=train.TrainConfig(**CFG), checkpoint_dir=tmp_path,
+              show_progress=False, identity={"model": {"width": 0.5}, "init_from": None})
+    out = capsys.readouterr().out
+    assert "ignoring the checkpoint" in out and "model.width" in out and "resuming" not in out
+
+
+def test_a_corrupt_checkpoint_warns_and_starts_fresh(small_data, tmp_path, capsys):
+    ref = _tiny_model()
+    train.fit(ref, small_data, config=train.TrainConfig(**CFG), show_progress=False)
+    (tmp_path / "last.pt").write_bytes(b"PK\x03\x04 half a zip file")   # a checkpoint cut short
+    m = _tiny_model()
+    hist = train.fit(m, small_data, config=train.TrainConfig(**CFG), checkpoint_dir=tmp_path, show_progress=False)
+    out = capsys.readouterr().out
+    assert f"warning: cannot read the checkpoint {tmp_path / 'last.pt'}" in out and "from scratch" in out
+    assert [r["epoch"] for r in hist] == [1, 2, 3]
+    assert all(torch.equal(v, m.state_dict()[k]) for k, v in ref.state_dict().items())
+
+
+def test_a_changed_spurious_file_starts_fresh(small_data, tmp_path, monkeypatch, capsys):
+    """The loss reads the spurious-feature file by path: its content, not its name, is part of the run."""
+    spurious = tmp_path / "spurious.json"
+    spurious.write_text('{"version": 1}')
+    seen = []
+
+    def recording_loss(model, x, y, params):  # a CE loss that takes a spurious file, like LIMEREF's
+        seen.append(params["spurious"])
+        logits = model(x)
+        return torch.nn.functional.cross_entropy(logits, y), logits
+
+    monkeypatch.setitem(losses.TRAINING_LOSSES, "_spurious", recording_loss)
+    undo = _kill_after_two_epochs(monkeypatch)
+    kwargs = dict(loss="_spurious", loss_params={"spurious": str(spurious)}, config=train.TrainConfig(**CFG),
+                  checkpoint_dir=tmp_path / "ckpt", show_progress=False)
+    with pytest.raises(KeyboardInterrupt):
+        train.fit(_tiny_model(), small_data, **kwargs)
+    undo()
+    spurious.write_text('{"version": 2}')   # same path, other features
+    capsys.readouterr()
+    hist = train.fit(_tiny_model(), small_data, **kwargs)
+    out = capsys.readouterr().out
+    assert "ignoring the checkpoint" in out and "param_files.spurious" in out
+    assert [r["epoch"] for r in hist] == [1, 2, 3]
+
+
+def test_train_checks_its_output_folders_before_training(small_data, tmp_path, capsys):
+    from interprobust.cli import main
+    blocker = tmp_path / "results"
+    blocker.write_text("a file where the output folder should be")
+    assert main(_train_argv(small_data, blocker / "models", tmp_path / "ckpt", {"width": 0.125})) == 2
+    captured = capsys.readouterr()
+    assert f"cannot write into {blocker / 'models'}" in captured.err and "before training" in captured.err
+    assert "epoch" not in captured.out and "training convnet" not in captured.out

@@ -31,8 +31,9 @@ def build_parser() -> argparse.ArgumentParser:
 def _user_errors() -> tuple[type[BaseException], ...]:
     from .config import ConfigError
     from .data.download import DataError
+    from .io import WriteError
     from .train import NonFiniteLossError
-    return (KeyError, ValueError, FileNotFoundError, DataError, NonFiniteLossError, ConfigError)
+    return (KeyError, ValueError, FileNotFoundError, DataError, NonFiniteLossError, ConfigError, WriteError)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 
 from .data import batches
 from .data.store import Prepared
-from .io import atomic_path, progress
+from .io import progress, torch_save
 from .losses import get_loss
 
 class NonFiniteLossError(RuntimeError):
@@ -101,16 +101,78 @@ def config_fingerprint(obj) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
+CHECKPOINT_NAME = "last.pt"
+
+
+def checkpoint_path(checkpoint_dir: str | Path) -> Path:
+    """The resumable checkpoint :func:`fit` keeps in ``checkpoint_dir``."""
+    return Path(checkpoint_dir) / CHECKPOINT_NAME
+
+
+def run_identity(cfg: TrainConfig, loss: str, loss_params: dict, seed: int, data: Prepared,
+                 identity: dict | None = None) -> dict:
+    """Everything that defines a training run, as plain JSON: a checkpoint resumes only when all match.
+
+    The training settings, the loss and its parameters, the seed, the data's checksums and the code
+    version, plus the caller's ``identity`` (the model's signature, the initial weights' digest: what
+    ``fit`` cannot see). A loss parameter that names a file (LIMEREF's ``spurious``) counts by content.
+    """
+    from . import __version__
+    from .data.download import file_digest
+    files = {k: f"sha256:{file_digest(v)}" for k, v in sorted(loss_params.items())
+             if k == "spurious" and isinstance(v, (str, Path)) and Path(v).is_file()}
+    run = {"cfg": cfg.__dict__, "method": loss, "params": loss_params, "param_files": files, "seed": seed,
+           "data": data.meta.get("arrays"), "version": __version__, **(identity or {})}
+    return json.loads(json.dumps(run, sort_keys=True, default=str))
+
+
+def _differences(old, new, prefix: str = "") -> list[str]:
+    """The dotted names of the fields in which two identities differ."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        return [d for k in sorted(set(old) | set(new), key=str)
+                for d in _differences(old.get(k), new.get(k), f"{prefix}{k}.")]
+    return [] if old == new else [prefix.rstrip(".")]
+
+
+def _resumable_state(ckpt: Path, run: dict, fingerprint: str, model: torch.nn.Module) -> dict | None:
+    """The checkpoint's state when it was written by this very run; otherwise None, saying why."""
+    try:
+        state = torch.load(ckpt, map_location="cpu", weights_only=True)
+        if not isinstance(state, dict) or not {"model", "optimizer", "scheduler", "history", "epoch"} <= set(state):
+            raise ValueError("not a training checkpoint")
+    except Exception as e:  # noqa: BLE001 - any unreadable checkpoint is only a lost head start
+        print(f"warning: cannot read the checkpoint {ckpt} ({type(e).__name__}: {e}); ignoring it and training "
+              f"from scratch", flush=True)
+        return None
+    shapes = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    fits = isinstance(state["model"], dict) and shapes == {k: tuple(getattr(v, "shape", ())) for k, v in
+                                                          state["model"].items()}
+    if state.get("fingerprint") == fingerprint and fits:
+        return state
+    if not fits:
+        why = "its weights do not fit this model's layers"
+    elif isinstance(state.get("identity"), dict):
+        why = f"these settings differ: {', '.join(_differences(state['identity'], run)) or 'fingerprint'}"
+    else:
+        why = "it records no settings (written by an older version)"
+    print(f"ignoring the checkpoint {ckpt}: it belongs to another run ({why}); training from scratch", flush=True)
+    return None
+
+
 def fit(model: torch.nn.Module, data: Prepared, *, loss: str = "ce", loss_params: dict | None = None,
         config: TrainConfig | None = None, seed: int = 0, device: torch.device | str = "cpu",
         checkpoint_dir: str | Path | None = None, show_progress: bool = True,
-        epoch_metrics: Callable[[torch.nn.Module], dict] | None = None) -> list[dict]:
+        epoch_metrics: Callable[[torch.nn.Module], dict] | None = None,
+        identity: dict | None = None) -> list[dict]:
     """Train ``model`` in place; returns the per-epoch history.
 
     ``epoch_metrics(model)`` adds columns to every epoch's row (e.g. accuracy per corruption).
 
     With ``checkpoint_dir`` a resumable checkpoint is written after every epoch and picked up on the
-    next call with the same settings, so a killed job continues where it stopped.
+    next call of the same run, so a killed job continues where it stopped. The same run means the same
+    :func:`run_identity`: ``identity`` adds what defines the run beyond ``fit``'s arguments (the model's
+    signature, the initial weights). A checkpoint of another run, or one that cannot be read, is
+    ignored with a printed line saying why, and training starts from scratch.
     """
     cfg = config or TrainConfig()
     loss_fn = get_loss(loss)
@@ -130,12 +192,12 @@ def fit(model: torch.nn.Module, data: Prepared, *, loss: str = "ce", loss_params
     sched = make_schedule(opt, cfg, steps_per_epoch)
     history: list[dict] = []
     start_epoch = 0
-    fingerprint = config_fingerprint({"cfg": cfg.__dict__, "method": loss, "params": loss_params,
-                                      "seed": seed, "data": data.meta.get("arrays")})
-    ckpt = Path(checkpoint_dir) / "last.pt" if checkpoint_dir else None
+    run = run_identity(cfg, loss, loss_params, seed, data, identity)
+    fingerprint = config_fingerprint(run)
+    ckpt = checkpoint_path(checkpoint_dir) if checkpoint_dir else None
     if ckpt is not None and ckpt.exists():
-        state = torch.load(ckpt, map_location="cpu", weights_only=True)
-        if state.get("fingerprint") == fingerprint:
+        state = _resumable_state(ckpt, run, fingerprint, model)
+        if state is not None:
             model.load_state_dict(state["model"])
             opt.load_state_dict(state["optimizer"])
             sched.load_state_dict(state["scheduler"])
@@ -190,10 +252,9 @@ def fit(model: torch.nn.Module, data: Prepared, *, loss: str = "ce", loss_params
         print(f"epoch {epoch + 1}/{cfg.epochs}: train loss {row['train_loss']:.4f} acc {row['train_acc']:.2f} | "
               f"test loss {test_loss:.4f} acc {test_acc:.2f} | {row['seconds']:.1f}s", flush=True)
         if ckpt is not None:
-            with atomic_path(ckpt) as tmp:
-                torch.save({"fingerprint": fingerprint, "epoch": epoch + 1, "history": history,
-                            "model": model.state_dict(), "optimizer": opt.state_dict(),
-                            "scheduler": sched.state_dict()}, tmp)
+            torch_save({"fingerprint": fingerprint, "identity": run, "epoch": epoch + 1, "history": history,
+                        "model": model.state_dict(), "optimizer": opt.state_dict(),
+                        "scheduler": sched.state_dict()}, ckpt)
     return history
 
 

@@ -8,13 +8,16 @@ from .common import json_arg, set_threads
 def train(a):
     import pandas as pd
 
+    from ..data.download import file_digest
     from ..data.store import load_prepared
-    from ..io import atomic_path
+    from ..io import atomic_path, ensure_writable
     from ..models import build_for_data
     from ..models.store import load_model, resolve_device, save_model, versions
-    from ..train import TrainConfig, fit
+    from ..train import TrainConfig, checkpoint_path, fit
 
     set_threads(a.threads)
+    # a read-only or missing output folder is found now, not after hours of training
+    ensure_writable(a.model_out, a.history_out, checkpoint_path(a.checkpoint_dir) if a.checkpoint_dir else None)
     s = a.settings
     data = load_prepared(a.data)
     sig, model = build_for_data(a.arch, data.meta, s.get("model", {}), a.seed)
@@ -38,13 +41,20 @@ def train(a):
                                      device=device, show_progress=False)
             return {f"corruption:{c}": v for c, v in df.groupby("corruption", sort=False)["accuracy"].mean().items()}
 
+    # what defines this run beyond fit's own arguments: a checkpoint of any other run is not resumed
+    identity = {"model": sig, "init_from": f"sha256:{file_digest(a.init_from)}" if a.init_from else None,
+                "tracking": {"corruptions": corrupted.meta.get("arrays"), "samples": a.track_samples}
+                if a.track_corruptions else None}
     history = fit(model, data, loss=s["loss"], loss_params=s.get("loss_params", {}), config=cfg,
-                  seed=a.seed, device=device, checkpoint_dir=a.checkpoint_dir, epoch_metrics=epoch_metrics)
+                  seed=a.seed, device=device, checkpoint_dir=a.checkpoint_dir, epoch_metrics=epoch_metrics,
+                  identity=identity)
     meta = dict(signature=sig, dataset=data.meta["name"], recipe=a.recipe, settings=s, seed=a.seed,
                 init_from=a.init_from, data_checksums=data.meta["arrays"], versions=versions(), final=history[-1])
     with atomic_path(a.history_out) as tmp:
         pd.DataFrame(history).to_csv(tmp, index=False)
     save_model(a.model_out, model, meta)
+    if a.checkpoint_dir:  # the model is written: the head start is no longer needed (it can be GBs)
+        checkpoint_path(a.checkpoint_dir).unlink(missing_ok=True)
 
 
 def register(sub) -> None:

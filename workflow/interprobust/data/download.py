@@ -4,14 +4,24 @@
 through urllib, ``file://`` URLs and plain local paths by copying), resumes an interrupted HTTP download
 from its ``<name>.part`` file with a ``Range`` header, checks the SHA-256 (MD5 where that is all the
 source publishes) and only then renames the ``.part`` onto the final name. Every failure a user can fix
-(no network, a bad checksum, an unsafe archive) raises a :class:`DataError` whose message says what
-went wrong and where to put the file by hand.
+(no network, a bad checksum, an unsafe or damaged archive) raises a :class:`DataError` whose message says
+what went wrong and where to put the file by hand.
+
+A file already at the final name that fails its checksum (one dropped there by hand) is never deleted:
+it is moved aside to ``<name>.bad`` and the messages say so. A fresh HTTP download that fails its
+checksum is deterministic (the server serves those bytes), so the URL and the digest it served are
+remembered in ``.<name>.checksum-failures.json`` and the URL is not downloaded again on the next attempt
+(Snakemake retries the download job): the job fails at once with the same message until that file is
+deleted. A failure after resuming a ``.part`` is not remembered: the next attempt starts from scratch.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import http.client
+import json
+import lzma
 import os
 import shutil
 import socket
@@ -21,9 +31,12 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import Iterator
 
+from ..io import WriteError
 from ..io import progress as progress_bar
 from .registry import DatasetSpec, RemoteFile
 
@@ -40,7 +53,8 @@ class DownloadError(DataError):
 
 
 class ChecksumError(DataError):
-    """A fetched file does not match its published checksum (the bad file has been deleted)."""
+    """A fetched file does not match its published checksum (a bad download has been deleted; a file that
+    was already there has been moved aside to ``<name>.bad``)."""
 
 
 class UnsafeArchiveError(DataError):
@@ -92,6 +106,51 @@ def checksum_label(path: str | os.PathLike, remote: RemoteFile | None = None) ->
 def _describe_checksum(remote: RemoteFile) -> str:
     expected = _expected(remote)
     return "no published checksum" if expected is None else f"{expected[0].upper()} {expected[1]}"
+
+
+def _actual_digest(path: Path, remote: RemoteFile) -> str:
+    """The file's digest in the algorithm ``remote`` publishes (``verify`` failed, so there is one)."""
+    return file_digest(path, (_expected(remote) or ("sha256", ""))[0])
+
+
+def _move_aside(final: Path, remote: RemoteFile) -> str:
+    """Move a final file that fails its checksum to ``<name>.bad``; return the sentence that says so."""
+    actual = _actual_digest(final, remote)
+    bad = final.with_name(final.name + ".bad")
+    os.replace(final, bad)
+    return (f"the file at {final.absolute()} does not match the published checksum (expected "
+            f"{_describe_checksum(remote)}, got {actual}), so it was moved aside to {bad.absolute()}: make "
+            f"sure a copy you put there is the exact file the registry names")
+
+
+def _moved_aside_note(final: Path) -> str:
+    """On a later attempt: the reminder that an earlier copy at ``final`` was moved aside."""
+    bad = final.with_name(final.name + ".bad")
+    return (f" (A copy at {final.absolute()} did not match the checksum and was moved aside to {bad.absolute()}: "
+            f"a copy you put there must be the exact file the registry names.)") if bad.exists() else ""
+
+
+def _failures_record(final: Path) -> Path:
+    return final.with_name(f".{final.name}.checksum-failures.json")
+
+
+def _remembered_failures(final: Path, remote: RemoteFile) -> dict[str, str]:
+    """{url: digest it served} of earlier fresh downloads of ``remote`` that failed its current checksum."""
+    try:
+        record = json.loads(_failures_record(final).read_text())
+    except (OSError, ValueError):
+        return {}
+    expected = _describe_checksum(remote)
+    return {url: r["actual"] for url, r in record.items()
+            if isinstance(r, dict) and r.get("expected") == expected and "actual" in r}
+
+
+def _remember_failure(final: Path, remote: RemoteFile, url: str, actual: str) -> None:
+    from ..io import write_json
+    record = {u: {"expected": _describe_checksum(remote), "actual": a}
+              for u, a in _remembered_failures(final, remote).items()}
+    record[url] = {"expected": _describe_checksum(remote), "actual": actual}
+    write_json(_failures_record(final), record)
 
 
 # ----------------------------------------------------------------------------------------- fetching
@@ -188,18 +247,20 @@ def _by_hand(remote: RemoteFile, final: Path) -> str:
             f"local copy: {{\"{remote.filename}\": \"<url or path>\"}}.")
 
 
-def _raise_for(failures: list[_Failure], remote: RemoteFile, final: Path) -> None:
+def _raise_for(failures: list[_Failure], remote: RemoteFile, final: Path, moved: str | None = None) -> None:
     listing = "; ".join(f"{f.url}: {f.reason}" for f in failures)
+    first = f"{moved[0].upper()}{moved[1:]}. " if moved else ""
+    note = "" if moved else _moved_aside_note(final)
     if any(f.checksum for f in failures):
         raise ChecksumError(
-            f"{remote.filename} failed checksum verification; tried {listing}. Expected "
+            f"{first}{remote.filename} failed checksum verification; tried {listing}. Expected "
             f"{_describe_checksum(remote)}. The bad download was deleted. The file may be truncated or "
-            f"the mirror may serve a different version. {_by_hand(remote, final)}")
+            f"the mirror may serve a different version. {_by_hand(remote, final)}{note}")
     offline = failures and all(f.network for f in failures)
     why = ("This machine seems to be offline (or cannot reach these servers)."
            if offline else "No URL worked.")
-    raise DownloadError(f"Could not download {remote.filename} from any of its {len(failures)} URL(s): "
-                        f"{listing}. {why} {_by_hand(remote, final)}")
+    raise DownloadError(f"{first}Could not download {remote.filename} from any of its {len(failures)} URL(s): "
+                        f"{listing}. {why} {_by_hand(remote, final)}{note}")
 
 
 def fetch(remote: RemoteFile, dest_dir: str | os.PathLike, *, url_override: str | None = None,
@@ -216,24 +277,37 @@ def fetch(remote: RemoteFile, dest_dir: str | os.PathLike, *, url_override: str 
     dest_dir.mkdir(parents=True, exist_ok=True)
     final = dest_dir / remote.filename
     part = dest_dir / f"{remote.filename}.part"
+    moved = None
     if final.exists():
         if verify(final, remote):
             return final
-        final.unlink()   # a stale or damaged copy: fetch it again
+        moved = _move_aside(final, remote)   # a damaged copy, or a wrong one dropped by hand: keep it
+        print(f"{moved}; fetching it again", flush=True)
     urls = (url_override,) if url_override else tuple(remote.urls)
     if not urls:
         raise DownloadError(f"{remote.filename} has no URL to download from. {_by_hand(remote, final)}")
+    remembered = _remembered_failures(final, remote)
     failures: list[_Failure] = []
     for url in urls:
+        if url in remembered:   # the same bytes again would fail the same way: do not download them again
+            failures.append(_Failure(url, f"checksum mismatch (it served {remembered[url]} on an earlier attempt; "
+                                          f"delete {_failures_record(final)} to download from it again)",
+                                     checksum=True))
+            continue
+        resumed = part.exists()
         failure = _try_url(url, part, timeout, progress)
         if failure is None:
             if verify(part, remote):
                 os.replace(part, final)
+                _failures_record(final).unlink(missing_ok=True)
                 return final
-            failure = _Failure(url, "checksum mismatch", checksum=True)
+            actual = _actual_digest(part, remote)
+            failure = _Failure(url, f"checksum mismatch (got {actual})", checksum=True)
             part.unlink(missing_ok=True)
+            if not resumed and urllib.parse.urlparse(url).scheme in ("http", "https"):
+                _remember_failure(final, remote, url, actual)
         failures.append(failure)
-    _raise_for(failures, remote, final)
+    _raise_for(failures, remote, final, moved)
     raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -268,37 +342,44 @@ def _bad_member_name(name: str) -> str | None:
     return None
 
 
-def _extract_tar(archive: Path, into: Path) -> None:
+@contextlib.contextmanager
+def reading_archive(archive: str | os.PathLike, kind: str) -> Iterator[None]:
+    """Turn what a truncated or corrupt ``kind`` ("tar", "zip") archive raises while it is read
+    (``EOFError``, ``zlib.error``, ``tarfile.ReadError``, ...: none names the file) into a
+    :class:`DataError` naming ``archive``; file-system errors (with an errno) pass through."""
     try:
-        with tarfile.open(archive, "r:*") as tar:
-            for member in tar.getmembers():
-                why = _bad_member_name(member.name)
-                if why:
-                    raise UnsafeArchiveError(f"refusing to extract {archive}: member {member.name!r} "
-                                             f"has an unsafe name ({why})")
-            try:
-                tar.extractall(into, filter="data")
-            except tarfile.FilterError as e:
-                name = getattr(getattr(e, "tarinfo", None), "name", "?")
-                raise UnsafeArchiveError(f"refusing to extract {archive}: member {name!r} is unsafe ({e})") \
-                    from None
-    except tarfile.ReadError as e:
-        raise DataError(f"{archive} is not a readable tar archive ({e}); delete it and download it again") \
-            from None
+        yield
+    except (tarfile.ReadError, tarfile.CompressionError, zipfile.BadZipFile, EOFError, zlib.error,
+            lzma.LZMAError, OSError) as e:
+        if isinstance(e, OSError) and (e.errno is not None or isinstance(e, WriteError)):
+            raise   # the file system's (or an output's) error, not the archive's
+        raise DataError(f"{archive} is not a readable {kind} archive: it is truncated or corrupt "
+                        f"({type(e).__name__}: {e}); delete it and run again to download it again") from None
+
+
+def _extract_tar(archive: Path, into: Path) -> None:
+    with reading_archive(archive, "tar"), tarfile.open(archive, "r:*") as tar:
+        for member in tar.getmembers():
+            why = _bad_member_name(member.name)
+            if why:
+                raise UnsafeArchiveError(f"refusing to extract {archive}: member {member.name!r} "
+                                         f"has an unsafe name ({why})")
+        try:
+            tar.extractall(into, filter="data")
+        except tarfile.FilterError as e:
+            name = getattr(getattr(e, "tarinfo", None), "name", "?")
+            raise UnsafeArchiveError(f"refusing to extract {archive}: member {name!r} is unsafe ({e})") \
+                from None
 
 
 def _extract_zip(archive: Path, into: Path) -> None:
-    try:
-        with zipfile.ZipFile(archive) as zf:
-            for name in zf.namelist():
-                why = _bad_member_name(name)
-                if why:
-                    raise UnsafeArchiveError(f"refusing to extract {archive}: member {name!r} "
-                                             f"has an unsafe name ({why})")
-            zf.extractall(into)
-    except zipfile.BadZipFile as e:
-        raise DataError(f"{archive} is not a readable zip archive ({e}); delete it and download it again") \
-            from None
+    with reading_archive(archive, "zip"), zipfile.ZipFile(archive) as zf:
+        for name in zf.namelist():
+            why = _bad_member_name(name)
+            if why:
+                raise UnsafeArchiveError(f"refusing to extract {archive}: member {name!r} "
+                                         f"has an unsafe name ({why})")
+        zf.extractall(into)
 
 
 def safe_extract(archive: str | os.PathLike, dest: str | os.PathLike, *, overwrite: bool = False) -> Path:
@@ -321,7 +402,10 @@ def safe_extract(archive: str | os.PathLike, dest: str | os.PathLike, *, overwri
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.extract-", dir=dest.parent))
     try:
-        if archive.suffix.lower() == ".zip" or (not tarfile.is_tarfile(archive) and zipfile.is_zipfile(archive)):
+        with reading_archive(archive, "tar"):   # is_tarfile reads (and may hit the end of) a damaged file
+            is_zip = archive.suffix.lower() == ".zip" or (not tarfile.is_tarfile(archive)
+                                                          and zipfile.is_zipfile(archive))
+        if is_zip:
             _extract_zip(archive, tmp)
         else:
             _extract_tar(archive, tmp)

@@ -27,7 +27,7 @@ import numpy as np
 
 from ..io import progress
 from . import store
-from .download import DataError, file_digest, safe_extract
+from .download import DataError, file_digest, reading_archive, safe_extract
 from .registry import CORRUPTIONS
 
 MNIST_CLASSES = tuple(str(i) for i in range(10))
@@ -237,7 +237,7 @@ def prepare_cifar10c(raw_dir: Path | None, out_dir: Path) -> dict:
     """
     out_dir = Path(out_dir)
     archive = _archive(raw_dir, "CIFAR-10-C.tar", "cifar10c")
-    with tarfile.open(archive, "r:*") as tar, _scratch(out_dir) as scratch:
+    with reading_archive(archive, "tar"), tarfile.open(archive, "r:*") as tar, _scratch(out_dir) as scratch:
         members = {PurePosixPath(m.name).name: m for m in tar.getmembers()
                    if m.isfile() and m.name.endswith(".npy")}
         missing = [c for c in (*CORRUPTIONS, "labels") if f"{c}.npy" not in members]

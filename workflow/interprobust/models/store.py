@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from ..io import atomic_path
+from ..io import torch_save
 from .architectures import build_from_signature
 
 
@@ -28,8 +28,7 @@ def save_model(path: str | Path, model: torch.nn.Module, meta: dict[str, Any]) -
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     # plain JSON types only, so torch.load(weights_only=True) reads it back
     meta = json.loads(json.dumps(meta, default=str))
-    with atomic_path(path) as tmp:
-        torch.save({"state_dict": state, "meta": meta}, tmp)
+    torch_save({"state_dict": state, "meta": meta}, path)
 
 
 def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[torch.nn.Module, dict]:
