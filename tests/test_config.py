@@ -208,7 +208,7 @@ def test_base_cycle_and_unknown_base_fail():
 def test_unknown_recipe_reference_fails_with_the_valid_names():
     raw = C.load(FILES)
     raw["models"][0]["recipe"] = "cee"
-    with pytest.raises(C.ConfigError, match=r"models trains recipe 'cee' on cifar10; recipes: .*aga_in100_ce, "):
+    with pytest.raises(C.ConfigError, match=r"at models.0.recipe: unknown recipe 'cee'; valid recipes: .*aga_in100_ce, "):
         C.resolve(raw)
 
 

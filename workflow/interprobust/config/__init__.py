@@ -14,16 +14,14 @@ import jsonschema
 import yaml
 
 from ..papers.sep.labels import row_label
+from . import names
+from .check import ConfigError, check, fail, keywords, number_hint
 
 ROOT = Path(__file__).resolve().parents[3]
 SCHEMA_FILE = ROOT / "workflow/schemas/config.schema.yaml"
 PAPER_FILES = [f"config/papers/{p}.yaml" for p in ("limeref", "glime", "aga", "sep", "matrix")]
 DEFAULT_FILES = ["config.yaml", *PAPER_FILES]
 RECIPE_KEYS = ("loss", "params", "params_by_dataset", "training", "model")
-
-
-class ConfigError(ValueError):
-    pass
 
 
 def merge(a: dict, b: dict) -> dict:
@@ -39,9 +37,19 @@ def validate(cfg: dict) -> None:
     schema = yaml.safe_load(SCHEMA_FILE.read_text())
     errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(cfg), key=lambda e: list(e.absolute_path))
     if errors:
-        e = errors[0]
-        where = ".".join(str(p) for p in e.absolute_path) or "(top level)"
-        raise ConfigError(f"config error at {where}: {e.message}")
+        e = jsonschema.exceptions.best_match([errors[0]])
+        fail(list(e.absolute_path), e.message + _hint(e))
+
+
+def _hint(e) -> str:
+    """What to add to a schema error: the valid keys of an unknown key, how to write a number YAML read
+    as a string."""
+    if e.validator == "additionalProperties" and "properties" in e.schema:
+        return f"; valid keys: {', '.join(sorted(e.schema['properties']))}"
+    expected = e.validator_value if e.validator == "type" else []
+    if set([expected] if isinstance(expected, str) else expected) & {"number", "integer"}:
+        return number_hint(e.instance)
+    return ""
 
 
 def load(paths: list[str]) -> dict:
@@ -87,7 +95,7 @@ def aga_grid_name(entry: dict) -> str:
     return f"{entry['setting']}_{''.join(c for c in entry['row'] if c.isalnum()).lower()}"
 
 
-def _aga_grid(entry: dict, settings: list, recipes: dict) -> dict:
+def _aga_grid(index: int, entry: dict, settings: list, recipes: dict) -> dict:
     """One aga.grid entry with its points [(label, recipe)], the reference row first; new point
     recipes are added to ``recipes`` as <recipe>-grid<i> (a point equal to the row's params reuses it)."""
     setting = next((s for s in settings if s["name"] == entry["setting"]), None)
@@ -99,7 +107,12 @@ def _aga_grid(entry: dict, settings: list, recipes: dict) -> dict:
             raise ConfigError(f"aga.grid row {row!r} is not a row of setting {entry['setting']!r}: "
                               f"{list(setting['recipes'])}")
     base = setting["recipes"][entry["row"]]
+    if base not in recipes:
+        fail(["aga", "settings", settings.index(setting), "recipes", entry["row"]], f"unknown recipe {base!r}",
+             recipes, "recipes")
     recipe = recipes[base]
+    keywords(["aga", "grid", index, "params"], entry["params"], list(names.loss_params(recipe["loss"], recipe["params"])),
+             f"parameter of loss {recipe['loss']!r}:")
     keys = sorted(entry["params"])
     points = [{"label": ref, "recipe": setting["recipes"][ref]}]
     for i, values in enumerate(itertools.product(*(entry["params"][k] for k in keys))):
@@ -115,7 +128,7 @@ def _aga(aga: dict, recipes: dict) -> dict:
     settings = [{"name": s["name"], "stands_for": s.get("stands_for", s["name"]), "dataset": s["dataset"],
                  "arch": s["arch"], "attack_eps": s["attack_eps"], "recipes": dict(s["recipes"])}
                 for s in aga["settings"]]
-    grid = [_aga_grid(e, settings, recipes) for e in aga["grid"]]
+    grid = [_aga_grid(i, e, settings, recipes) for i, e in enumerate(aga["grid"])]
     return {**copy.deepcopy(aga), "settings": settings, "grid": grid}
 
 
@@ -213,6 +226,7 @@ def resolve(raw: dict) -> dict:
     chosen = raw["matrix"]["models"]
     out["matrix"] = {**copy.deepcopy(raw["matrix"]), "models": chosen if chosen == "all" else [_model(m) for m in chosen]}
     out["recipes"] = recipes
+    check(out)
     for where, recipe, dataset in trained(out):
         if recipe not in recipes:
             raise ConfigError(f"{where} trains recipe {recipe!r} on {dataset}; recipes: {', '.join(sorted(recipes))}")
