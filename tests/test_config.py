@@ -201,7 +201,7 @@ def test_base_is_a_deep_merge_with_chains():
 def test_base_cycle_and_unknown_base_fail():
     with pytest.raises(C.ConfigError, match=r"recipe 'x': base cycle x -> y -> x"):
         _resolve_recipes({"x": {"base": "y", "loss": "ce"}, "y": {"base": "x"}})
-    with pytest.raises(C.ConfigError, match=r"recipe 'x' has base 'nope', which is not a recipe; recipes: ce, x"):
+    with pytest.raises(C.ConfigError, match=r"recipe 'x' has base 'nope', which is not a recipe; valid recipes: ce, x"):
         _resolve_recipes({"ce": {"loss": "ce"}, "x": {"base": "nope"}})
 
 

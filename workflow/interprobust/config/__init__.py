@@ -15,7 +15,7 @@ import yaml
 
 from ..papers.sep.labels import row_label
 from . import names
-from .check import ConfigError, check, fail, keywords, number_hint
+from .check import ConfigError, check, fail, keywords, number_hint  # noqa: F401  (ConfigError, check: this package's)
 
 ROOT = Path(__file__).resolve().parents[3]
 SCHEMA_FILE = ROOT / "workflow/schemas/config.schema.yaml"
@@ -47,8 +47,9 @@ def _hint(e) -> str:
     if e.validator == "additionalProperties" and "properties" in e.schema:
         return f"; valid keys: {', '.join(sorted(e.schema['properties']))}"
     expected = e.validator_value if e.validator == "type" else []
-    if set([expected] if isinstance(expected, str) else expected) & {"number", "integer"}:
-        return number_hint(e.instance)
+    expected = {expected} if isinstance(expected, str) else set(expected)
+    if expected & {"number", "integer"}:
+        return number_hint(e.instance, integer="number" not in expected)
     return ""
 
 
@@ -70,13 +71,13 @@ def resolve_recipes(recipes: dict) -> dict:
         if name in done:
             return done[name]
         if name in chain:
-            raise ConfigError(f"recipe {chain[0]!r}: base cycle {' -> '.join([*chain, name])}")
+            fail(["recipes", chain[0], "base"], f"recipe {chain[0]!r}: base cycle {' -> '.join([*chain, name])}")
         own = {k: v for k, v in recipes[name].items() if k != "base"}
         base = recipes[name].get("base")
         if base is not None:
             if base not in recipes:
-                raise ConfigError(f"recipe {name!r} has base {base!r}, which is not a recipe; "
-                                  f"recipes: {', '.join(sorted(recipes))}")
+                fail(["recipes", name, "base"], f"recipe {name!r} has base {base!r}, which is not a recipe",
+                     recipes, "recipes")
             own = merge(one(base, [*chain, name]), own)
         done[name] = own
         return own
@@ -85,7 +86,7 @@ def resolve_recipes(recipes: dict) -> dict:
     for name in recipes:
         r = one(name, [])
         if "loss" not in r:
-            raise ConfigError(f"recipe {name!r} names no loss (directly or through base)")
+            fail(["recipes", name], f"recipe {name!r} names no loss (directly or through base)")
         out[name] = {"loss": r["loss"], **{k: copy.deepcopy(r.get(k, {})) for k in RECIPE_KEYS[1:]}}
     return out
 
@@ -100,12 +101,13 @@ def _aga_grid(index: int, entry: dict, settings: list, recipes: dict) -> dict:
     recipes are added to ``recipes`` as <recipe>-grid<i> (a point equal to the row's params reuses it)."""
     setting = next((s for s in settings if s["name"] == entry["setting"]), None)
     if setting is None:
-        raise ConfigError(f"aga.grid names setting {entry['setting']!r}; settings: {[s['name'] for s in settings]}")
+        fail(["aga", "grid", index, "setting"], f"unknown setting {entry['setting']!r}", [s["name"] for s in settings],
+             "settings")
     ref = entry["reference"]
-    for row in (entry["row"], ref):
-        if row not in setting["recipes"]:
-            raise ConfigError(f"aga.grid row {row!r} is not a row of setting {entry['setting']!r}: "
-                              f"{list(setting['recipes'])}")
+    for key in ("row", "reference"):
+        if entry[key] not in setting["recipes"]:
+            fail(["aga", "grid", index, key], f"{entry[key]!r} is not a row of setting {entry['setting']!r}",
+                 setting["recipes"], "rows")
     base = setting["recipes"][entry["row"]]
     if base not in recipes:
         fail(["aga", "settings", settings.index(setting), "recipes", entry["row"]], f"unknown recipe {base!r}",
@@ -140,7 +142,7 @@ def _fmt(v):
     return f"{v:g}" if isinstance(v, (int, float)) else str(v)
 
 
-def sep_grid_rows(block: dict) -> list[dict]:
+def sep_grid_rows(block: dict, path=("sep", "tables")) -> list[dict]:
     """The rows of one grid block, in product order (the last axis written varies fastest), labelled
     by ``row_label`` with the paper's dataset; ``dataset`` here is still the paper's."""
     fixed = {k: block[k] for k in GRID_AXES + ("seed",) if k in block}
@@ -150,7 +152,7 @@ def sep_grid_rows(block: dict) -> list[dict]:
         point = {**fixed, **dict(zip(axes, values))}
         variant = point["variant"]
         if variant not in block["recipe"]:
-            raise ConfigError(f"sep grid variant {variant!r} has no recipe; recipe: {sorted(block['recipe'])}")
+            fail([*path, "recipe"], f"grid variant {variant!r} has no recipe", block["recipe"], "variants")
         names = {k: block.get("abbrev", {}).get(k, {}).get(v, _fmt(v)) for k, v in point.items()}
         lead = point["attribution"] if "attribution" in block["grid"] else point["dataset"]
         row = {"label": row_label(point["arch"], variant, lead=lead, beta=point.get("beta")),
@@ -166,17 +168,18 @@ def _sep(sep: dict) -> dict:
     tables = {}
     for table, items in sep["tables"].items():
         rows = []
-        for item in items:
-            rows += sep_grid_rows(item) if "grid" in item else [item]
+        for i, item in enumerate(items):
+            rows += sep_grid_rows(item, ["sep", "tables", table, i]) if "grid" in item else [item]
         tables[table] = [{"label": r["label"], "dataset": stand_in.get(r["dataset"], r["dataset"]), "arch": r["arch"],
                           "recipe": r["recipe"], "attribution": r.get("attribution", sep["attribution"]),
                           "seed": r.get("seed", sep["seed"])} for r in rows]
     for fig, spec in sep["figures"].items():
         if spec["table"] not in tables:
-            raise ConfigError(f"sep.figures.{fig} draws table {spec['table']!r}; tables: {sorted(tables)}")
+            fail(["sep", "figures", fig, "table"], f"unknown table {spec['table']!r}", tables, "tables")
         unknown = set(spec.get("rows", [])) - {r["label"] for r in tables[spec["table"]]}
         if unknown:
-            raise ConfigError(f"sep.figures.{fig} names rows {sorted(unknown)} that {spec['table']} does not have")
+            fail(["sep", "figures", fig, "rows"], f"rows {sorted(unknown)} are not rows of {spec['table']}",
+                 [r["label"] for r in tables[spec["table"]]], "rows")
     return {**copy.deepcopy(sep), "tables": tables}
 
 
@@ -229,7 +232,7 @@ def resolve(raw: dict) -> dict:
     check(out)
     for where, recipe, dataset in trained(out):
         if recipe not in recipes:
-            raise ConfigError(f"{where} trains recipe {recipe!r} on {dataset}; recipes: {', '.join(sorted(recipes))}")
+            fail(where, f"trains recipe {recipe!r} on {dataset}", recipes, "recipes")
     return out
 
 

@@ -28,8 +28,9 @@ def fail(path, message: str, valid=None, kind: str = "keys"):
 _SCIENTIFIC = re.compile(r"([-+]?)(\d+)(?:\.(\d*))?[eE]([-+]?)(\d+)")
 
 
-def number_hint(value) -> str:
-    """For a string YAML did not read as a number but float() does: how to write it as a number."""
+def number_hint(value, integer: bool = False) -> str:
+    """For a string YAML did not read as a number but float() does: how to write it as a number
+    (``integer``: where only a whole number will do)."""
     if not isinstance(value, str):
         return ""
     try:
@@ -39,6 +40,8 @@ def number_hint(value) -> str:
     if x != x or x in (float("inf"), float("-inf")):
         return ""
     m = _SCIENTIFIC.fullmatch(value.strip())
+    if integer and x.is_integer():
+        return f" (YAML reads {value} as a string: write {int(x)})"
     if m:
         sign, whole, frac, esign, exp = m.groups()
         written = f"{sign}{whole}.{frac or '0'}e{esign or '+'}{int(exp)}"
@@ -116,7 +119,8 @@ def recipe_references(resolved: dict) -> None:
              for t, rows in resolved["sep"]["tables"].items() for row in rows]
     refs += [(["sep", "pair_model", "recipe"], resolved["sep"]["pair_model"]["recipe"])]
     for path, r in refs:
-        name(path, r, known, "recipes")
+        if r not in resolved["recipes"]:
+            fail(path, f"unknown recipe {r!r}", known, "recipes")
 
 
 def check(resolved: dict) -> None:
