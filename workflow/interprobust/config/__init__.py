@@ -37,8 +37,20 @@ def validate(cfg: dict) -> None:
     schema = yaml.safe_load(SCHEMA_FILE.read_text())
     errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(cfg), key=lambda e: list(e.absolute_path))
     if errors:
-        e = jsonschema.exceptions.best_match([errors[0]])
+        e = _closest(errors[0])
         fail(list(e.absolute_path), e.message + _hint(e))
+
+
+def _closest(e):
+    """Of a oneOf / anyOf error, the error of the alternative that came closest (the fewest errors, then the
+    deepest), recursively: `'saliency' is not one of [...]` rather than `... is not valid under any of ...`."""
+    while e.context:
+        branches = {}
+        for sub in e.context:
+            branches.setdefault(sub.relative_schema_path[0], []).append(sub)
+        best = min(branches.values(), key=lambda b: (len(b), -max(len(x.absolute_path) for x in b)))
+        e = max(best, key=lambda x: len(x.absolute_path))
+    return e
 
 
 def _hint(e) -> str:
