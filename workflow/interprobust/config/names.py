@@ -2,7 +2,7 @@
 
 The configuration check (:mod:`.check`) runs at Snakemake parse time, where importing torch would cost
 seconds per parse, so it reads these lists instead of the registries themselves.
-tests/test_config_names.py imports the real registries and asserts these lists equal them (names, and
+tests/test_config.py imports the real registries and asserts these lists equal them (names, and
 keywords from ``inspect.signature`` or, for the training losses, from the keys their source reads), so
 they cannot drift.
 """
