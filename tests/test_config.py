@@ -1,8 +1,14 @@
 """The config schema, the registries it names, and the two shipped configs agree."""
 
+import ast
 import copy
+import inspect
 import itertools
+import os
 import re
+import subprocess
+import sys
+import textwrap
 import tomllib
 from pathlib import Path
 
@@ -43,6 +49,73 @@ def test_schema_enums_match_the_registries():
     assert set(defs["loss"]["enum"]) == set(losses.TRAINING_LOSSES)
     assert set(defs["attack"]["enum"]) == set(attacks.ATTACKS)
     assert set(defs["training"]["properties"]) == set(train.TrainConfig.__dataclass_fields__)
+
+
+# ------------------------------------------------- config/names.py: the registries' names without torch
+def _keywords(fn, skip) -> tuple:
+    return tuple(p for p in inspect.signature(fn).parameters if p not in skip)
+
+
+def _params_read(fn, seen=()) -> set:
+    """The keys of ``params`` a loss reads: ``params.get("k")`` / ``params["k"]`` in its source and in the
+    source of every function it passes ``params`` to."""
+    keys = set()
+    for node in ast.walk(ast.parse(textwrap.dedent(inspect.getsource(fn)))):
+        if isinstance(node, ast.Subscript) and getattr(node.value, "id", None) == "params":
+            keys.add(node.slice.value)
+        if not isinstance(node, ast.Call):
+            continue
+        f = node.func
+        if isinstance(f, ast.Attribute) and getattr(f.value, "id", None) == "params" and f.attr == "get":
+            keys.add(node.args[0].value)
+        elif isinstance(f, ast.Name) and any(getattr(a, "id", None) == "params" for a in node.args):
+            callee = fn.__globals__[f.id]
+            if callee not in seen:
+                keys |= _params_read(callee, (*seen, fn))
+    return keys
+
+
+def test_the_names_module_equals_the_registries():
+    from skimage import segmentation
+
+    from interprobust import attacks, losses, models
+    from interprobust.attacks.base import make_attack
+    from interprobust.config import names as N
+    from interprobust.explain.attributions import ATTRIBUTIONS
+    from interprobust.papers.aga.toy import VARIANTS
+    assert set(N.ARCHITECTURES) == set(models.ARCHITECTURES)
+    assert {k: tuple(v) for k, v in N.ATTACKS.items()} == {
+        k: _keywords(cls.__init__, ("self", "eps")) for k, cls in attacks.ATTACKS.items()}
+    assert set(N.ATTACK_LOSSES) == set(attacks.LOSSES)
+    popped = {n.args[0].value for n in ast.walk(ast.parse(inspect.getsource(make_attack)))
+              if isinstance(n, ast.Call) and getattr(n.func, "attr", None) == "pop"}
+    assert popped == set(N.MAKE_ATTACK_KEYS)
+    assert N.ATTRIBUTIONS == {k: _keywords(f, ("model", "x", "target", "create_graph")) for k, f in ATTRIBUTIONS.items()}
+    assert set(N.LOSS_PARAMS) == set(losses.TRAINING_LOSSES)
+    for loss, fn in losses.TRAINING_LOSSES.items():
+        want = set(N.LOSS_PARAMS[loss])
+        if loss in N.LOSS_BASE:   # SEP reads its base's keys too
+            want |= {k for b in N.LOSS_PARAMS[loss][N.LOSS_BASE[loss][0]] for k in N.LOSS_PARAMS[b]}
+        assert _params_read(fn) == want, loss
+    assert set(N.SEP_BASES) <= set(losses.TRAINING_LOSSES) and set(N.DAG_PARAMS) <= set(losses.TRAINING_LOSSES)
+    assert N.TOY_VARIANT_LOSSES == {k: loss for k, (_, loss) in VARIANTS.items()}
+    assert N.SEGMENTATIONS == {m: _keywords(getattr(segmentation, m), ("image",)) for m in N.SEGMENTATIONS}
+
+
+def test_the_schema_enums_are_the_names_modules():
+    from interprobust.config import names as N
+    defs = SCHEMA["$defs"]
+    assert set(defs["dataset"]["enum"]) == set(N.DATASETS) and set(defs["arch"]["enum"]) == set(N.ARCHITECTURES)
+    assert set(defs["loss"]["enum"]) == set(N.LOSS_PARAMS) and set(defs["attack"]["enum"]) == set(N.ATTACKS)
+    assert set(defs["attribution"]["enum"]) <= set(N.ATTRIBUTIONS)
+    assert set(SCHEMA["properties"]["glime"]["properties"]["segmentation"]["properties"]["method"]["enum"]) \
+        == set(N.SEGMENTATIONS)
+
+
+def test_the_config_check_imports_no_torch():
+    code = ("import sys, interprobust.config as C; C.resolve(C.load(C.DEFAULT_FILES)); "
+            "assert 'torch' not in sys.modules, 'torch imported'")
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, env={**os.environ, "PYTHONPATH": str(ROOT / "workflow")})
 
 
 @pytest.mark.parametrize("scale", SCALES)
@@ -201,14 +274,14 @@ def test_base_is_a_deep_merge_with_chains():
 def test_base_cycle_and_unknown_base_fail():
     with pytest.raises(C.ConfigError, match=r"recipe 'x': base cycle x -> y -> x"):
         _resolve_recipes({"x": {"base": "y", "loss": "ce"}, "y": {"base": "x"}})
-    with pytest.raises(C.ConfigError, match=r"recipe 'x' has base 'nope', which is not a recipe; recipes: ce, x"):
+    with pytest.raises(C.ConfigError, match=r"recipe 'x' has base 'nope', which is not a recipe; valid recipes: ce, x"):
         _resolve_recipes({"ce": {"loss": "ce"}, "x": {"base": "nope"}})
 
 
 def test_unknown_recipe_reference_fails_with_the_valid_names():
     raw = C.load(FILES)
     raw["models"][0]["recipe"] = "cee"
-    with pytest.raises(C.ConfigError, match=r"models trains recipe 'cee' on cifar10; recipes: .*aga_in100_ce, "):
+    with pytest.raises(C.ConfigError, match=r"at models.0.recipe: unknown recipe 'cee'; valid recipes: .*aga_in100_ce, "):
         C.resolve(raw)
 
 

@@ -14,16 +14,14 @@ import jsonschema
 import yaml
 
 from ..papers.sep.labels import row_label
+from . import names
+from .check import ConfigError, check, fail, keywords, number_hint  # noqa: F401  (ConfigError, check: this package's)
 
 ROOT = Path(__file__).resolve().parents[3]
 SCHEMA_FILE = ROOT / "workflow/schemas/config.schema.yaml"
 PAPER_FILES = [f"config/papers/{p}.yaml" for p in ("limeref", "glime", "aga", "sep", "matrix")]
 DEFAULT_FILES = ["config.yaml", *PAPER_FILES]
 RECIPE_KEYS = ("loss", "params", "params_by_dataset", "training", "model")
-
-
-class ConfigError(ValueError):
-    pass
 
 
 def merge(a: dict, b: dict) -> dict:
@@ -39,9 +37,32 @@ def validate(cfg: dict) -> None:
     schema = yaml.safe_load(SCHEMA_FILE.read_text())
     errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(cfg), key=lambda e: list(e.absolute_path))
     if errors:
-        e = errors[0]
-        where = ".".join(str(p) for p in e.absolute_path) or "(top level)"
-        raise ConfigError(f"config error at {where}: {e.message}")
+        e = _closest(errors[0])
+        fail(list(e.absolute_path), e.message + _hint(e))
+
+
+def _closest(e):
+    """Of a oneOf / anyOf error, the error of the alternative that came closest (the fewest errors, then the
+    deepest), recursively: `'saliency' is not one of [...]` rather than `... is not valid under any of ...`."""
+    while e.context:
+        branches = {}
+        for sub in e.context:
+            branches.setdefault(sub.relative_schema_path[0], []).append(sub)
+        best = min(branches.values(), key=lambda b: (len(b), -max(len(x.absolute_path) for x in b)))
+        e = max(best, key=lambda x: len(x.absolute_path))
+    return e
+
+
+def _hint(e) -> str:
+    """What to add to a schema error: the valid keys of an unknown key, how to write a number YAML read
+    as a string."""
+    if e.validator == "additionalProperties" and "properties" in e.schema:
+        return f"; valid keys: {', '.join(sorted(e.schema['properties']))}"
+    expected = e.validator_value if e.validator == "type" else []
+    expected = {expected} if isinstance(expected, str) else set(expected)
+    if expected & {"number", "integer"}:
+        return number_hint(e.instance, integer="number" not in expected)
+    return ""
 
 
 def load(paths: list[str]) -> dict:
@@ -62,13 +83,13 @@ def resolve_recipes(recipes: dict) -> dict:
         if name in done:
             return done[name]
         if name in chain:
-            raise ConfigError(f"recipe {chain[0]!r}: base cycle {' -> '.join([*chain, name])}")
+            fail(["recipes", chain[0], "base"], f"recipe {chain[0]!r}: base cycle {' -> '.join([*chain, name])}")
         own = {k: v for k, v in recipes[name].items() if k != "base"}
         base = recipes[name].get("base")
         if base is not None:
             if base not in recipes:
-                raise ConfigError(f"recipe {name!r} has base {base!r}, which is not a recipe; "
-                                  f"recipes: {', '.join(sorted(recipes))}")
+                fail(["recipes", name, "base"], f"recipe {name!r} has base {base!r}, which is not a recipe",
+                     recipes, "recipes")
             own = merge(one(base, [*chain, name]), own)
         done[name] = own
         return own
@@ -77,7 +98,7 @@ def resolve_recipes(recipes: dict) -> dict:
     for name in recipes:
         r = one(name, [])
         if "loss" not in r:
-            raise ConfigError(f"recipe {name!r} names no loss (directly or through base)")
+            fail(["recipes", name], f"recipe {name!r} names no loss (directly or through base)")
         out[name] = {"loss": r["loss"], **{k: copy.deepcopy(r.get(k, {})) for k in RECIPE_KEYS[1:]}}
     return out
 
@@ -87,19 +108,25 @@ def aga_grid_name(entry: dict) -> str:
     return f"{entry['setting']}_{''.join(c for c in entry['row'] if c.isalnum()).lower()}"
 
 
-def _aga_grid(entry: dict, settings: list, recipes: dict) -> dict:
+def _aga_grid(index: int, entry: dict, settings: list, recipes: dict) -> dict:
     """One aga.grid entry with its points [(label, recipe)], the reference row first; new point
     recipes are added to ``recipes`` as <recipe>-grid<i> (a point equal to the row's params reuses it)."""
     setting = next((s for s in settings if s["name"] == entry["setting"]), None)
     if setting is None:
-        raise ConfigError(f"aga.grid names setting {entry['setting']!r}; settings: {[s['name'] for s in settings]}")
+        fail(["aga", "grid", index, "setting"], f"unknown setting {entry['setting']!r}", [s["name"] for s in settings],
+             "settings")
     ref = entry["reference"]
-    for row in (entry["row"], ref):
-        if row not in setting["recipes"]:
-            raise ConfigError(f"aga.grid row {row!r} is not a row of setting {entry['setting']!r}: "
-                              f"{list(setting['recipes'])}")
+    for key in ("row", "reference"):
+        if entry[key] not in setting["recipes"]:
+            fail(["aga", "grid", index, key], f"{entry[key]!r} is not a row of setting {entry['setting']!r}",
+                 setting["recipes"], "rows")
     base = setting["recipes"][entry["row"]]
+    if base not in recipes:
+        fail(["aga", "settings", settings.index(setting), "recipes", entry["row"]], f"unknown recipe {base!r}",
+             recipes, "recipes")
     recipe = recipes[base]
+    keywords(["aga", "grid", index, "params"], entry["params"], list(names.loss_params(recipe["loss"], recipe["params"])),
+             f"parameter of loss {recipe['loss']!r}:")
     keys = sorted(entry["params"])
     points = [{"label": ref, "recipe": setting["recipes"][ref]}]
     for i, values in enumerate(itertools.product(*(entry["params"][k] for k in keys))):
@@ -115,7 +142,7 @@ def _aga(aga: dict, recipes: dict) -> dict:
     settings = [{"name": s["name"], "stands_for": s.get("stands_for", s["name"]), "dataset": s["dataset"],
                  "arch": s["arch"], "attack_eps": s["attack_eps"], "recipes": dict(s["recipes"])}
                 for s in aga["settings"]]
-    grid = [_aga_grid(e, settings, recipes) for e in aga["grid"]]
+    grid = [_aga_grid(i, e, settings, recipes) for i, e in enumerate(aga["grid"])]
     return {**copy.deepcopy(aga), "settings": settings, "grid": grid}
 
 
@@ -127,7 +154,7 @@ def _fmt(v):
     return f"{v:g}" if isinstance(v, (int, float)) else str(v)
 
 
-def sep_grid_rows(block: dict) -> list[dict]:
+def sep_grid_rows(block: dict, path=("sep", "tables")) -> list[dict]:
     """The rows of one grid block, in product order (the last axis written varies fastest), labelled
     by ``row_label`` with the paper's dataset; ``dataset`` here is still the paper's."""
     fixed = {k: block[k] for k in GRID_AXES + ("seed",) if k in block}
@@ -137,7 +164,7 @@ def sep_grid_rows(block: dict) -> list[dict]:
         point = {**fixed, **dict(zip(axes, values))}
         variant = point["variant"]
         if variant not in block["recipe"]:
-            raise ConfigError(f"sep grid variant {variant!r} has no recipe; recipe: {sorted(block['recipe'])}")
+            fail([*path, "recipe"], f"grid variant {variant!r} has no recipe", block["recipe"], "variants")
         names = {k: block.get("abbrev", {}).get(k, {}).get(v, _fmt(v)) for k, v in point.items()}
         lead = point["attribution"] if "attribution" in block["grid"] else point["dataset"]
         row = {"label": row_label(point["arch"], variant, lead=lead, beta=point.get("beta")),
@@ -153,17 +180,18 @@ def _sep(sep: dict) -> dict:
     tables = {}
     for table, items in sep["tables"].items():
         rows = []
-        for item in items:
-            rows += sep_grid_rows(item) if "grid" in item else [item]
+        for i, item in enumerate(items):
+            rows += sep_grid_rows(item, ["sep", "tables", table, i]) if "grid" in item else [item]
         tables[table] = [{"label": r["label"], "dataset": stand_in.get(r["dataset"], r["dataset"]), "arch": r["arch"],
                           "recipe": r["recipe"], "attribution": r.get("attribution", sep["attribution"]),
                           "seed": r.get("seed", sep["seed"])} for r in rows]
     for fig, spec in sep["figures"].items():
         if spec["table"] not in tables:
-            raise ConfigError(f"sep.figures.{fig} draws table {spec['table']!r}; tables: {sorted(tables)}")
+            fail(["sep", "figures", fig, "table"], f"unknown table {spec['table']!r}", tables, "tables")
         unknown = set(spec.get("rows", [])) - {r["label"] for r in tables[spec["table"]]}
         if unknown:
-            raise ConfigError(f"sep.figures.{fig} names rows {sorted(unknown)} that {spec['table']} does not have")
+            fail(["sep", "figures", fig, "rows"], f"rows {sorted(unknown)} are not rows of {spec['table']}",
+                 [r["label"] for r in tables[spec["table"]]], "rows")
     return {**copy.deepcopy(sep), "tables": tables}
 
 
@@ -213,9 +241,10 @@ def resolve(raw: dict) -> dict:
     chosen = raw["matrix"]["models"]
     out["matrix"] = {**copy.deepcopy(raw["matrix"]), "models": chosen if chosen == "all" else [_model(m) for m in chosen]}
     out["recipes"] = recipes
+    check(out)
     for where, recipe, dataset in trained(out):
         if recipe not in recipes:
-            raise ConfigError(f"{where} trains recipe {recipe!r} on {dataset}; recipes: {', '.join(sorted(recipes))}")
+            fail(where, f"trains recipe {recipe!r} on {dataset}", recipes, "recipes")
     return out
 
 
