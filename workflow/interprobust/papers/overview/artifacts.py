@@ -33,23 +33,23 @@ def _tidy(name):
     return lambda plan, w: {"table": [f"results/overview/{w['dataset']}_{name}_tidy.csv"]}
 
 
+def _table_and_figure(name, table_what, figure_what, instances):
+    """A table of every model's ``<name>.csv`` and the figure drawn from the table's tidy rows."""
+    stem = f"results/overview/{{dataset}}_{name}"
+    return [Artifact("overview", f"{name}_table", table_what, stem, (*TABLE_FORMATS, "tidy"),
+                     f"papers.overview.tables:{name}_table", _files(f"{name}.csv"), instances, _labels,
+                     caption=f"{name}_table.rst", category="Overview"),
+            Artifact("overview", f"{name}_figure", figure_what, stem, FIG, f"papers.overview.figures:{name}_figure",
+                     _tidy(name), instances, _title, caption=f"{name}.rst", category="Overview")]
+
+
 ARTIFACTS = [
     Artifact("overview", "training_curves", "test / train accuracy and loss per epoch, every model of a dataset",
              "results/overview/{dataset}_training_curves", FIG, "papers.overview.figures:training_curves_figure",
              _files("history.csv", model_dir), _datasets, lambda p, w: {**_labels(p, w), **_title(p, w)},
              caption="training_curves.rst", category="Overview"),
-    Artifact("overview", "robustness_table", "clean accuracy and accuracy under FGSM / PGD per eps",
-             "results/overview/{dataset}_robustness", (*TABLE_FORMATS, "tidy"),
-             "papers.overview.tables:robustness_table", _files("robustness.csv"), _datasets, _labels,
-             caption="robustness_table.rst", category="Overview"),
-    Artifact("overview", "robustness_figure", "accuracy against eps, one panel per attack",
-             "results/overview/{dataset}_robustness", FIG, "papers.overview.figures:robustness_figure",
-             _tidy("robustness"), _datasets, _title, caption="robustness.rst", category="Overview"),
-    Artifact("overview", "corruptions_table", "accuracy per corruption and severity",
-             "results/overview/{dataset}_corruptions", (*TABLE_FORMATS, "tidy"),
-             "papers.overview.tables:corruptions_table", _files("corruptions.csv"), _corrupted, _labels,
-             caption="corruptions_table.rst", category="Overview"),
-    Artifact("overview", "corruptions_figure", "accuracy per corruption (mean over severities)",
-             "results/overview/{dataset}_corruptions", FIG, "papers.overview.figures:corruptions_figure",
-             _tidy("corruptions"), _corrupted, _title, caption="corruptions.rst", category="Overview"),
+    *_table_and_figure("robustness", "clean accuracy and accuracy under FGSM / PGD per eps",
+                       "accuracy against eps, one panel per attack", _datasets),
+    *_table_and_figure("corruptions", "accuracy per corruption and severity",
+                       "accuracy per corruption (mean over severities)", _corrupted),
 ]
