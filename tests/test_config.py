@@ -344,7 +344,7 @@ def test_show_lists_every_recipe_and_its_effective_settings():
 
 def test_config_show_command(tmp_path, capsys, monkeypatch):
     import argparse
-    from interprobust.config.cli import register
+    from interprobust.commands.config import register
     p = argparse.ArgumentParser()
     register(p.add_subparsers(dest="command"))
     monkeypatch.chdir(ROOT)

@@ -16,7 +16,7 @@ import sys
 
 COMMANDS = ["commands.data", "commands.train", "commands.evaluate", "papers.limeref.cli", "papers.glime.cli",
             "papers.aga.cli", "papers.sep.cli", "papers.matrix.cli", "commands.artifacts", "commands.reports",
-            "config.cli"]
+            "commands.config"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
-    from .config import ConfigError
+    from .config.check import ConfigError
     from .data.download import DataError
     from .io import WriteError
     from .train import NonFiniteLossError

@@ -1,9 +1,9 @@
-"""`interprobust config show [--configfile F ...]`: the resolved configuration (call ``register`` from the main CLI)."""
-
-from . import DEFAULT_FILES, load, resolve, show
+"""``interprobust config show [--configfile F ...]``: the resolved configuration and each recipe's effective settings."""
 
 
 def cmd_config_show(a) -> int:
+    # here, not at import: every job builds the parser, and the config package imports jsonschema
+    from ..config import DEFAULT_FILES, load, resolve, show
     print(show(resolve(load([*DEFAULT_FILES, *a.configfile]))), end="")
     return 0
 
