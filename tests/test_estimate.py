@@ -44,9 +44,10 @@ def _train(dataset, epochs, *, arch="lenet", method="ce", gpu=0, steps=0, bench=
 
 
 def _table(name):
-    return _block("table_robustness", f"results/overview/{name}.csv",
-                  f"python -m interprobust table robustness --inputs x.csv --labels 'a b' --csv "
-                  f"results/overview/{name}.csv --md y.md > results/logs/t.log 2>&1", benchmark=f"bench/{name}.tsv")
+    return _block("overview_robustness_table", f"results/overview/{name}.csv",
+                  f"python -m interprobust render overview/robustness_table --in evals x.csv --options "
+                  f"'{{\"labels\": [\"a\"]}}' --stem results/overview/{name} > results/logs/t.log 2>&1",
+                  benchmark=f"bench/{name}.tsv")
 
 
 def _listing(*blocks):

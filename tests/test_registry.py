@@ -102,3 +102,18 @@ def test_no_rule_generated_in_a_loop_names_a_loop_variable_in_its_shell_command(
         text = smk.read_text()
         for block in re.findall(r"\n(\s+)shell:\n((?:\1\s+.*\n?)+)", text):
             assert not re.search(r"{_[a-z]", block[1]), f"{smk.name}: a loop variable in shell: {block[1]}"
+
+
+def test_a_sep_figure_that_restates_another_kind_or_table_fails_naming_the_registry():
+    p = plan("config/embedded.yaml")
+    p.config["sep"]["figures"]["fig3"] = {"kind": "saliency", "table": "table1"}
+    with pytest.raises(ValueError, match=r"sep.figures.fig3.kind is 'saliency', but SEP's fig3 is the landscape"):
+        p.check()
+
+
+def test_a_limeref_loss_model_without_limeref_fails_with_the_fix():
+    p = plan("config/embedded.yaml", papers=["aga"])
+    p.config["models"] = p.config["models"] + [{"dataset": "digits_rgb32", "arch": "resnet18", "recipe": "limeref",
+                                                "seed": 0}]
+    with pytest.raises(ValueError, match="limeref loss.*add limeref to `papers`"):
+        p.check()

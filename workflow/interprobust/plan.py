@@ -57,9 +57,12 @@ class Plan:
     def trained_datasets(self) -> list[str]:
         return sorted({m["dataset"] for m in self.models})
 
+    @cached_property
+    def _overview_keys(self) -> frozenset:
+        return frozenset(tuple(str(m[k]) for k in ("dataset", "arch", "recipe", "seed")) for m in self.models)
+
     def is_overview_model(self, w) -> bool:
-        key = tuple(str(_get(w, k)) for k in ("dataset", "arch", "recipe", "seed"))
-        return any(tuple(str(m[k]) for k in ("dataset", "arch", "recipe", "seed")) == key for m in self.models)
+        return tuple(str(_get(w, k)) for k in ("dataset", "arch", "recipe", "seed")) in self._overview_keys
 
     def corrupted_of(self, dataset: str) -> str | None:
         return self.config["evaluate"]["corrupted_test_sets"].get(dataset)
@@ -181,21 +184,15 @@ class Plan:
 
     # ------------------------------------------------------------------------------------ checks
     def check(self) -> None:
-        """Cross-references the schema cannot express: every recipe a paper names exists, no model is
-        listed twice, no model trains on a corrupted test set, corrupted_test_sets name corrupted sets."""
+        """Cross-references neither the schema nor the resolver (which checks every recipe reference)
+        expresses: a limeref-loss model needs LIMEREF, no model is listed twice or trains on a corrupted
+        test set, corrupted_test_sets name corrupted sets, SEP's figures agree with the registry."""
         def fail(msg):
             raise ValueError(f"config error: {msg}")
-        recipes = self.config["recipes"]
-        named = [("models", m) for m in self.config["models"]] + [("limeref", m) for m in self.limeref.models()]
-        named += [("glime", m) for m in self.glime.models()] + [("aga", m) for m in self.aga.models()]
-        named += [("sep", m) for m in self.sep.models()]
-        if self.sep:
-            named.append(("sep.pair_model", {**self.sep.s["pair_model"], "dataset": "(every sep dataset)"}))
-        if self.matrix.s.get("models", "all") != "all":
-            named += [("matrix.models", m) for m in self.matrix.s["models"]]
-        for where, m in named:
-            if m["recipe"] not in recipes:
-                fail(f"{where} entry {m} uses recipe {m['recipe']!r}; recipes: {', '.join(sorted(recipes))}")
+        limeref_models = [m for m in self.models + self.matrix.models() if self.uses_spurious(m["recipe"])]
+        if limeref_models and not self.limeref:
+            fail(f"{limeref_models[0]} trains with the limeref loss, which needs LIMEREF's spurious features: add "
+                 f"limeref to `papers` or train another recipe")
         seen = set()
         for m in self.config["models"]:
             key = (m["dataset"], m["arch"], m["recipe"], m.get("seed", 0))
@@ -209,7 +206,8 @@ class Plan:
                 valid = ", ".join(n for n, s in DATASETS.items() if s.corrupted)
                 fail(f"evaluate.corrupted_test_sets maps {clean!r} to {corrupt!r}, which is not a corrupted set ({valid})")
         from .registry import artifacts
-        self.sep.check(fail, {a.id: a.extra["table"] for a in artifacts() if a.paper == "sep" and "table" in a.extra})
+        self.sep.check(fail, {a.id: (a.extra["kind"], a.extra["table"]) for a in artifacts()
+                              if a.paper == "sep" and "table" in a.extra})
 
     @cached_property
     def cost(self) -> "CostPlan":

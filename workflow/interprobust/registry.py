@@ -12,6 +12,7 @@ data out (paths and JSON-able dicts).
 
 from __future__ import annotations
 
+import functools
 import importlib
 import re
 from collections.abc import Callable
@@ -98,8 +99,8 @@ class Artifact:
         return f"{module.replace('.', '/')}.py:{name}"
 
 
-def artifacts() -> list[Artifact]:
-    """Every declared artifact, paper by paper (each paper's ``artifacts.ARTIFACTS``)."""
+@functools.cache
+def _declared() -> tuple[Artifact, ...]:
     out: list[Artifact] = []
     for paper in PAPERS:
         out += importlib.import_module(f"interprobust.papers.{paper}.artifacts").ARTIFACTS
@@ -107,7 +108,12 @@ def artifacts() -> list[Artifact]:
     dup = sorted({k for k in keys if keys.count(k) > 1})
     if dup:
         raise ValueError(f"artifacts declared twice: {dup}")
-    return out
+    return tuple(out)
+
+
+def artifacts() -> list[Artifact]:
+    """Every declared artifact, paper by paper (each paper's ``artifacts.ARTIFACTS``; read once)."""
+    return list(_declared())
 
 
 def get(key: str) -> Artifact:

@@ -26,7 +26,7 @@ for _a in registry.artifacts():
             device=f" --device {P.config['device']}" if _a.stage else "",
         threads: P.config["threads"] if _a.stage else 1
         resources:
-            gpu=res(_a.stage or "prepare", "gpu") if _a.stage else 0,
+            gpu=res(_a.stage, "gpu") if _a.stage else 0,
             mem_mb=res(_a.stage, "mem_mb") if _a.stage else 2000,
             runtime=res(_a.stage, "runtime") if _a.stage else 30,
         conda:

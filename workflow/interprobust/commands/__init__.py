@@ -1,2 +1,2 @@
-"""The shared subcommands of ``interprobust`` (data, train, evaluate, render, where, reports); each
-paper's own subcommands live in ``papers/<paper>/cli.py``. Every module has ``register(sub)``."""
+"""The shared subcommands of ``interprobust``: data, train, evaluate, render, where, scorecard, claims,
+estimate, config; each paper's own live in ``papers/<paper>/cli.py``. Every module has ``register(sub)``."""

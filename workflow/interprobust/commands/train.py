@@ -68,7 +68,7 @@ def register(sub) -> None:
     t.add_argument("--device", default="auto")
     t.add_argument("--threads", type=int)
     t.add_argument("--checkpoint-dir")
-    t.add_argument("--track-corruptions", help="a corrupted test set to evaluate after every epoch")
+    t.add_argument("--track-corruptions", help="a prepared corrupted test set (its folder or meta.json) to evaluate after every epoch")
     t.add_argument("--track-samples", type=int, default=None, help="images per (corruption, severity)")
     t.add_argument("--init-from", help="start from this saved model's weights (fine-tuning)")
     t.add_argument("--model-out", required=True)

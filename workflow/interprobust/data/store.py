@@ -142,7 +142,7 @@ def load_prepared(path: str | Path, verify: bool = False) -> Prepared:
     meta_path = path / "meta.json"
     if not meta_path.exists():
         raise FileNotFoundError(f"{meta_path} not found: prepare the dataset first "
-                                f"(interprobust data prepare --dataset <name> --out {path})")
+                                f"(interprobust data prepare --dataset <name> --meta {meta_path})")
     meta = read_json(meta_path)
     if verify:
         for fname, digest in meta["arrays"].items():

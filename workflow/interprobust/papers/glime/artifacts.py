@@ -41,7 +41,6 @@ def _figure(num, what, render, inputs, options=lambda plan, w: {}):
 
 
 def _networks(plan, w):
-    s, _ = plan.glime.setting(w["name"])
     return {"scores": [plan.glime.file(n, "scores.csv") for n in [w["name"]] + [x["name"] for x in plan.glime.networks()]]}
 
 

@@ -6,7 +6,7 @@ import pandas as pd
 
 from ...plotting import plt
 from ...io import read_arrays as npz
-from ...render import Figure, combine
+from ...render import Figure
 
 
 def glime_clusters(d: dict):

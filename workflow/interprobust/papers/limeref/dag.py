@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ...layout import Section, model_dir, prepared, quoted_json
+from ...layout import Section, eval_dir, model_dir, model_file, prepared, quoted_json
 
 # The paper's dataset role -> the figures drawn for it (Fig. 2-5 CIFAR-10, 6-9 CIFAR-100).
 ROLES = ("cifar10", "cifar100")
@@ -37,11 +37,8 @@ class LimerefPlan(Section):
 
     def pair(self, dataset: str, filename: str, folder: str = "eval") -> list[str]:
         """The baseline's and the refined model's ``filename`` (under results/eval or results/models)."""
-        out = []
-        for which in ("baseline", "refined"):
-            d = model_dir(self.model(dataset, which))
-            out.append(f"{d if folder == 'models' else d.replace('results/models/', 'results/eval/', 1)}/{filename}")
-        return out
+        where = model_dir if folder == "models" else eval_dir
+        return [f"{where(self.model(dataset, which))}/{filename}" for which in ("baseline", "refined")]
 
     # ------------------------------------------------------------------------------------ rounds
     @staticmethod
@@ -51,7 +48,7 @@ class LimerefPlan(Section):
     def round_model(self, dataset, arch, seed, rnd) -> str:
         """Round r's model: round 0 is the baseline, the last round is the refined model."""
         if int(rnd) == 0:
-            return f"results/models/{dataset}/{arch}/{self.s['baseline_recipe']}/seed{seed}/model.pt"
+            return model_file({"dataset": dataset, "arch": arch, "recipe": self.s["baseline_recipe"], "seed": seed})
         return f"results/limeref/rounds/{dataset}/{arch}/seed{seed}/round{rnd}/model.pt"
 
     def refines_previous(self) -> bool:
@@ -100,4 +97,4 @@ class LimerefPlan(Section):
             return {}
         return {"data": [prepared(d)],
                 "spurious": [self.spurious_file(d, self.s["arch"], self.s["seed"], r) for r in range(self.s["rounds"])],
-                "models": [f"{model_dir(self.model(d, w))}/model.pt" for w in ("baseline", "refined")]}
+                "models": [model_file(self.model(d, w)) for w in ("baseline", "refined")]}

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pandas as pd
 
 from ...plotting import plt
-from ...io import read_arrays as npz
 from ...render import Figure, combine
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ...layout import eval_dir, model_dir, model_label
-from ...registry import FIGURE_FORMATS, TABLE_FORMATS, Artifact
+from ...registry import FIGURE_FORMATS, SUFFIX, TABLE_FORMATS, Artifact
 
 FIG = FIGURE_FORMATS[:2]      # pdf, png
 
@@ -30,7 +30,8 @@ def _title(plan, w):
 
 
 def _tidy(name):
-    return lambda plan, w: {"table": [f"results/overview/{w['dataset']}_{name}_tidy.csv"]}
+    """The figure's input: its table's tidy rows (the table artifact's ``tidy`` file)."""
+    return lambda plan, w: {"table": [f"results/overview/{w['dataset']}_{name}{SUFFIX['tidy']}"]}
 
 
 def _table_and_figure(name, table_what, figure_what, instances):

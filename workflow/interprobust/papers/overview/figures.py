@@ -5,8 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from ...plotting import plt
-from ...io import read_arrays as npz
-from ...render import Figure, combine
+from ...render import Figure
 
 
 def training_curves(histories: list[pd.DataFrame], labels: list[str], title: str = ""):

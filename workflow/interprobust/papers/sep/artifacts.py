@@ -11,7 +11,7 @@ TABLES = {"table1": "TRADES beta sweep", "table2": "Normal, MAT, SEP_pos, SEP_ne
           "table3": "per test-time attribution", "table4": "the SEP weight gamma",
           "table6": "other architectures", "table7": "integrated gradients and other attributions at test time",
           "table8": "TRADES with SEP", "table9": "training epochs"}
-# figure -> (kind, the table whose rows it draws, the per-row file it reads)
+# figure -> (kind, the table whose rows it draws); the config's sep.figures only picks rows
 FIGURES = {"fig3": ("landscape", "table1"), "fig4": ("saliency", "table2"), "fig5": ("bars", "table7"),
            "fig6": ("bars", "table8"), "fig7": ("landscape", "table2")}
 ROW_FILE = {"landscape": "landscape", "saliency": "saliency", "bars": "eval"}

@@ -55,13 +55,18 @@ class SepPlan(Section):
     def pairs(self, dataset: str) -> str:
         return f"results/sep/pairs/{dataset}.npz"
 
-    def check(self, fail, figures: dict[str, str]) -> None:
-        """Every figure (``figures``: the registry's figure -> the table it draws) draws a table the config
+    def check(self, fail, figures: dict[str, tuple[str, str]]) -> None:
+        """Every configured figure is one of the registry's (``figures``: figure -> (kind, the table it
+        draws)), agrees with it where the config restates its kind or table, draws a table the config
         has, and names rows that table has."""
         for fig, spec in (self.s.get("figures") or {}).items() if self.s else []:
             if fig not in figures:
                 fail(f"sep.figures names {fig!r}; SEP's figures: {', '.join(figures)}")
-            table = figures[fig]
+            kind, table = figures[fig]
+            for key, declared in (("kind", kind), ("table", table)):
+                if spec.get(key, declared) != declared:
+                    fail(f"sep.figures.{fig}.{key} is {spec[key]!r}, but SEP's {fig} is the {kind} of {table} "
+                         f"(papers/sep/artifacts.py); remove the key or set it to {declared!r}")
             if table not in self.tables():
                 fail(f"sep.figures.{fig} draws {table}, which sep.tables does not have ({sorted(self.tables())})")
             unknown = set(spec.get("rows") or []) - {r["label"] for r in self.tables()[table]}
