@@ -72,7 +72,7 @@ def test_papers_empty_builds_only_the_overview():
 def test_the_plan_reads_the_configuration_and_never_changes_it(any_plan):
     before = copy.deepcopy(any_plan.config)
     any_plan.final_targets(any_plan.cost.outputs())
-    any_plan.report_manifest()
+    any_plan.report_manifest
     for m in any_plan.models:
         any_plan.training_settings(m["dataset"], m["recipe"])
     assert any_plan.config == before

@@ -157,24 +157,29 @@ class Plan:
         return self.config["resources"].get(stage, {}).get(key, default)
 
     # ------------------------------------------------------------------------------------ targets
+    @cached_property
+    def artifact_files(self) -> tuple[str, ...]:
+        """Every file of every enabled artifact instance (asked by several rules: computed once)."""
+        from . import registry
+        return tuple(registry.targets(self))
+
     def final_targets(self, cost: list[str]) -> list[str]:
         """Every file the default target builds: the registry's artifacts, then the scorecard, claims
         and cost estimate when a paper is built (``papers: []`` builds only the overview)."""
-        from . import registry
-        out = registry.targets(self)
+        out = list(self.artifact_files)
         if self.papers:
             out += [f"results/{what}.{ext}" for what in ("scorecard", "claims") for ext in ("csv", "md")]
             out += cost
         return out
 
+    @cached_property
     def report_manifest(self) -> str:
         """The scorecard's and the claims' --manifest: every artifact instance and its files."""
         from . import registry
         return quoted_json({"scale": self.config.get("scale", "paper"), "artifacts": registry.manifest(self)})
 
     def report_inputs(self) -> list[str]:
-        from . import registry
-        return [p for p in registry.targets(self) if p.endswith(".csv") and not p.startswith("results/overview/")
+        return [p for p in self.artifact_files if p.endswith(".csv") and not p.startswith("results/overview/")
                 and not p.startswith("results/matrix")]
 
     def setting_names(self) -> list[str]:

@@ -22,7 +22,7 @@ for _report in ("scorecard", "claims"):
         params:
             command=_report,
             values="--values workflow/resources/paper_values.yaml" if _report == "scorecard" else "",
-            manifest=P.report_manifest(),
+            manifest=P.report_manifest,
         conda:
             "../../envs/pipeline.yaml"
         shell:
