@@ -274,3 +274,14 @@ def test_flatness_is_zero_for_a_linear_model_with_gradient_attribution_and_train
     torch.manual_seed(1)
     base, _ = losses.get_loss("madry")(m, x, y, {"eps": 0.0})
     assert pos.item() > base.item()
+
+
+def test_reported_loss_parts_are_recorded_only_inside_a_recorder():
+    import torch
+    from interprobust.losses import recording_parts, report_part
+    report_part("task", torch.tensor(1.0))            # no recorder: nothing happens
+    with recording_parts() as parts:
+        report_part("task", torch.tensor(2.0, requires_grad=True) * 1)
+        report_part("reg", torch.tensor(0.5))
+    assert set(parts) == {"task", "reg"} and float(parts["task"]) == 2.0
+    assert not parts["task"].requires_grad

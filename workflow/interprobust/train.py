@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from .data import batches
 from .data.store import Prepared
 from .io import progress, torch_save
-from .losses import get_loss
+from .losses import get_loss, recording_parts
 
 class NonFiniteLossError(RuntimeError):
     pass
@@ -214,6 +214,7 @@ def fit(model: torch.nn.Module, data: Prepared, *, loss: str = "ce", loss_params
         perm = torch.randperm(n, generator=gen).numpy()
         model.train()
         loss_sum, correct, seen = 0.0, 0, 0
+        part_sums: dict[str, torch.Tensor] = {}   # the loss's reported parts, summed on the device
         bar = progress(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False,
                        disable=not show_progress)
         for step in bar:
@@ -224,8 +225,10 @@ def fit(model: torch.nn.Module, data: Prepared, *, loss: str = "ce", loss_params
             xb = batches.random_crop_flip(xb, cfg.crop_padding, cfg.flip, gen)
             if cfg.channels_last:
                 xb = xb.contiguous(memory_format=torch.channels_last)
-            with autocast:
+            with autocast, recording_parts() as parts:
                 value, logits = loss_fn(model, xb, yb, loss_params)
+            for k, v in parts.items():
+                part_sums[k] = part_sums.get(k, 0) + v.float() * len(yb)
             if not torch.isfinite(value):
                 raise NonFiniteLossError(
                     f"non-finite training loss ({value.item()}) at epoch {epoch + 1}, step {step + 1}: "
@@ -245,6 +248,7 @@ def fit(model: torch.nn.Module, data: Prepared, *, loss: str = "ce", loss_params
         row = dict(epoch=epoch + 1, train_loss=loss_sum / seen, train_acc=100.0 * correct / seen,
                    test_loss=test_loss, test_acc=test_acc, lr=opt.param_groups[0]["lr"],
                    seconds=time.perf_counter() - t0)
+        row.update({f"train_{k}": float(v) / seen for k, v in part_sums.items()})
         if epoch_metrics is not None:
             row.update(epoch_metrics(model))
             model.train()

@@ -2,6 +2,6 @@
 (``ce``, ``maxent``, ``madry``, ``trades``, ``limeref``, ``gradient_alignment``, ``hessian``, ``sep``)."""
 
 from . import adversarial, aga, ce, limeref, sep  # noqa: F401 - each registers its losses
-from .registry import TRAINING_LOSSES, LossFn, get_loss, register_loss
+from .registry import TRAINING_LOSSES, LossFn, get_loss, recording_parts, register_loss, report_part
 
-__all__ = ["TRAINING_LOSSES", "LossFn", "get_loss", "register_loss"]
+__all__ = ["TRAINING_LOSSES", "LossFn", "get_loss", "recording_parts", "register_loss", "report_part"]
