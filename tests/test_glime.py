@@ -185,21 +185,24 @@ def test_prior_errors_are_clear():
 
 
 
-def test_the_true_prior_ranks_the_top_features_from_few_samples():
+@pytest.mark.parametrize("standardize,prior_norm", [(True, "l1"), (False, None)])
+def test_the_true_prior_ranks_the_top_features_from_few_samples(standardize, prior_norm):
     g = torch.Generator().manual_seed(0)
     beta = torch.rand(64, generator=g) * 0.004
     top = torch.randperm(64, generator=g)[:5]
     beta[top] = torch.tensor([0.2, 0.15, 0.12, 0.1, 0.08])
     model, x, t = LinearInFeatures(beta, 4), torch.ones(1, 3, 32, 32), torch.zeros(1, dtype=torch.long)
     common = dict(n_samples=15, patch=4, fill="constant", fill_value=0.0, seed=4)   # 15 samples, 64 features
-    plain = G.GLime(**common).explain(model, x, t)
-    guided = G.GLime(prior_norm=None, **common).explain(model, x, t, prior=beta[None])
+    plain = G.GLime(standardize=standardize, **common).explain(model, x, t)
+    guided = G.GLime(prior_norm=prior_norm, standardize=standardize, **common).explain(model, x, t, prior=beta[None])
     assert set(guided.ranking[0][:5].tolist()) == set(top.tolist())   # the top-5 set (entry order within it varies)
     assert len(set(plain.ranking[0][:5].tolist()) & set(top.tolist())) < 5
     # the path of the result is the estimator on the shared LIME samples
     res = guided.lime
+    p = beta.double().numpy()
     direct = G.elastic_net_path(res.masks[0].double().numpy(), res.targets[0].double().numpy(),
-                                res.weights[0].double().numpy(), beta.double().numpy(), 1.0)
+                                res.weights[0].double().numpy(), p / p.sum() if prior_norm else p, 1.0,
+                                standardize=standardize)
     np.testing.assert_array_equal(guided.ranking[0], direct.ranking)
 
 
@@ -221,7 +224,8 @@ def test_batched_explain_with_different_superpixel_counts_equals_per_image_work(
             X = res.lime.masks[b, :, :d].double().numpy()
             y, w = res.lime.targets[b].double().numpy(), res.lime.weights[b].double().numpy()
             p = prior[b] / np.abs(prior[b]).sum()
-            ref = G.elastic_net_path(X, y, w, p, 1.0) if method == "path" else G.glime_ridge(X, y, w, p, 3, 1.0)
+            ref = (G.elastic_net_path(X, y, w, p, 1.0, standardize=True) if method == "path"
+                   else G.glime_ridge(X, y, w, p, 3, 1.0, standardize=True))
             np.testing.assert_allclose(res.coef[b, :d].numpy(), ref.coef, atol=1e-6)
             np.testing.assert_array_equal(res.ranking[b], ref.ranking)
     assert res.heatmap().shape == (2, 16, 16)
@@ -351,3 +355,116 @@ def test_huge_lam2_returns_the_prior_and_zero_lam2_with_zero_prior_is_the_lasso_
     # the same path; alphas differ only by the row count each normalises with (n + d vs n)
     np.testing.assert_allclose(lasso.coefs, coefs, atol=1e-10)
     np.testing.assert_allclose(lasso.lambda1, 2 * len(X) * alphas, rtol=1e-10)
+
+
+# ------------------------------------------------------------- standardisation (the authors' recipe)
+def _informative(n, d=20, seed=0):
+    """LIME-like samples (LIME's kernel weights) of a sparse linear response and an informative prior
+    (|beta|, L1-normalised)."""
+    from interprobust.explain.lime import kernel_weights
+    rng = np.random.default_rng(seed)
+    X = (rng.random((n, d)) < 0.5).astype(float)
+    X[0] = 1
+    w = kernel_weights(torch.from_numpy(X).bool()[None]).double().numpy()[0]
+    beta = np.zeros(d)
+    beta[:5] = [0.2, 0.15, 0.1, 0.08, 0.05]
+    beta[5:] = rng.normal(size=d - 5) * 0.01
+    y = 0.2 + X @ beta + 0.1 * rng.normal(size=n)
+    return X, y, w, np.abs(beta) / np.abs(beta).sum()
+
+
+def _relative_change(X, y, w, prior, lam2, standardize):
+    lime = G.lime_selection_ridge(X, y, w, X.shape[1], lam2, standardize=standardize)
+    glime = G.glime_ridge(X, y, w, prior, X.shape[1], lam2, standardize=standardize)
+    return np.linalg.norm(glime.coef - lime.coef) / np.linalg.norm(lime.coef), lime, glime
+
+
+def test_standardised_glime_keeps_its_prior_at_3000_samples_and_is_lime_at_zero_lam2():
+    X, y, w, prior = _informative(3000)
+    change, _, _ = _relative_change(X, y, w, prior, 1.0, True)
+    assert change > 0.5                                 # the prior still acts at n = 3000 (stated margin)
+    old, _, _ = _relative_change(X, y, w, prior, 1.0, False)
+    assert old < 0.01                                   # the unscaled variant: the prior has vanished
+    zero, lime, glime = _relative_change(X, y, w, prior, 0.0, True)
+    np.testing.assert_allclose(glime.coef, lime.coef, atol=1e-10)
+    for method in ("path", "ridge"):                    # and through the explainer's own fit
+        a = G.GLime(method=method, lam2=0.0).fit_samples(X, y, w, prior)[0]
+        b = G.GLime(method=method, lam2=0.0).fit_samples(X, y, w, None)[0]
+        np.testing.assert_allclose(a, b, atol=1e-8)
+
+
+def test_standardised_fit_is_the_ridge_on_unit_norm_columns_in_model_units():
+    X, y, w, prior = _informative(200, d=8, seed=3)
+    fit = G.glime_ridge(X, y, w, prior, 8, 1.5, standardize=True)
+    sw = w / w.sum()
+    Xc, yc = X - sw @ X, y - sw @ y
+    sx, sy = np.linalg.norm(Xc, axis=0), np.linalg.norm(yc)
+    Xs, ys = Xc / sx * np.sqrt(w)[:, None], yc / sy * np.sqrt(w)
+    b = np.linalg.solve(Xs.T @ Xs + 1.5 * np.eye(8), Xs.T @ ys + 1.5 * prior)
+    np.testing.assert_allclose(fit.coef, b * sy / sx, atol=1e-12)
+    assert fit.intercept == pytest.approx(sw @ y - (sw @ X) @ fit.coef)
+    np.testing.assert_array_equal(fit.ranking, np.lexsort((np.arange(8), -np.abs(b))))
+    path = G.elastic_net_path(X, y, w, prior, 1.5, standardize=True)
+    np.testing.assert_allclose(path.coefs[:, -1], b, atol=1e-9)        # the path lives on the unit scale
+    np.testing.assert_allclose(path.coef, b * sy / sx, atol=1e-9)      # its end in model units
+
+
+def test_pull_factor_is_constant_in_n_when_standardised_and_vanishes_without():
+    pulls = {n: (G.pull_factor(*_informative(n)[::2], 1.0, True), G.pull_factor(*_informative(n)[::2], 1.0, False))
+             for n in (100, 1000, 3000)}
+    assert pulls[3000][0] == pytest.approx(pulls[100][0], rel=0.05) and 0.3 < pulls[3000][0] < 0.9
+    assert pulls[3000][1] < 0.01 < pulls[100][1]
+
+
+# --------------------------------------------------------- Table 5: pixel-level deletion / insertion
+class _Linear2(torch.nn.Module):
+    """Two logits: sum(a * x) - offset and 0, so p(class 0) rises with every pixel's a * x."""
+
+    def __init__(self, a, offset):
+        super().__init__()
+        self.a, self.offset = a, offset
+
+    def forward(self, x):
+        z = (x * self.a).flatten(1).sum(1) - self.offset
+        return torch.stack([z, torch.zeros_like(z)], 1)
+
+
+def test_pixel_protocol_on_a_linear_model_ranks_the_true_attribution_first():
+    from interprobust import metrics as M
+    g = torch.Generator().manual_seed(0)
+    a = torch.rand(1, 3, 12, 12, generator=g) ** 4 * 2.0           # a few pixels matter a lot
+    x = 0.5 + 0.5 * torch.rand(2, 3, 12, 12, generator=g)           # brighter than the grey fill
+    model = _Linear2(a, offset=float((a * 0.75).sum()))
+    target = torch.zeros(2, dtype=torch.long)
+    true = a * (x - 0.5)                                            # exact contributions against grey
+    candidates = {"true": true, "gradient": a.expand_as(x), "random": torch.rand(x.shape, generator=g),
+                  "reversed": 1.0 / (true + 1e-3)}
+    scores = {}
+    for name, attr in candidates.items():
+        c = M.pixel_deletion_insertion_curves(model, x, target, M.pixel_saliency(attr), steps=20, fill=0.5)
+        assert c.deletion.shape == c.insertion.shape == (2, 21)
+        with torch.no_grad():
+            clean = torch.softmax(model(x), 1)[:, 0]
+            grey = torch.softmax(model(torch.full_like(x, 0.5)), 1)[:, 0]
+        torch.testing.assert_close(c.deletion[:, 0], clean)         # deletion starts at the image,
+        torch.testing.assert_close(c.deletion[:, -1], grey)         # ends on the grey canvas,
+        torch.testing.assert_close(c.insertion[:, -1], clean)       # insertion ends with the full image
+        scores[name] = (M.auc(c.insertion) - M.auc(c.deletion)).mean().item()
+    assert max(scores, key=scores.get) == "true"
+    assert scores["true"] > scores["gradient"] > scores["random"] > scores["reversed"]
+
+
+def test_pixel_protocol_deletes_exact_percentile_counts():
+    from interprobust import metrics as M
+    # a model that counts the grey pixels: p(class 0) = sigmoid(number of pixels equal to 0.5 - 50)
+    class Count(torch.nn.Module):
+        def forward(self, x):
+            z = (x[:, 0] == 0.5).flatten(1).sum(1).float() * 0.01
+            return torch.stack([z, torch.zeros_like(z)], 1)
+    x = torch.ones(1, 3, 10, 10)
+    sal = torch.arange(100.0).view(1, 10, 10)
+    c = M.pixel_deletion_insertion_curves(Count(), x, torch.zeros(1, dtype=torch.long), sal, steps=20)
+    grey_del = torch.logit(c.deletion[0]) / 0.01
+    torch.testing.assert_close(grey_del, torch.arange(0, 101, 5).float(), atol=1e-3, rtol=0)
+    grey_ins = torch.logit(c.insertion[0]) / 0.01
+    torch.testing.assert_close(grey_ins, torch.tensor([100 - 5.0 * i for i in range(1, 21)] + [0.0]), atol=1e-3, rtol=0)

@@ -53,7 +53,8 @@ def study():
     ids = np.arange(40) % 5
     priors = {"kinds": np.array(["NormLIME", "AVG"]), "prior_NormLIME": np.linspace(1, 0.2, 5),
               "prior_AVG": np.linspace(0.2, 1, 5)}
-    settings = {"lam2": 1.0, "lam2_ablation": [0.5, 1.0], "ablation_samples": 30, "repeats": 2, "prior_norm": "match"}
+    settings = {"lam2": 1.0, "lam2_ablation": [0.5, 1.0], "ablation_samples": [30], "repeats": 2,
+                "explain_class": "predicted"}
     return model, x, seg, ids, priors, settings
 
 
@@ -65,7 +66,8 @@ def test_every_estimator_is_scored_on_shared_samples(study):
     # one row per (estimator, n, repeat, image); the largest n repeated
     assert len(main) == 6 * 3 + 6 * 3 * 2
     assert set(scores[scores.n == 0].estimator) == {"GP-N", "GP-AVG"}
-    assert set(scores[(scores.lam2 == 0.5)].estimator) == {"G-LIME-N", "G-LIME-N-Path", "G-LIME-AVG", "G-LIME-AVG-Path"}
+    assert set(scores[(scores.lam2 == 0.5)].estimator) == {"LIME", "G-LIME-N", "G-LIME-AVG"}   # Fig. 9: Ridge ones
+    assert scores[scores.n > 0].pull.between(0, 1).all()
     assert scores[["deletion", "insertion"]].stack().between(0, 1).all()
     np.testing.assert_allclose(scores.abpc, scores.insertion - scores.deletion)
     assert "path_coefs/LIME-Path" in details and "deletion/LIME" in details
@@ -80,9 +82,10 @@ def test_lime_rows_equal_glime_fit_on_the_same_samples(study):
     from interprobust.data import batches
     xt = batches.to_tensor(x)
     res = E._lime(30, 0, settings).explain(model, xt, None, torch.from_numpy(seg))
-    fit = G.GLime(method="ridge", lam2=1.0, lime=E._lime(30, 0, settings)).fit(res)
+    fit = G.GLime(method="ridge", lam2=1.0, lime=E._lime(30, 0, settings)).fit(res)   # standardised: the default
     r2, mse = E._fidelity(res, fit)
-    lime = scores[(scores.estimator == "LIME") & (scores.n == 30) & (scores.repeat == 0)].sort_values("image")
+    lime = scores[(scores.estimator == "LIME") & (scores.n == 30) & (scores.repeat == 0) & (scores.lam2 == 1.0)]
+    lime = lime.sort_values("image")
     np.testing.assert_allclose(lime.r2, r2, rtol=1e-5)
     np.testing.assert_allclose(lime.mse, mse, rtol=1e-5)
 
@@ -94,8 +97,10 @@ def test_stability_and_baselines(study):
     assert (mean >= 0).all() and (mean <= 2).all()              # unit vectors are at most 2 apart
     assert mean["LIME", 200] < mean["LIME", 20]                 # more samples, more stable
     assert details["top3/LIME"].shape == (3, 3)
-    base = E.baseline_scores(model, x, seg, methods=["gradcam", "smoothgrad"], repeats=2, settings={})
-    assert len(base) == 2 * 2 * 3 and base[["deletion", "insertion"]].stack().between(0, 1).all()
+    base = E.baseline_scores(model, x, seg, methods=["gradcam", "smoothgrad"], repeats=2,
+                             settings={"explain_class": "predicted"})
+    assert len(base) == 2 * 2 * 3 * 2 and base[["deletion", "insertion"]].stack().between(0, 1).all()
+    assert set(base.protocol) == {"pixel", "superpixel"}
 
 
 def test_tables_aggregate_hand_made_scores():
@@ -118,3 +123,76 @@ def test_tables_aggregate_hand_made_scores():
     t5 = tables.glime_methods(scores, base, 1000, 1.0).set_index("estimator")
     assert t5.loc["gradcam", "deletion"] == pytest.approx(0.15)
     assert t5.loc["gradcam", "deletion_std"] == pytest.approx(np.std([0.1, 0.2], ddof=1))
+
+
+def test_image_sets_are_seeded_class_stratified_and_cover_every_class():
+    from types import SimpleNamespace
+    # class-sorted splits (as CUB is stored): 20 classes, 30 training and 15 test images each
+    train_y, test_y = np.repeat(np.arange(20), 30), np.repeat(np.arange(20), 15)
+    data = SimpleNamespace(train_x=np.zeros((600, 2, 2, 3), np.uint8), train_y=train_y,
+                           test_x=np.zeros((300, 2, 2, 3), np.uint8), test_y=test_y, path="toy")
+    sets = E.image_sets(data, 100, 60, seed=3, stability_images=20)
+    for idx, y, n in ((sets["ref_idx"], train_y, 100), (sets["test_idx"], test_y, 60)):
+        counts = np.bincount(y[idx], minlength=20)
+        assert len(idx) == n and (counts >= n // 20).all() and (counts <= -(-n // 20)).all()   # in proportion
+    stab = sets["test_idx"][sets["stab_pos"]]
+    assert len(stab) == 20 and set(test_y[stab]) == set(range(20))          # one per class
+    assert set(stab) <= set(sets["test_idx"])
+    again = E.image_sets(data, 100, 60, seed=3, stability_images=20)
+    assert all(np.array_equal(sets[k], again[k]) for k in sets)
+    assert not np.array_equal(E.image_sets(data, 100, 60, seed=4)["test_idx"], sets["test_idx"])
+    whole = E.image_sets(data, None, None, seed=0)
+    assert len(whole["ref_idx"]) == 600 and len(whole["test_idx"]) == 300
+    # "the first N" of a class-sorted split, what the study used to do, covers 4 classes only
+    assert len(set(test_y[:60])) == 4
+
+
+def test_explained_class_is_the_true_label_by_default_and_the_prediction_on_request(study):
+    model, x, seg, ids, priors, settings = study
+    from interprobust.data import batches
+    xt = batches.to_tensor(x)
+    with torch.no_grad():
+        pred = model(xt).argmax(1)
+    labels = (pred.numpy() + 1) % 3                                             # never the prediction
+    assert torch.equal(E.explained_targets(model, xt, labels), torch.as_tensor(labels))
+    assert torch.equal(E.explained_targets(model, xt, labels, "predicted"), pred)
+    with pytest.raises(ValueError, match="needs the images' labels"):
+        E.explained_targets(model, xt, None, "true")
+    s = {**settings, "explain_class": "true", "ablation_samples": []}
+    true, _ = E.explainer_scores(model, x, seg, ids, priors, samples=[30], settings=s, labels=labels)
+    predicted, _ = E.explainer_scores(model, x, seg, ids, priors, samples=[30], settings=settings)
+    lime = lambda df: df[(df.estimator == "LIME") & (df.lam2 == 1.0)].sort_values("image").deletion.to_numpy()
+    assert not np.allclose(lime(true), lime(predicted))
+
+
+def test_homogeneity_groups_by_predicted_or_true_labels(study):
+    model, x, seg, ids, _, settings = study
+    labels = np.array([0, 1, 1])
+    common = dict(k=5, n_samples=20, priors=["Homogeneity"], labels=labels)
+    pred = E.build_priors(model, x, seg, ids, settings={**settings, "homogeneity_labels": "predicted"}, **common)
+    true = E.build_priors(model, x, seg, ids, settings={**settings, "homogeneity_labels": "true"}, **common)
+    np.testing.assert_array_equal(true["classes"], labels)
+    np.testing.assert_allclose(pred["B"], true["B"])                            # same explanations
+    np.testing.assert_allclose(true["prior_Homogeneity"], G.global_prior(true["B"], "H", labels))
+
+
+def test_table6_notes_report_the_pull_factor_per_n(tmp_path):
+    rows = [dict(estimator=e, n=n, lam2=1.0, repeat=0, image=i, r2=0.5, mse=0.1, deletion=0.2, insertion=0.6,
+                 abpc=0.4, pull=p) for e in ("LIME", "G-LIME-N") for n, p in ((100, 0.6), (1000, 0.7)) for i in (0, 1)]
+    path = tmp_path / "scores.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    t = tables.priors_table({"scores": [str(path)]}, n=1000, lam2=1.0)
+    assert "n = 100: 0.600" in t.markdown and "n = 1000: 0.700" in t.markdown and "unit norm" in t.markdown
+
+
+def test_figures_show_both_halves_the_mse_panel_and_two_ablation_columns():
+    from interprobust.papers.glime import figures
+    ex = np.zeros((3, 2, 8, 8, 3), np.uint8)
+    fig = figures.glime_clusters({"examples": ex, "test_examples": ex, "example_clusters": np.arange(3)})
+    assert len(fig.axes) == 3 * 4
+    rows = [dict(estimator=e, n=n, lam2=l, repeat=0, image=0, r2=0.5, mse=0.1, deletion=0.2, insertion=0.6)
+            for e in ("LIME", "G-LIME-N", "G-LIME-N-Path") for n in (100, 1000) for l in (0.5, 1.0)]
+    fig, mean = figures.glime_fidelity(pd.DataFrame(rows), 1.0)
+    assert {"r2", "mse"} <= set(mean.columns) and len(fig.axes) == 2
+    fig, mean = figures.glime_lam2(pd.DataFrame(rows), [100, 1000])
+    assert len(fig.axes) == 4 and set(mean.estimator) == {"LIME", "G-LIME-N"} and set(mean.n) == {100, 1000}

@@ -89,3 +89,22 @@ def test_bad_names_list_valid_ones():
         L.Lime(features="pixels")
     with pytest.raises(ValueError, match="valid: quickshift, slic"):
         L.superpixels(np.zeros((1, 8, 8, 3), np.uint8), method="felzen")
+
+
+def test_masks_depend_on_seed_and_image_index_only():
+    """Images at the same chunk position no longer share masks; chunking does not change an image's masks."""
+    x = torch.rand(4, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    model = _small_cnn()
+    lime = L.Lime(n_samples=40, patch=4, seed=7)
+    whole = lime.explain(model, x)
+    first, second = lime.explain(model, x[:2], index=[0, 1]), lime.explain(model, x[2:], index=[2, 3])
+    torch.testing.assert_close(torch.cat([first.masks, second.masks]), whole.masks)
+    torch.testing.assert_close(torch.cat([first.coef, second.coef]), whole.coef)
+    # chunk position 0 of both chunks: different images, different masks
+    assert not torch.equal(first.masks[0], second.masks[0])
+    assert not torch.equal(whole.masks[0], whole.masks[1])
+    assert whole.masks[:, 0].all()                                   # the first sample is still the image
+    other = L.Lime(n_samples=40, patch=4, seed=8).explain(model, x)
+    assert not torch.equal(other.masks, whole.masks)
+    with pytest.raises(ValueError, match="one position per image"):
+        lime.explain(model, x, index=[0, 1])

@@ -7,7 +7,10 @@ rule glime_segments:
     input:
         data=lambda w: prepared(w.dataset),
     output:
-        "results/glime/segments/{dataset}.npz",
+        segments="results/glime/segments/{dataset}.npz",
+        reference="results/glime/segments/{dataset}_reference_indices.json",
+        test="results/glime/segments/{dataset}_test_indices.json",
+        stability="results/glime/segments/{dataset}_stability_indices.json",
     log:
         "results/logs/glime/segments_{dataset}.log",
     benchmark:
@@ -19,7 +22,8 @@ rule glime_segments:
         "../../envs/pipeline.yaml"
     shell:
         "python -m interprobust glime segments --data {input.data} --settings {params.settings}"
-        " --threads {threads} --out {output} > {log} 2>&1"
+        " --threads {threads} --out {output.segments} --reference_indices {output.reference}"
+        " --test_indices {output.test} --stability_indices {output.stability} > {log} 2>&1"
 
 
 # step -> (the study's own intermediates it reads, its outputs: the first is --out). `shell:` is evaluated

@@ -24,7 +24,16 @@ means), and what is left is the un-weighted problem on
 
 which is also what ``lime``'s ``feature_selection='lasso_path'`` feeds to ``lars_path``. So the paper's
 X, y are our Xw, yw, and every statement below holds for the weighted, intercept-carrying problem.
-No column standardisation (InterpretDL scales columns and y to unit norm; the paper and ``lime`` don't).
+
+**Standardisation (``standardize=True``, the default: the authors' InterpretDL recipe).** After the
+weighted centring, every column of X and y is scaled to unit L2 norm (over the n samples, before the
+sqrt(w) row weighting): Xs_j = Xc_j / ||Xc_j||, ys = yc / ||yc||, then Xw = sqrt(w) Xs, yw = sqrt(w) ys.
+Every estimator (LIME included) is fitted on that scale, so diag(Xw'Xw) = sum_i w_i Xs_ij^2 stays
+O(1) for every n and l2 keeps the same pull towards the (L1-normalised) prior at n = 100 and 3000;
+without it diag ~ n / 8 and the prior's effect vanishes as n grows. The fitted b lives on the
+standardised scale (the prior, the ranking and the path are there, as in InterpretDL); ``coef`` is
+returned in the model's units, b_j ||yc|| / ||Xc_j||, with the intercept ybar_w - xbar_w . coef, so
+fidelity and heat maps are in probability units. ``standardize=False``: the unscaled problem above.
 
 **The modified ElasticNet (Eq. 7) and its path (Eq. 8).** With A = [Xw; sqrt(l2) I] and
 c = [yw; sqrt(l2) b_prior] (n + d rows),
@@ -49,9 +58,10 @@ never enter come last, ordered the same way.
 **LIME's selection rule** (``lime``'s ``lasso_path``): ``lars_path(Xw, yw, method='lasso')`` on the
 weighted, centred data, then the last point of the path with at most ``n_features`` nonzero
 coefficients; its nonzero features are selected (so possibly fewer than ``n_features`` when features
-leave the path). LIME fits ``fit_surrogate`` (weighted Ridge, alpha) on them; G-LIME-x fits
-argmin ||Xw b - yw||^2 + l2 ||b - b_prior||^2 on them, computed as b_prior + the Ridge fit of the residual
-y - X b_prior (the same ``fit_surrogate``), so G-LIME-x with a zero prior is LIME with alpha = l2.
+leave the path). LIME fits a weighted Ridge(alpha) with an intercept on them (the estimator of
+``fit_surrogate``); G-LIME-x fits argmin ||Xw b - yw||^2 + l2 ||b - b_prior||^2 on them, computed as
+b_prior + the Ridge fit of the residual yw - Xw b_prior, so G-LIME-x with a zero prior is LIME with
+alpha = l2. With every feature selected (``n_features`` None, the default) no LASSO path is run.
 
 **Global priors** (Sec. 2.2, :func:`global_prior`) aggregate a matrix B (m explanations x K clusters,
 0 where a cluster does not occur): SP, AVG, NormLIME, Homogeneity. **Superpixel clusters** (Alg. 2):
@@ -70,10 +80,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from .lime import Lime, LimeResult, fit_surrogate
+from .lime import Lime, LimeResult
 
 __all__ = [
-    "ElasticNetPath", "SelectionFit", "GLime", "GLimeResult", "PRIOR_KINDS", "weighted_centred",
+    "ElasticNetPath", "SelectionFit", "GLime", "GLimeResult", "PRIOR_KINDS", "weighted_centred", "scales",
+    "pull_factor",
     "lasso_selection", "lime_selection_ridge", "glime_ridge", "elastic_net_path", "entry_ranking",
     "global_prior", "first_stage", "superpixel_features", "fit_clusters", "assign_clusters",
     "to_cluster_space", "prior_for_image",
@@ -81,8 +92,11 @@ __all__ = [
 
 
 # ------------------------------------------------------------------------------- estimators (one image)
-def weighted_centred(X, y, w):
-    """(Xw, yw, xbar_w, ybar_w): rows centred on the w-weighted means, then scaled by sqrt(w); float64."""
+def weighted_centred(X, y, w, standardize: bool = False):
+    """(Xw, yw, xbar_w, ybar_w): rows centred on the w-weighted means, then scaled by sqrt(w); float64.
+
+    ``standardize``: between the two steps every column of X and y is scaled to unit L2 norm (the
+    authors' recipe; a constant column or y keeps scale 1); :func:`scales` gives those norms."""
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     w = np.asarray(w, dtype=np.float64)
@@ -92,8 +106,40 @@ def weighted_centred(X, y, w):
         raise ValueError("sample weights must be non-negative with a positive sum")
     sw = w / w.sum()
     x_mean, y_mean = sw @ X, float(sw @ y)
+    Xc, yc = X - x_mean, y - y_mean
+    if standardize:
+        sx, sy = scales(Xc, yc)
+        Xc, yc = Xc / sx, yc / sy
     sq = np.sqrt(w)
-    return (X - x_mean) * sq[:, None], (y - y_mean) * sq, x_mean, y_mean
+    return Xc * sq[:, None], yc * sq, x_mean, y_mean
+
+
+def scales(Xc, yc) -> tuple[np.ndarray, float]:
+    """Column norms of centred X (d,) and the norm of centred y; a zero norm counts as 1."""
+    sx = np.linalg.norm(Xc, axis=0)
+    sy = float(np.linalg.norm(yc))
+    return np.where(sx > 1e-12, sx, 1.0), (sy if sy > 1e-12 else 1.0)
+
+
+def _unit_scale(X, y, w, standardize: bool) -> np.ndarray:
+    """Per feature, the factor from the fit's scale to the model's units: ||yc|| / ||Xc_j|| (1 if not
+    standardised)."""
+    X = np.asarray(X, dtype=np.float64)
+    if not standardize:
+        return np.ones(X.shape[1])
+    w = np.asarray(w, dtype=np.float64)
+    sw = w / w.sum()
+    yv = np.asarray(y, dtype=np.float64)
+    sx, sy = scales(X - sw @ X, yv - float(sw @ yv))
+    return sy / sx
+
+
+def pull_factor(X, w, lam2: float, standardize: bool = True) -> float:
+    """lam2 / (lam2 + mean diag(Xw'Xw)): how strongly Eq. 7's l2 term pulls the fit towards the prior
+    (1: only the prior, 0: only the data) on one image's samples."""
+    Xw, _, _, _ = weighted_centred(X, np.zeros(len(X)), w, standardize)
+    diag = float((Xw ** 2).sum(0).mean()) if Xw.shape[1] else 0.0
+    return float(lam2) / (float(lam2) + diag) if lam2 + diag > 0 else 0.0
 
 
 def entry_ranking(coefs: np.ndarray, final: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -137,13 +183,16 @@ class ElasticNetPath:
         return (1 - t) * self.coefs[:, i - 1] + t * self.coefs[:, i]
 
 
-def elastic_net_path(X, y, w, prior=None, lam2: float = 1.0, max_iter: int | None = None) -> ElasticNetPath:
+def elastic_net_path(X, y, w, prior=None, lam2: float = 1.0, max_iter: int | None = None,
+                     standardize: bool = False) -> ElasticNetPath:
     """LIME-Path (``prior`` None or zero) / G-LIME-x-Path: the whole l1 path of
     argmin_b sum_i w_i (y_i - c - x_i b)^2 + l1 ||b||_1 + lam2 ||b - prior||^2 by LARS-LASSO on the
     augmented system (module docstring). X (n, d), y (n,), w (n,), prior (d,) -> :class:`ElasticNetPath`.
+    ``standardize``: the path (``coefs``, ``lambda1``) and the prior are on the standardised scale;
+    ``coef`` / ``intercept`` are the path's end in the model's units.
     """
     from sklearn.linear_model import lars_path_gram
-    Xw, yw, x_mean, y_mean = weighted_centred(X, y, w)
+    Xw, yw, x_mean, y_mean = weighted_centred(X, y, w, standardize)
     n, d = Xw.shape
     if lam2 < 0:
         raise ValueError(f"lam2 must be >= 0; got {lam2}")
@@ -161,12 +210,13 @@ def elastic_net_path(X, y, w, prior=None, lam2: float = 1.0, max_iter: int | Non
                                       max_iter=max_iter or max(500, 10 * d))
     final = coefs[:, -1].copy()
     ranking, entry = entry_ranking(coefs, final)
+    final = final * _unit_scale(X, y, w, standardize)
     return ElasticNetPath(alphas=alphas, lambda1=2.0 * n_rows * alphas, coefs=coefs, ranking=ranking,
                           entry_step=entry, coef=final, intercept=float(y_mean - x_mean @ final),
                           n_rows=n_rows, lam2=float(lam2))
 
 
-def lasso_selection(X, y, w, n_features: int) -> tuple[np.ndarray, np.ndarray]:
+def lasso_selection(X, y, w, n_features: int, standardize: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """``lime``'s ``lasso_path`` selection: (selected indices, path entry ranking (d,)).
 
     ``lars_path(Xw, yw, method='lasso')`` on the weighted, centred data; the last path point with at
@@ -174,7 +224,7 @@ def lasso_selection(X, y, w, n_features: int) -> tuple[np.ndarray, np.ndarray]:
     fall-back to the first step when no point qualifies).
     """
     from sklearn.linear_model import lars_path
-    Xw, yw, _, _ = weighted_centred(X, y, w)
+    Xw, yw, _, _ = weighted_centred(X, y, w, standardize)
     d = Xw.shape[1]
     if d == 0 or n_features <= 0:
         return np.zeros(0, dtype=np.int64), np.arange(d, dtype=np.int64)
@@ -199,38 +249,48 @@ class SelectionFit:
     ranking: np.ndarray   # (d,) selected by |coef| descending, then the rest in LASSO-path entry order
 
 
-def _ridge_on_selection(X, y, w, prior, n_features, lam2) -> SelectionFit:
+def _ridge_on_selection(X, y, w, prior, n_features, lam2, standardize: bool = False) -> SelectionFit:
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     d = X.shape[1]
     p = np.zeros(d) if prior is None else np.asarray(prior, dtype=np.float64).reshape(-1)
     if p.shape != (d,):
         raise ValueError(f"prior must have one value per feature ({d}); got shape {p.shape}")
-    selected, path_rank = lasso_selection(X, y, w, n_features)
+    if n_features is None or n_features >= d:     # every feature selected: no LASSO path needed
+        selected, path_rank = np.arange(d, dtype=np.int64), np.arange(d, dtype=np.int64)
+    else:
+        selected, path_rank = lasso_selection(X, y, w, n_features, standardize)
     coef = np.zeros(d)
+    Xw, yw, x_mean, y_mean = weighted_centred(X[:, selected], y, w, standardize)
     if len(selected) == 0:
-        _, _, _, y_mean = weighted_centred(X, y, w)
         return SelectionFit(coef, y_mean, selected, path_rank)
-    Xs, ps = X[:, selected], p[selected]
-    # argmin ||X b - y||_w^2 + lam2 ||b - p||^2 = p + ridge fit of the residual y - X p (one LIME ridge)
-    delta, intercept, _ = fit_surrogate(torch.from_numpy(Xs)[None], torch.from_numpy(y - Xs @ ps)[None],
-                                        torch.as_tensor(np.asarray(w, dtype=np.float64))[None], lam2)
-    coef[selected] = ps + delta[0].double().numpy()
+    ps = p[selected]
+    # argmin ||Xw b - yw||^2 + lam2 ||b - p||^2 = p + the ridge fit of the residual yw - Xw p
+    gram = Xw.T @ Xw + lam2 * np.eye(len(selected))
+    rhs = Xw.T @ (yw - Xw @ ps)
+    try:
+        delta = np.linalg.solve(gram, rhs)
+    except np.linalg.LinAlgError:               # lam2 = 0 with collinear columns: minimum-norm solution
+        delta = np.linalg.lstsq(gram, rhs, rcond=None)[0]
+    fitted = ps + delta                         # on the fit's scale (standardised or not): ranks
+    coef[selected] = fitted * _unit_scale(X[:, selected], y, w, standardize)
     rest = path_rank[~np.isin(path_rank, selected)]
-    order = selected[np.lexsort((selected, -np.abs(coef[selected])))]
-    return SelectionFit(coef, float(intercept[0]), selected, np.concatenate([order, rest]).astype(np.int64))
+    order = selected[np.lexsort((selected, -np.abs(fitted)))]
+    return SelectionFit(coef, float(y_mean - x_mean @ coef[selected]), selected,
+                        np.concatenate([order, rest]).astype(np.int64))
 
 
-def lime_selection_ridge(X, y, w, n_features: int, alpha: float = 1.0) -> SelectionFit:
+def lime_selection_ridge(X, y, w, n_features: int, alpha: float = 1.0, standardize: bool = False) -> SelectionFit:
     """"LIME" of Table 1: ``lime``'s LASSO-path selection of ``n_features``, then weighted Ridge(alpha)
-    with an intercept on them (``lime``'s ``explain_instance_with_data(feature_selection='lasso_path')``)."""
-    return _ridge_on_selection(X, y, w, None, n_features, alpha)
+    with an intercept on them (``lime``'s ``explain_instance_with_data(feature_selection='lasso_path')``;
+    with ``standardize`` on the standardised scale)."""
+    return _ridge_on_selection(X, y, w, None, n_features, alpha, standardize)
 
 
-def glime_ridge(X, y, w, prior, n_features: int, lam2: float = 1.0) -> SelectionFit:
+def glime_ridge(X, y, w, prior, n_features: int, lam2: float = 1.0, standardize: bool = False) -> SelectionFit:
     """"G-LIME-x" of Table 1: the same selection, then argmin ||X b - y||_w^2 + lam2 ||b - prior||^2
     (with an unpenalised intercept) on the selected features."""
-    return _ridge_on_selection(X, y, w, prior, n_features, lam2)
+    return _ridge_on_selection(X, y, w, prior, n_features, lam2, standardize)
 
 
 # ------------------------------------------------------------------------------------- global priors
@@ -420,6 +480,7 @@ class GLimeResult:
     paths: list[ElasticNetPath | None]  # per image (method 'path'), in the image's present-feature indexing
     features: list[np.ndarray]    # per image: the present feature labels (path / prior index -> label)
     lime: LimeResult              # the shared LIME samples (masks, targets, weights) and plain LIME ridge
+    pull: np.ndarray | None = None  # (B,) lam2 / (lam2 + mean diag(Xw'Xw)) of each image (:func:`pull_factor`)
 
     @property
     def segments(self) -> torch.Tensor:
@@ -436,9 +497,11 @@ class GLime:
     ``method='path'``: the modified ElasticNet path (LIME-Path with no prior, G-LIME-x-Path with one);
     ``method='ridge'``: LASSO selection of ``n_features`` + Ridge (LIME with no prior, G-LIME-x with one).
     ``lam2`` is l2 (Eq. 7; also LIME's Ridge alpha for ``method='ridge'``). ``n_features`` None selects
-    all (``lime_image``'s default). Priors passed to :meth:`explain` are rescaled per image over its
-    present features: ``prior_norm='l1'`` divides by their L1 norm (InterpretDL), ``'match'`` scales
-    them to the L1 norm of the image's plain LIME ridge coefficients, None leaves them; then times
+    all (``lime_image``'s default). ``standardize`` (default True, the authors' recipe): every estimator
+    is fitted with the columns of X and y scaled to unit norm (module docstring); the prior is on that
+    scale. Priors passed to :meth:`explain` are rescaled per image over its present features:
+    ``prior_norm='l1'`` (default, InterpretDL) divides by their L1 norm, ``'match'`` scales them to the
+    L1 norm of the image's own no-prior fit (same method, same scale), None leaves them; then times
     ``prior_scale``. Other keyword arguments build the :class:`Lime` (or pass ``lime=``).
     """
 
@@ -446,7 +509,8 @@ class GLime:
     PRIOR_NORMS = (None, "l1", "match")
 
     def __init__(self, method: str = "path", lam2: float = 1.0, n_features: int | None = None,
-                 prior_norm: str | None = "l1", prior_scale: float = 1.0, lime: Lime | None = None, **lime_kwargs):
+                 prior_norm: str | None = "l1", prior_scale: float = 1.0, standardize: bool = True,
+                 lime: Lime | None = None, **lime_kwargs):
         if method not in self.METHODS:
             raise ValueError(f"unknown G-LIME method {method!r}; valid: {', '.join(self.METHODS)}")
         if prior_norm not in self.PRIOR_NORMS:
@@ -454,10 +518,10 @@ class GLime:
         if lime is not None and lime_kwargs:
             raise ValueError("pass either lime= or Lime keyword arguments, not both")
         self.method, self.lam2, self.n_features = method, float(lam2), n_features
-        self.prior_norm, self.prior_scale = prior_norm, float(prior_scale)
+        self.prior_norm, self.prior_scale, self.standardize = prior_norm, float(prior_scale), bool(standardize)
         self.lime = lime if lime is not None else Lime(**lime_kwargs)
 
-    def _prior(self, prior, b: int, idx: np.ndarray, lime_coef: np.ndarray) -> np.ndarray | None:
+    def _prior(self, prior, b: int, idx: np.ndarray, X, y, w) -> np.ndarray | None:
         if prior is None:
             return None
         row = prior[b]
@@ -470,19 +534,23 @@ class GLime:
         if self.prior_norm == "l1" and scale > 0:
             p = p / scale
         elif self.prior_norm == "match" and scale > 0:
-            p = p * (np.abs(lime_coef).sum() / scale)
+            own = self._fit(X, y, w, None)[0]     # the no-prior fit on the fit's own scale
+            p = p * (np.abs(own).sum() / scale)
         return p * self.prior_scale
 
-    def fit_samples(self, X, y, w, prior=None):
-        """This explainer's estimator on one image's samples: (coef (d,), intercept, weighted R^2, ranking,
-        path or None)."""
+    def _fit(self, X, y, w, prior):
+        """(b on the fit's scale, coef in model units, intercept, ranking, path or None)."""
         if self.method == "path":
-            path = elastic_net_path(X, y, w, prior, self.lam2)
-            c, icpt, rank = path.coef, path.intercept, path.ranking
-        else:
-            k = X.shape[1] if self.n_features is None else self.n_features
-            fit = glime_ridge(X, y, w, prior, k, self.lam2)
-            path, c, icpt, rank = None, fit.coef, fit.intercept, fit.ranking
+            path = elastic_net_path(X, y, w, prior, self.lam2, standardize=self.standardize)
+            return path.coefs[:, -1] if path.coefs.size else path.coef, path.coef, path.intercept, path.ranking, path
+        k = X.shape[1] if self.n_features is None else self.n_features
+        fit = glime_ridge(X, y, w, prior, k, self.lam2, standardize=self.standardize)
+        return fit.coef / _unit_scale(X, y, w, self.standardize), fit.coef, fit.intercept, fit.ranking, None
+
+    def fit_samples(self, X, y, w, prior=None):
+        """This explainer's estimator on one image's samples: (coef (d,) in model units, intercept,
+        weighted R^2, ranking, path or None)."""
+        _, c, icpt, rank, path = self._fit(X, y, w, prior)
         resid = y - (X @ c + icpt)
         ss_tot = (w * (y - np.average(y, weights=w)) ** 2).sum()
         return c, icpt, 1.0 - (w * resid ** 2).sum() / max(ss_tot, 1e-30), rank, path
@@ -508,20 +576,20 @@ class GLime:
         present = torch.zeros(b_total, d, dtype=torch.bool, device=seg.device)
         present.scatter_(1, seg.flatten(1), True)
         present = present.cpu().numpy()
-        lime_coef = res.coef.double().cpu().numpy()
         coef = np.zeros((b_total, d))
-        intercept, score = np.zeros(b_total), np.zeros(b_total)
+        intercept, score, pull = np.zeros(b_total), np.zeros(b_total), np.zeros(b_total)
         rankings, paths, feats = [], [], []
         from threadpoolctl import threadpool_limits
         with threadpool_limits(1, user_api="blas"):  # tiny per-image problems: no BLAS threads fighting torch's
             for b in range(b_total):
                 idx = np.flatnonzero(present[b])
                 X = masks[b][:, idx].astype(np.float64)
-                p = self._prior(prior, b, idx, lime_coef[b, idx])
+                p = self._prior(prior, b, idx, X, targets[b], weights[b])
                 coef[b, idx], intercept[b], score[b], rank, path = self.fit_samples(X, targets[b], weights[b], p)
+                pull[b] = pull_factor(X, weights[b], self.lam2, self.standardize)
                 rankings.append(idx[rank])
                 paths.append(path)
                 feats.append(idx)
         dev = res.coef.device
         return GLimeResult(torch.from_numpy(coef).float().to(dev), torch.from_numpy(intercept).float().to(dev),
-                           torch.from_numpy(score).float().to(dev), rankings, paths, feats, res)
+                           torch.from_numpy(score).float().to(dev), rankings, paths, feats, res, pull)

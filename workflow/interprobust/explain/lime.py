@@ -51,6 +51,20 @@ def sample_masks(batch: int, n_samples: int, n_features: int, generator: torch.G
     return bits
 
 
+def image_seed(seed: int, index: int) -> int:
+    """The mask generator's seed of image ``index`` under the explainer's ``seed``: a SeedSequence of
+    both, so images never share masks and an image's masks do not depend on its chunk or position."""
+    return int(np.random.SeedSequence([int(seed), int(index)]).generate_state(1, dtype=np.uint64)[0] >> 1)
+
+
+def sample_masks_per_image(n_samples: int, n_features: int, seed: int, index) -> torch.Tensor:
+    """(len(index), n_samples, n_features) bool: :func:`sample_masks` of each image from its own
+    generator seeded with ``image_seed(seed, index[b])``."""
+    return torch.cat([sample_masks(1, n_samples, n_features, torch.Generator().manual_seed(image_seed(seed, i)))
+                      for i in np.asarray(index, dtype=np.int64).reshape(-1)]) if len(index) else \
+        torch.zeros(0, n_samples, n_features, dtype=torch.bool)
+
+
 def kernel_weights(masks: torch.Tensor, kernel_width: float = 0.25,
                    n_features: torch.Tensor | None = None) -> torch.Tensor:
     """sqrt(exp(-d^2 / w^2)) with d the cosine distance between each mask and the all-ones vector.
@@ -176,8 +190,12 @@ class Lime:
         return out.view(b, n)
 
     def explain(self, model: torch.nn.Module, x: torch.Tensor, target: torch.Tensor | None = None,
-                segments: torch.Tensor | None = None) -> LimeResult:
-        """Explain ``model``'s probability of ``target`` (default: its prediction) for images x in [0, 1]."""
+                segments: torch.Tensor | None = None, index=None) -> LimeResult:
+        """Explain ``model``'s probability of ``target`` (default: its prediction) for images x in [0, 1].
+
+        ``index`` (B,): the images' positions in the whole set explained (default 0..B-1). Each image's
+        masks come from (``seed``, its index) alone, so explaining a set in chunks of any size gives
+        the same masks, and two images never share them (pass the global indices when chunking)."""
         was_training = model.training
         model.eval()
         x = x.contiguous()  # a channels-last input would make every perturbed batch non-contiguous
@@ -187,8 +205,10 @@ class Lime:
                     target = model(x).argmax(1)
             segments = self.segments_for(x) if segments is None else segments.to(x.device).long()
             d = int(segments.max().item()) + 1
-            gen = torch.Generator().manual_seed(self.seed)
-            masks = sample_masks(len(x), self.n_samples, d, gen).to(x.device)
+            index = np.arange(len(x)) if index is None else np.asarray(index, dtype=np.int64).reshape(-1)
+            if len(index) != len(x):
+                raise ValueError(f"index must give one position per image ({len(x)}); got {len(index)}")
+            masks = sample_masks_per_image(self.n_samples, d, self.seed, index).to(x.device)
             present = torch.zeros(len(x), d, dtype=torch.bool, device=x.device)
             present.scatter_(1, segments.flatten(1), True)
             masks = masks | ~present[:, None, :]   # absent features stay constant -> coefficient 0

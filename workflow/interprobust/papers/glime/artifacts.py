@@ -58,7 +58,7 @@ ARTIFACTS = [
            _files(scores="scores.csv", baselines="baselines.csv"),
            lambda plan, w: {"n": max(plan.glime.s["samples"]), **_lam2(plan, w)}),
     _table("6", "local fidelity and AUCs per prior", "priors_table", _files(scores="scores.csv"),
-           lambda plan, w: {**_n6(plan, w), **_lam2(plan, w)}),
+           lambda plan, w: {**_n6(plan, w), **_lam2(plan, w), "standardize": plan.glime.s.get("standardize", True)}),
     _table("7", "local fidelity and AUCs per network", "networks_table", _networks, _network_labels, _with_networks),
     _figure("3", "sample superpixels of the largest clusters", "clusters_figure", _files(clusters="clusters.npz")),
     _figure("4", "solution paths of one image", "paths_figure", _files(details="details.npz")),
@@ -68,5 +68,6 @@ ARTIFACTS = [
     _figure("7", "insertion curves of one image", "insertion_figure", _files(details="details.npz")),
     _figure("8", "top-3 superpixels over repeated explanations", "stability_figure",
             _files(stability="stability.npz")),
-    _figure("9", "deletion and insertion against l2", "lam2_figure", _files(scores="scores.csv"), _n6),
+    _figure("9", "deletion and insertion against l2", "lam2_figure", _files(scores="scores.csv"),
+            lambda plan, w: {"ns": plan.glime.s.get("lam2_ablation_samples") or [plan.glime.s["table6_samples"]]}),
 ]

@@ -7,6 +7,10 @@ from ...io import read_arrays as npz
 
 
 def _inputs(a, need_model=True):
+    """(model, device, sets) with sets: the reference / explained images, their labels and split
+    indices, and the stability positions; the indices come from the segments file (written once)."""
+    import numpy as np
+
     from ...data.store import load_prepared
     from . import study
     s = a.settings
@@ -15,31 +19,53 @@ def _inputs(a, need_model=True):
     else:
         set_threads(a.threads)
         model, data, device = None, load_prepared(a.data), "cpu"
-    ref_x, test_x = study.image_sets(data, s["reference_images"], s["test_images"])
-    return model, device, ref_x, test_x
+    if getattr(a, "segments", None):
+        seg = npz(a.segments)
+        idx = {k: seg[k] for k in ("ref_idx", "test_idx", "stab_pos")}
+    else:
+        idx = study.image_sets(data, s.get("reference_images"), s.get("test_images"), seed=s.get("seed", 0),
+                               stability_images=s.get("stability_images"))
+    sets = {**idx, "ref_x": np.asarray(data.train_x[idx["ref_idx"]]), "ref_y": np.asarray(data.train_y)[idx["ref_idx"]],
+            "test_x": np.asarray(data.test_x[idx["test_idx"]]), "test_y": np.asarray(data.test_y)[idx["test_idx"]]}
+    return model, device, sets
 
 
 def segments(a):
     import numpy as np
 
+    from ...data.subsets import write_indices
     from ...io import write_arrays
     from . import study
-    _, _, ref_x, test_x = _inputs(a, need_model=False)
-    ref_seg = study.segment(ref_x, a.settings["segmentation"])
-    test_seg = study.segment(test_x, a.settings["segmentation"])
-    write_arrays(a.out, {"ref_seg": ref_seg, "test_seg": test_seg})
-    counts = [int(s.max()) + 1 for s in test_seg]
+    s = a.settings
+    _, _, sets = _inputs(a, need_model=False)
+    ref_seg = study.segment(sets["ref_x"], s["segmentation"])
+    test_seg = study.segment(sets["test_x"], s["segmentation"])
+    write_arrays(a.out, {"ref_seg": ref_seg, "test_seg": test_seg,
+                         **{k: sets[k] for k in ("ref_idx", "test_idx", "stab_pos")}})
+    seed = s.get("seed", 0)
+    from ...data.store import load_prepared
+    data = load_prepared(a.data)
+    write_indices(a.reference_indices, sets["ref_idx"], labels=data.train_y, split="train", role="reference set",
+                  seed=seed)
+    write_indices(a.test_indices, sets["test_idx"], labels=data.test_y, split="test", role="explained images",
+                  seed=seed)
+    write_indices(a.stability_indices, sets["test_idx"][sets["stab_pos"]], labels=data.test_y, split="test",
+                  role="stability images (a stratified subset of the explained images)", seed=seed + 1)
+    counts = [int(x.max()) + 1 for x in test_seg]
     print(f"superpixels per test image: mean {np.mean(counts):.1f}, min {min(counts)}, max {max(counts)}")
+    print(f"{len(np.unique(sets['test_y']))} classes among {len(sets['test_y'])} explained images, "
+          f"{len(np.unique(sets['ref_y']))} among {len(sets['ref_y'])} reference images")
 
 
 def clusters(a):
     from ...io import write_arrays
     from . import study
-    model, device, ref_x, test_x = _inputs(a)
+    model, device, sets = _inputs(a)
     seg, s = npz(a.segments), a.settings
-    out = study.cluster_superpixels(model, ref_x, seg["ref_seg"], test_x, seg["test_seg"], k=s["clusters"],
-                                    seed=s.get("seed", 0), device=device)
-    out.update(study.cluster_examples(ref_x, seg["ref_seg"], out["ref_ids"]))
+    out = study.cluster_superpixels(model, sets["ref_x"], seg["ref_seg"], sets["test_x"], seg["test_seg"],
+                                    k=s["clusters"], seed=s.get("seed", 0), device=device)
+    out.update(study.cluster_examples(sets["ref_x"], seg["ref_seg"], out["ref_ids"], test_x=sets["test_x"],
+                                      test_seg=seg["test_seg"], test_ids=out["test_ids"]))
     write_arrays(a.out, out)
     print(f"{len(out['ref_ids'])} reference superpixels in {s['clusters']} clusters")
 
@@ -47,23 +73,25 @@ def clusters(a):
 def priors(a):
     from ...io import write_arrays
     from . import study
-    model, device, ref_x, _ = _inputs(a)
+    model, device, sets = _inputs(a)
     s, seg, cl = a.settings, npz(a.segments), npz(a.clusters)
-    write_arrays(a.out, study.build_priors(model, ref_x, seg["ref_seg"], cl["ref_ids"], k=s["clusters"],
+    write_arrays(a.out, study.build_priors(model, sets["ref_x"], seg["ref_seg"], cl["ref_ids"], k=s["clusters"],
                                            n_samples=s["prior_samples"], priors=s["priors"], settings=s,
-                                           seed=s.get("seed", 0), device=device, chunk=s.get("image_chunk", 16)))
+                                           seed=s.get("seed", 0), device=device, chunk=s.get("image_chunk", 16),
+                                           labels=sets["ref_y"], index=sets["ref_idx"]))
 
 
 def explain(a):
     from ...io import write_arrays, write_dataframe
     from . import study
-    model, device, _, test_x = _inputs(a)
+    model, device, sets = _inputs(a)
     s, seg, cl, pr = a.settings, npz(a.segments), npz(a.clusters), npz(a.priors)
     samples = s.get("run_samples", s["samples"])
-    print(f"G-LIME: {len(test_x)} images x n in {samples} LIME samples")
-    scores, details = study.explainer_scores(model, test_x, seg["test_seg"], cl["test_ids"], pr, samples=samples,
-                                             settings=s, seed=s.get("seed", 0), device=device,
-                                             chunk=s.get("image_chunk", 16))
+    print(f"G-LIME: {len(sets['test_x'])} images x n in {samples} LIME samples")
+    scores, details = study.explainer_scores(model, sets["test_x"], seg["test_seg"], cl["test_ids"], pr,
+                                             samples=samples, settings=s, seed=s.get("seed", 0), device=device,
+                                             chunk=s.get("image_chunk", 16), labels=sets["test_y"],
+                                             index=sets["test_idx"])
     write_arrays(a.details, details)
     write_dataframe(scores, a.out)
     print(scores.groupby(["estimator", "n"])[["deletion", "insertion", "r2"]].mean().to_string())
@@ -72,12 +100,13 @@ def explain(a):
 def stability(a):
     from ...io import write_arrays, write_dataframe
     from . import study
-    model, device, _, test_x = _inputs(a)
+    model, device, sets = _inputs(a)
     s, seg, cl, pr = a.settings, npz(a.segments), npz(a.clusters), npz(a.priors)
-    k = s["stability_images"]
-    stab, details = study.stability_scores(model, test_x[:k], seg["test_seg"][:k], study.per_image_prefix(
-        cl["test_ids"], seg["test_seg"], k), pr, samples=s["stability_samples"], repeats=s["stability_repeats"],
-        settings=s, seed=s.get("seed", 0), device=device, chunk=s.get("image_chunk", 16))
+    pos = sets["stab_pos"]
+    stab, details = study.stability_scores(model, sets["test_x"][pos], seg["test_seg"][pos], study.per_image_select(
+        cl["test_ids"], seg["test_seg"], pos), pr, samples=s["stability_samples"], repeats=s["stability_repeats"],
+        settings=s, seed=s.get("seed", 0), device=device, chunk=s.get("image_chunk", 16),
+        labels=sets["test_y"][pos], index=sets["test_idx"][pos])
     write_arrays(a.details, details)
     write_dataframe(stab, a.out)
     print(stab.groupby(["estimator", "n"])["stability"].mean().to_string())
@@ -86,20 +115,20 @@ def stability(a):
 def baselines(a):
     from ...io import write_dataframe
     from . import study
-    model, device, _, test_x = _inputs(a)
+    model, device, sets = _inputs(a)
     s, seg = a.settings, npz(a.segments)
-    df = study.baseline_scores(model, test_x, seg["test_seg"], methods=s["baselines"],
+    df = study.baseline_scores(model, sets["test_x"], seg["test_seg"], methods=s["baselines"],
                                repeats=s.get("baseline_repeats", 3), settings=s, seed=s.get("seed", 0),
-                               device=device, chunk=s.get("image_chunk", 16))
+                               device=device, chunk=s.get("image_chunk", 16), labels=sets["test_y"])
     write_dataframe(df, a.out)
-    print(df.groupby("estimator")[["deletion", "insertion", "abpc"]].mean().to_string())
+    print(df.groupby(["estimator", "protocol"])[["deletion", "insertion", "abpc"]].mean().to_string())
 
 
 def register(sub) -> None:
     group = subcommands(sub, "glime", "G-LIME's study: superpixels, clusters, priors, explainers, stability, "
                         "baselines")
     for name, func, needs, outs in (
-            ("segments", segments, [], []),
+            ("segments", segments, [], ["reference_indices", "test_indices", "stability_indices"]),
             ("clusters", clusters, ["model", "segments"], []),
             ("priors", priors, ["model", "segments", "clusters"], []),
             ("explain", explain, ["model", "segments", "clusters", "priors"], ["details"]),

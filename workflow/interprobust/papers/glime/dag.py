@@ -58,8 +58,10 @@ class GlimePlan(Section):
         main = self.setting(name)[1]
         p = {k: v for k, v in self.s.items() if k not in SECTION_ONLY}
         n6 = self.s["table6_samples"]
-        p["run_samples"] = sorted(set(self.s["samples"]) | {n6}) if main else [n6]
-        p["ablation_samples"] = n6
+        ablation = [int(n) for n in self.s.get("lam2_ablation_samples") or [n6]]
+        p["run_samples"] = sorted(set(self.s["samples"]) | {n6} | set(ablation)) if main else [n6]
+        p["ablation_samples"] = ablation if main else []
+        p["detail_samples"] = n6
         if not main:
             p["repeats"] = 1
         return quoted_json(p)

@@ -10,14 +10,21 @@ from ...render import Figure
 
 
 def glime_clusters(d: dict):
-    """G-LIME Fig. 3: sample superpixels (rows: the three most populous clusters)."""
-    ex = d["examples"]
-    fig, axes = plt.subplots(ex.shape[0], ex.shape[1], figsize=(1.3 * ex.shape[1], 1.4 * ex.shape[0]), squeeze=False)
-    for r in range(ex.shape[0]):
-        for c in range(ex.shape[1]):
-            ax = axes[r][c]
-            ax.imshow(ex[r, c].squeeze(), cmap="gray" if ex.shape[-1] == 1 else None)
-            ax.set(xticks=[], yticks=[])
+    """G-LIME Fig. 3: sample superpixels of the three most populous clusters (rows); the reference set's
+    superpixels (left half: ImageNet in the paper) beside the explained images' (right half: CUB)."""
+    halves = [("reference", d["examples"])] + ([("explained", d["test_examples"])] if "test_examples" in d else [])
+    rows_, per = halves[0][1].shape[:2]
+    cols = per * len(halves)
+    fig, axes = plt.subplots(rows_, cols, figsize=(1.3 * cols, 1.4 * rows_), squeeze=False)
+    for h, (title, ex) in enumerate(halves):
+        for r in range(rows_):
+            for c in range(per):
+                ax = axes[r][h * per + c]
+                ax.imshow(ex[r, c].squeeze(), cmap="gray" if ex.shape[-1] == 1 else None)
+                ax.set(xticks=[], yticks=[])
+                if r == 0 and c == 0:
+                    ax.set_title(f"{title} images", fontsize=8, loc="left")
+    for r in range(rows_):
         axes[r][0].set_ylabel(f"cluster {int(d['example_clusters'][r])}", fontsize=8)
     return fig
 
@@ -40,15 +47,17 @@ def glime_paths(d: dict, names: list[str]):
 
 
 def glime_fidelity(scores: pd.DataFrame, lam2: float):
-    """G-LIME Fig. 5: mean local fidelity (weighted R^2) vs the number of samples n, per estimator."""
+    """G-LIME Fig. 5: mean local fidelity (weighted R^2 and weighted MSE) vs the number of samples n."""
     s = scores[(scores["repeat"] == 0) & ((scores["lam2"] - lam2).abs() < 1e-9) & (scores["n"] > 0)]
-    mean = s.groupby(["estimator", "n"], sort=False)["r2"].mean().reset_index()
-    fig, ax = plt.subplots(figsize=(5, 3.6))
-    for i, (name, g) in enumerate(mean.groupby("estimator", sort=False)):
-        ax.plot(g["n"], g["r2"], marker="o", ms=3, color=f"C{i % 10}", ls="--" if "Path" in name else "-", label=name)
-    ax.set(xlabel="LIME samples n", ylabel="weighted R² (local fidelity)", xscale="log")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=6, ncol=2)
+    mean = s.groupby(["estimator", "n"], sort=False)[["r2", "mse"]].mean().reset_index()
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
+    for ax, metric, label in zip(axes, ("r2", "mse"), ("weighted R²", "weighted MSE")):
+        for i, (name, g) in enumerate(mean.groupby("estimator", sort=False)):
+            ax.plot(g["n"], g[metric], marker="o", ms=3, color=f"C{i % 10}", ls="--" if "Path" in name else "-",
+                    label=name)
+        ax.set(xlabel="LIME samples n", ylabel=f"{label} (local fidelity)", xscale="log")
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=6, ncol=2)
     return fig, mean
 
 
@@ -88,19 +97,23 @@ def glime_stability_example(d: dict, names: list[str]):
     return fig, pd.DataFrame(rows)
 
 
-def glime_lam2(scores: pd.DataFrame, n: int):
-    """G-LIME Fig. 9: mean deletion and insertion vs l2 for the estimators with a prior, at n samples."""
-    s = scores[(scores["n"] == n) & (scores["repeat"] == 0) & scores["estimator"].str.startswith("G-LIME")]
-    mean = s.groupby(["estimator", "lam2"], sort=False)[["deletion", "insertion"]].mean().reset_index()
-    mean = mean.sort_values(["estimator", "lam2"], kind="stable")
-    fig, axes = plt.subplots(1, 2, figsize=(8, 3.4))
-    for ax, metric in zip(axes, ("deletion", "insertion")):
-        for i, (name, g) in enumerate(mean.groupby("estimator", sort=False)):
-            ax.plot(g["lam2"], g[metric], marker="o", ms=3, color=f"C{i % 10}", ls="--" if "Path" in name else "-",
-                    label=name)
-        ax.set(xlabel="l2", ylabel=f"{metric} AUC", title=f"{metric} (n = {n})")
-        ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=6, ncol=2)
+def glime_lam2(scores: pd.DataFrame, ns: list[int]):
+    """G-LIME Fig. 9: mean deletion and insertion vs l2 (LIME: its Ridge alpha; G-LIME-x: the pull to the
+    prior) for LIME and the Ridge G-LIME-x, one column per n of ``ns`` (the paper: 100 and 1000)."""
+    ridge = scores["estimator"].eq("LIME") | (scores["estimator"].str.startswith("G-LIME") &
+                                              ~scores["estimator"].str.endswith("Path"))
+    s = scores[scores["n"].isin(ns) & (scores["repeat"] == 0) & ridge]
+    mean = s.groupby(["n", "estimator", "lam2"], sort=False)[["deletion", "insertion"]].mean().reset_index()
+    mean = mean.sort_values(["n", "estimator", "lam2"], kind="stable")
+    fig, axes = plt.subplots(2, len(ns), figsize=(4 * len(ns), 6.4), squeeze=False)
+    for c, n in enumerate(ns):
+        for r, metric in enumerate(("deletion", "insertion")):
+            ax = axes[r][c]
+            for i, (name, g) in enumerate(mean[mean["n"] == n].groupby("estimator", sort=False)):
+                ax.plot(g["lam2"], g[metric], marker="o", ms=3, color=f"C{i % 10}", label=name)
+            ax.set(xlabel="l2", ylabel=f"{metric} AUC", title=f"{metric} (n = {n})")
+            ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=6, ncol=2)
     return fig, mean
 
 
@@ -130,5 +143,5 @@ def stability_figure(inputs):
     return Figure(*glime_stability_example(npz(inputs["stability"][0]), ["LIME", "G-LIME-N"]))
 
 
-def lam2_figure(inputs, *, n):
-    return Figure(*glime_lam2(pd.read_csv(inputs["scores"][0]), n))
+def lam2_figure(inputs, *, ns):
+    return Figure(*glime_lam2(pd.read_csv(inputs["scores"][0]), list(ns)))

@@ -41,13 +41,17 @@ def glime_methods(scores: pd.DataFrame, baselines: pd.DataFrame, n: int, lam2: f
     """G-LIME Table 5: deletion, insertion and ABPC, mean over images per repeat, then mean and standard
     deviation over the repeats; the gradient baselines beside LIME and G-LIME-x at ``n`` samples."""
     lime = scores[(scores["n"] == n) & ((scores["lam2"] - lam2).abs() < 1e-9)]
+    if "protocol" in baselines.columns:   # the paper's pixel-level protocol keeps the method's name
+        baselines = baselines.assign(estimator=baselines.estimator.where(
+            baselines.protocol == "pixel", baselines.estimator + " (superpixel mean)"))
     both = pd.concat([baselines, lime[lime.estimator.isin(["LIME"] + [e for e in lime.estimator.unique()
                                                                      if e.startswith("G-LIME") and "Path" not in e])]])
     per_rep = both.groupby(["estimator", "repeat"])[["deletion", "insertion", "abpc"]].mean()
     agg = per_rep.groupby("estimator").agg(["mean", "std"])
     agg.columns = [f"{m}" if s == "mean" else f"{m}_std" for m, s in agg.columns]
     agg["repeats"] = per_rep.groupby("estimator").size()
-    order = ["gradcam", "integrated_gradients", "smoothgrad", "LIME", "G-LIME-N", "G-LIME-AVG"]
+    order = ["gradcam", "integrated_gradients", "smoothgrad", "LIME", "G-LIME-N", "G-LIME-AVG",
+             "gradcam (superpixel mean)", "integrated_gradients (superpixel mean)", "smoothgrad (superpixel mean)"]
     return _order(agg.reset_index(), order)
 
 
@@ -85,8 +89,24 @@ def methods_table(inputs, *, n, lam2):
                  digits=4)
 
 
-def priors_table(inputs, *, n, lam2):
-    return Table(glime_fidelity(pd.read_csv(inputs["scores"][0]), n, lam2), digits=4)
+def pull_factors(scores: pd.DataFrame, lam2: float) -> pd.DataFrame:
+    """Mean pull factor lam2 / (lam2 + mean diag(Xw'Xw)) per number of samples n (LIME's rows at lam2:
+    every estimator of one image and n shares the samples, hence the factor)."""
+    if "pull" not in scores.columns:
+        return pd.DataFrame(columns=["n", "pull"])
+    s = scores[(scores.estimator == "LIME") & (scores["repeat"] == 0) & ((scores["lam2"] - lam2).abs() < 1e-9)]
+    return s.groupby("n", as_index=False)["pull"].mean()
+
+
+def priors_table(inputs, *, n, lam2, standardize=True):
+    from ...io import dataframe_to_markdown
+    scores = pd.read_csv(inputs["scores"][0])
+    df = glime_fidelity(scores, n, lam2)
+    pulls = pull_factors(scores, lam2)
+    note = ("Notes. Pull factor l2 / (l2 + mean diag(Xw'Xw)) of Eq. 7 towards the prior (mean over images), "
+            f"per number of samples, l2 = {lam2:g}, columns of X and y {'scaled to unit norm (the authors recipe)' if standardize else 'not scaled'}: "
+            + ", ".join(f"n = {int(r.n)}: {r.pull:.3f}" for r in pulls.itertuples()) + ".")
+    return Table(df, digits=4, markdown=dataframe_to_markdown(df, digits=4) + "\n\n" + note + "\n")
 
 
 def networks_table(inputs, *, labels, n, lam2):
