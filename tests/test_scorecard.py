@@ -97,3 +97,25 @@ def test_the_shipped_paper_values_cover_the_four_papers():
     assert set(values) == {"LIMEREF", "GLIME", "AGA", "SEP"}
     cells = S.paper_cells(values)
     assert len(cells) > 500 and {c["paper"] for c in cells} == set(values)
+
+
+def test_glime_mse_and_stability_cells_are_marked_scale_not_comparable(tmp_path):
+    """G-LIME's MSE (above the 0.25 maximum of [0, 1] outputs) and stability values (a 61x drop from
+    n = 100 to 1000) are on scales we cannot recover: marked, whatever our value; other cells compared."""
+    values = {"GLIME": {"table4_stability": {"LIME": {"100": 0.7404}},
+                        "table6_priors": {"LIME": {"r2": 0.3845, "mse": 0.2409}},
+                        "table7_networks": {"AlexNet": {"LIME": {"r2": 0.3308, "mse": 0.3273}}}}}
+    t4 = _write(tmp_path, "glime/table4_g.csv", [{"estimator": "LIME", "n=100": 0.7404}])   # even equal
+    t6 = _write(tmp_path, "glime/table6_g.csv", [dict(estimator="LIME", r2=0.39, mse=0.2409)])
+    t7 = _write(tmp_path, "glime/table7_g.csv", [dict(model="AlexNet", estimator="LIME", r2=0.9, mse=0.01)])
+    inst = {"name": "g", "stands_for": "cub200_resnet101"}
+    manifest = {"artifacts": {f"glime/table{n}": [{**inst, "files": {"csv": f}}] for n, f in ((4, t4), (6, t6), (7, t7))}}
+    card = S.scorecard(values, manifest).set_index(["table", "key"])
+    assert card.loc[("table4_stability", "LIME/100"), "verdict"] == "scale not comparable"
+    assert card.loc[("table6_priors", "LIME/mse"), "verdict"] == "scale not comparable"
+    assert card.loc[("table7_networks", "AlexNet/LIME/mse"), "verdict"] == "scale not comparable"
+    assert card.loc[("table6_priors", "LIME/r2"), "verdict"] == "within tolerance"          # compared by value
+    assert card.loc[("table7_networks", "AlexNet/LIME/r2"), "verdict"] == "differs"
+    assert card.loc[("table6_priors", "LIME/mse"), "ours"] == 0.2409                         # still shown
+    empty = S.scorecard(values, {"artifacts": {}})
+    assert set(empty.verdict) == {"not run"}                                                 # nothing produced

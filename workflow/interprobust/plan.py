@@ -184,7 +184,7 @@ class Plan:
 
     def setting_names(self) -> list[str]:
         """Every value the rules' {name} wildcard may take: G-LIME and AGA settings, AGA grid entries."""
-        return sorted({s["name"] for s in self.glime.mains() + self.glime.networks() + self.aga.settings()}
+        return sorted({s["name"] for s in self.glime.all_settings() + self.aga.settings()}
                       | {g["name"] for g in self.aga.grid()})
 
     # ------------------------------------------------------------------------------------ checks

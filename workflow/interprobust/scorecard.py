@@ -67,6 +67,16 @@ def our_value(cell: dict, results: Results) -> tuple[float | None, str]:
         return None, ""
 
 
+def not_comparable(cell: dict) -> str | None:
+    """The paper module's reason (``comparable(table, key)`` in ``papers/<p>/scorecard.py``, where
+    defined) why a cell's value is on a scale ours cannot match; None: compare it."""
+    import importlib
+    module = {"LIMEREF": "limeref", "GLIME": "glime", "AGA": "aga", "SEP": "sep"}.get(cell["paper"])
+    check = getattr(importlib.import_module(f".papers.{module}.scorecard", __package__), "comparable", None) \
+        if module else None
+    return check(cell["table"], cell["key"]) if check else None
+
+
 def tolerance(cell: dict) -> tuple[str, float]:
     """("points", 3) for accuracies, ("relative", 0.1) for every other number."""
     last = cell["key"][-1] if cell["key"] else ""
@@ -86,7 +96,8 @@ def verdict(paper: float, ours: float | None, kind: str, tol: float) -> str:
 
 def scorecard(values: dict, manifest: dict) -> pd.DataFrame:
     """One row per paper number: paper, table, key, paper value, ours, difference, tolerance, scale,
-    verdict ("within tolerance", "differs", "not run") and the file our value comes from. ``manifest``
+    verdict ("within tolerance", "differs", "not run", or a paper module's reason such as "scale not
+    comparable": such cells are judged by order in the claims) and the file our value comes from. ``manifest``
     is the registry's (``registry.manifest``): which artifact instances this run built, and their files."""
     rows = []
     results = Results(manifest)
@@ -94,11 +105,15 @@ def scorecard(values: dict, manifest: dict) -> pd.DataFrame:
     for cell in paper_cells(values):
         ours, source = our_value(cell, results)
         kind, tol = tolerance(cell)
+        judged = verdict(cell["paper_value"], ours, kind, tol)
+        reason = not_comparable(cell)
+        if reason and judged != "not run":
+            judged = reason                     # judged by order in the claims, not by value
         rows.append(dict(paper=cell["paper"], table=cell["table"], key="/".join(cell["key"]),
                          paper_value=cell["paper_value"], ours=ours,
                          difference=None if ours is None else ours - cell["paper_value"],
                          tolerance=f"±{tol:g} points" if kind == "points" else f"±{tol:.0%}",
-                         scale=scale if ours is not None else "", verdict=verdict(cell["paper_value"], ours, kind, tol),
+                         scale=scale if ours is not None else "", verdict=judged,
                          source=source if ours is not None else ""))
     return pd.DataFrame(rows)
 

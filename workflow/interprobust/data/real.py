@@ -461,6 +461,126 @@ def prepare_imagenet100(raw_dir: Path | None, out_dir: Path, *, imagenet_dir: st
                   "class_order": "sorted wnid"}, move_memmaps=True)
 
 
+# ------------------------------------------------------------------------------ Oxford Flowers-102
+def _mat_vector(path: Path, key: str) -> np.ndarray:
+    """A 1-D integer vector stored under ``key`` in a MATLAB file (a DataError naming the file if absent)."""
+    from scipy.io import loadmat
+    try:
+        mat = loadmat(path)
+    except (ValueError, OSError, TypeError) as e:
+        raise DataError(f"cannot read {path} as a MATLAB file ({e}); download it again") from None
+    if key not in mat:
+        raise DataError(f"{path} has no variable {key!r} (has {sorted(k for k in mat if not k.startswith('__'))}); "
+                        f"is it the right file? Download it again")
+    return np.asarray(mat[key]).reshape(-1).astype(np.int64)
+
+
+def prepare_flowers102(raw_dir: Path | None, out_dir: Path, *, resize: int = 256, crop: int = 224,
+                       workers: int | None = None) -> dict:
+    """Oxford Flowers-102 from ``102flowers.tgz`` (``jpg/image_%05d.jpg``), ``imagelabels.mat`` (``labels``,
+    1..102) and ``setid.mat`` (``trnid`` / ``valid`` / ``tstid``, 1-based image ids), torchvision's files.
+
+    Training set = the official train and val splits (2,040 images, 20 per class; G-LIME does not say
+    which split it fine-tunes on), test set = ``tstid`` (6,149). Images in id order; each RGB, shorter
+    side resized to ``resize`` (bilinear), centre crop ``crop`` x ``crop``. Classes are the 102 label
+    numbers (the files carry no names).
+    """
+    out_dir = Path(out_dir)
+    loader = _resize_crop_loader(resize, crop)
+    archive = _archive(raw_dir, "102flowers.tgz", "flowers102")
+    labels = _mat_vector(_archive(raw_dir, "imagelabels.mat", "flowers102"), "labels")
+    setid = _archive(raw_dir, "setid.mat", "flowers102")
+    train_ids = np.sort(np.concatenate([_mat_vector(setid, "trnid"), _mat_vector(setid, "valid")]))
+    test_ids = np.sort(_mat_vector(setid, "tstid"))
+    with _scratch(out_dir) as scratch:
+        root = safe_extract(archive, scratch / "extracted")
+        for ids in (train_ids, test_ids):
+            if ids.min() < 1 or ids.max() > len(labels):
+                raise DataError(f"setid.mat names image ids outside 1..{len(labels)} (imagelabels.mat): "
+                                f"the two files do not belong together; download them again")
+        paths = lambda ids: [root / "jpg" / f"image_{i:05d}.jpg" for i in ids]   # noqa: E731
+        _require(root, [str(p.relative_to(root)) for p in paths(np.concatenate([train_ids, test_ids]))],
+                 archive.name)
+        train_x = _decode_split(scratch, "train_x", paths(train_ids), crop, loader, workers, "Flowers-102 train")
+        test_x = _decode_split(scratch, "test_x", paths(test_ids), crop, loader, workers, "Flowers-102 test")
+        return store.write_prepared(
+            out_dir, name="flowers102", classes=[str(c) for c in range(1, 103)],
+            source=_source([archive, Path(raw_dir) / "imagelabels.mat", setid]),
+            train_x=train_x, train_y=labels[train_ids - 1] - 1, test_x=test_x, test_y=labels[test_ids - 1] - 1,
+            info={"resize": resize, "crop": crop, "interpolation": "bilinear", "train_split": "trnid + valid",
+                  "test_split": "tstid"}, move_memmaps=True)
+
+
+# ------------------------------------------------------------------------------------ Stanford Cars
+STANFORD_CARS_LAYOUT = ("devkit/cars_meta.mat", "devkit/cars_train_annos.mat", "cars_train",
+                        "cars_test", "cars_test_annos_withlabels.mat")
+
+
+def _cars_root(folder: str | os.PathLike | None) -> Path:
+    """The user's Stanford Cars folder in torchvision's ``StanfordCars`` layout, or a DataError saying
+    where to put what."""
+    layout = ", ".join(STANFORD_CARS_LAYOUT)
+    fix = (f"Stanford Cars is not downloadable (its original URL is dead): put the dataset in a folder "
+           f"holding {layout} (torchvision's StanfordCars layout; a parent holding stanford_cars/ works too) "
+           f"and set the config key data.stanfordcars.folder to it")
+    if not folder:
+        raise DataError(f"stanfordcars is built from your own copy, and data.stanfordcars.folder is not set. {fix}")
+    root = Path(os.path.expandvars(os.path.expanduser(str(folder))))
+    if (root / "stanford_cars").is_dir() and not (root / "devkit").exists():
+        root = root / "stanford_cars"
+    if not root.is_dir():
+        raise DataError(f"data.stanfordcars.folder = {str(folder)!r} is not a folder. {fix}")
+    missing = [n for n in STANFORD_CARS_LAYOUT if not (root / n).exists()]
+    if missing:
+        raise DataError(f"data.stanfordcars.folder = {str(folder)!r} lacks {', '.join(missing)}. {fix}")
+    return root
+
+
+def _cars_annotations(path: Path) -> tuple[list[str], list[int]]:
+    """(file names, 0-based classes) of a Stanford Cars annotation file (``annotations``: fname, class)."""
+    from scipy.io import loadmat
+    try:
+        ann = loadmat(path, squeeze_me=True)["annotations"]
+    except (KeyError, ValueError, OSError, TypeError) as e:
+        raise DataError(f"cannot read the annotations of {path} ({e}); is it the devkit's file?") from None
+    ann = np.atleast_1d(ann)
+    try:
+        return [str(a["fname"]) for a in ann], [int(a["class"]) - 1 for a in ann]
+    except (ValueError, IndexError, KeyError) as e:
+        raise DataError(f"{path}: annotations without fname / class fields ({e}); is it the devkit's file "
+                        f"(the test annotations must be cars_test_annos_withlabels.mat)?") from None
+
+
+def prepare_stanfordcars(raw_dir: Path | None, out_dir: Path, *, folder: str | os.PathLike | None = None,
+                         resize: int = 256, crop: int = 224, workers: int | None = None) -> dict:
+    """Stanford Cars (196 classes, 8,144 train / 8,041 test) from the user's folder (``raw_dir`` unused):
+    ``devkit/cars_meta.mat`` (``class_names``), ``devkit/cars_train_annos.mat``, ``cars_train/``,
+    ``cars_test/`` and ``cars_test_annos_withlabels.mat`` (torchvision's ``StanfordCars`` layout).
+    Images in annotation order; each RGB, shorter side resized to ``resize`` (bilinear), centre crop
+    ``crop`` x ``crop`` (the whole image, not the car's bounding box).
+    """
+    from scipy.io import loadmat
+    out_dir = Path(out_dir)
+    root = _cars_root(folder)
+    loader = _resize_crop_loader(resize, crop)
+    names = [str(n) for n in np.atleast_1d(loadmat(root / "devkit/cars_meta.mat", squeeze_me=True)["class_names"])]
+    splits = {}
+    for split, annos in (("train", root / "devkit/cars_train_annos.mat"), ("test", root / "cars_test_annos_withlabels.mat")):
+        files, ys = _cars_annotations(annos)
+        if ys and (min(ys) < 0 or max(ys) >= len(names)):
+            raise DataError(f"{annos}: classes outside 1..{len(names)} (devkit/cars_meta.mat)")
+        _require(root / f"cars_{split}", files, f"data.stanfordcars.folder ({root})")
+        splits[split] = ([root / f"cars_{split}" / f for f in files], np.array(ys, dtype=np.int64))
+    with _scratch(out_dir) as scratch:
+        train_x = _decode_split(scratch, "train_x", splits["train"][0], crop, loader, workers, "Stanford Cars train")
+        test_x = _decode_split(scratch, "test_x", splits["test"][0], crop, loader, workers, "Stanford Cars test")
+        return store.write_prepared(
+            out_dir, name="stanfordcars", classes=names, train_x=train_x, train_y=splits["train"][1],
+            test_x=test_x, test_y=splits["test"][1], source={"files": {}, "folder": str(root)},
+            info={"resize": resize, "crop": crop, "interpolation": "bilinear", "layout": "torchvision StanfordCars"},
+            move_memmaps=True)
+
+
 PREPARERS: dict[str, Callable[..., dict]] = {
     "mnist": prepare_mnist,
     "fmnist": prepare_fmnist,
@@ -470,4 +590,6 @@ PREPARERS: dict[str, Callable[..., dict]] = {
     "tinyimagenet": prepare_tinyimagenet,
     "cub200": prepare_cub200,
     "imagenet100": prepare_imagenet100,
+    "flowers102": prepare_flowers102,
+    "stanfordcars": prepare_stanfordcars,
 }

@@ -131,6 +131,22 @@ _add(DatasetSpec(
     "ImageNet-100 (CMC's 100 classes) built from the user's ImageNet-1k folder, 224x224 RGB", 224, 3, 100,
     user_provided=True, n_train=126689, n_test=5000, approx_size="~19 GB prepared at 224x224 (from a local ImageNet-1k)"))
 
+# G-LIME Table 8: Oxford Flowers-102 (downloadable: torchvision's Flowers102 URLs and MD5s) and Stanford
+# Cars (its original URL is dead and torchvision's StanfordCars refuses to download: a user folder)
+_FLOWERS = ("https://www.robots.ox.ac.uk/~vgg/data/flowers/102/", "https://thor.robots.ox.ac.uk/datasets/flowers-102/")
+_add(DatasetSpec(
+    "flowers102", "real", "Oxford Flowers-102, resized to 224x224 RGB, 2040 (train + val) / 6149 (test)",
+    224, 3, 102,
+    files=tuple(RemoteFile(tuple(m + name for m in _FLOWERS), name, md5=md5) for name, md5 in (
+        ("102flowers.tgz", "52808999861908f626f3c1f4e79d11fa"),
+        ("imagelabels.mat", "e0620be6f572b9609742df49c70aed4d"),
+        ("setid.mat", "a5357ecc9cb78c4bef273ce3793fc85c"))),
+    n_train=2040, n_test=6149, approx_size="~330 MB download, 1.2 GB prepared"))
+_add(DatasetSpec(
+    "stanfordcars", "real",
+    "Stanford Cars (196 classes) from the user's folder (data.stanfordcars.folder), 224x224 RGB, 8144/8041",
+    224, 3, 196, user_provided=True, n_train=8144, n_test=8041, approx_size="~2.4 GB prepared at 224x224"))
+
 # ------------------------------------------------------------------------------------------ embedded
 _add(DatasetSpec(
     "digits", "embedded", "scikit-learn's handwritten digits upsampled to 28x28 grey (MNIST stand-in)",

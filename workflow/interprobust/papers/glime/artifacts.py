@@ -15,6 +15,18 @@ def _with_networks(plan):
     return plan.glime.main_instances() if plan.glime.networks() else []
 
 
+def _with_datasets(plan):
+    return plan.glime.main_instances() if plan.glime.datasets() else []
+
+
+def _datasets(plan, w):
+    return {"scores": [plan.glime.file(x["name"], "scores.csv") for x in plan.glime.datasets()]}
+
+
+def _dataset_labels(plan, w):
+    return {"labels": [x.get("stands_for", x["name"]) for x in plan.glime.datasets()], **_n6(plan, w), **_lam2(plan, w)}
+
+
 def _files(**names):
     """Named inputs from the setting's own folder, e.g. scores="scores.csv"."""
     return lambda plan, w: {k: [plan.glime.file(w["name"], f)] for k, f in names.items()}
@@ -60,6 +72,8 @@ ARTIFACTS = [
     _table("6", "local fidelity and AUCs per prior", "priors_table", _files(scores="scores.csv"),
            lambda plan, w: {**_n6(plan, w), **_lam2(plan, w), "standardize": plan.glime.s.get("standardize", True)}),
     _table("7", "local fidelity and AUCs per network", "networks_table", _networks, _network_labels, _with_networks),
+    _table("8", "local fidelity and AUCs on other image datasets", "datasets_table", _datasets, _dataset_labels,
+           _with_datasets),
     _figure("3", "sample superpixels of the largest clusters", "clusters_figure", _files(clusters="clusters.npz")),
     _figure("4", "solution paths of one image", "paths_figure", _files(details="details.npz")),
     _figure("5", "local fidelity against the number of samples", "fidelity_figure", _files(scores="scores.csv"),

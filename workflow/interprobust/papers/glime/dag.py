@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from ...layout import Section, model_file, prepared, quoted_json
 
-SECTION_ONLY = ("settings", "networks")
+SECTION_ONLY = ("settings", "networks", "datasets")
+SEGMENT_KEYS = ("segmentation", "seed", "reference_images", "test_images", "stability_images")
 
 
 class GlimePlan(Section):
@@ -14,19 +15,26 @@ class GlimePlan(Section):
     def networks(self) -> list[dict]:
         return self.items("networks")
 
+    def datasets(self) -> list[dict]:
+        """Table 8's other datasets (each its own model, superpixels, clusters and priors)."""
+        return self.items("datasets")
+
+    def all_settings(self) -> list[dict]:
+        return self.mains() + self.networks() + self.datasets()
+
     def setting(self, name: str) -> tuple[dict, bool]:
         """A setting (main or network) by name, with whether it is a main setting."""
         for s in self.mains():
             if s["name"] == name:
                 return s, True
-        for s in self.networks():
+        for s in self.networks() + self.datasets():
             if s["name"] == name:
                 return s, False
-        raise ValueError(f"no glime setting named {name!r}; settings: {[s['name'] for s in self.mains() + self.networks()]}")
+        raise ValueError(f"no glime setting named {name!r}; settings: {[s['name'] for s in self.all_settings()]}")
 
     def models(self) -> list[dict]:
         return [{k: s[k] for k in ("dataset", "arch", "recipe")} | {"seed": s.get("seed", 0)}
-                for s in self.mains() + self.networks()]
+                for s in self.all_settings()]
 
     def model(self, name: str) -> str:
         s = self.setting(name)[0]
@@ -51,10 +59,11 @@ class GlimePlan(Section):
         return " ".join(args + [f"--{k} {self.file(w.name, f)}" for k, f in outs.items()])
 
     def segment_settings(self) -> str:
-        return quoted_json({k: v for k, v in self.s.items() if k not in SECTION_ONLY})
+        """What the superpixels and the image subsets depend on (nothing else reruns them)."""
+        return quoted_json({k: self.s.get(k) for k in SEGMENT_KEYS})
 
     def settings(self, name: str) -> str:
-        """The glime section as the CLI's --settings; a network setting runs only at table6_samples."""
+        """The glime section as the CLI's --settings; a network or dataset setting runs only at table6_samples."""
         main = self.setting(name)[1]
         p = {k: v for k, v in self.s.items() if k not in SECTION_ONLY}
         n6 = self.s["table6_samples"]
