@@ -250,7 +250,7 @@ def test_the_other_sections_are_unchanged(both):
         skip = {"models", "settings", "networks", "grid", "tables", "pair_model", "attribution", "datasets"}
         if key == "glime":   # changed on purpose by issue #15 (docs/replication-notes.md, GLIME)
             skip |= {"prior_norm", "standardize", "explain_class", "homogeneity_labels", "lam2_ablation_samples",
-                     "stability_example_samples", "baseline_steps"}
+                     "stability_example_samples", "baseline_steps", "cluster_stem", "cluster_images"}
         assert {k: v for k, v in new[key].items() if k not in skip} == \
             {k: v for k, v in old[key].items() if k not in skip}, key
 

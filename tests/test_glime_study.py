@@ -196,3 +196,37 @@ def test_figures_show_both_halves_the_mse_panel_and_two_ablation_columns():
     assert {"r2", "mse"} <= set(mean.columns) and len(fig.axes) == 2
     fig, mean = figures.glime_lam2(pd.DataFrame(rows), [100, 1000])
     assert len(fig.axes) == 4 and set(mean.estimator) == {"LIME", "G-LIME-N"} and set(mean.n) == {100, 1000}
+
+
+def test_one_clustering_per_dataset_from_a_given_stem_and_fitting_set():
+    torch.manual_seed(1)
+    stem = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU()).eval()
+    seg = _segments()
+    ref, test, fit = _images(seed=1), _images(seed=2), _images(seed=3)
+    out = E.cluster_superpixels(None, ref, seg, test, seg, k=4, seed=0, stem=stem, fit_x=fit, fit_seg=seg)
+    feats = lambda x: G.superpixel_features(stem, torch.from_numpy(x).permute(0, 3, 1, 2).float() / 255,  # noqa: E731
+                                           torch.from_numpy(seg))
+    np.testing.assert_allclose(out["centres"], G.fit_clusters(feats(fit), k=4, seed=0))      # fitted on fit_x
+    np.testing.assert_array_equal(out["ref_ids"], G.assign_clusters(feats(ref), out["centres"]))
+    np.testing.assert_array_equal(out["test_ids"], G.assign_clusters(feats(test), out["centres"]))
+    own = E.cluster_superpixels(None, ref, seg, test, seg, k=4, seed=0, stem=stem)          # no fit set: the reference
+    np.testing.assert_array_equal(own["fit_ids"], own["ref_ids"])
+
+
+def test_settings_on_one_dataset_share_its_clustering():
+    from interprobust.config import DEFAULT_FILES, load, resolve
+    from interprobust.plan import Plan
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1]
+    for extra, stem in (([], "pretrained"), (["config/embedded.yaml"], "main")):
+        plan = Plan(resolve(load([str(root / f) for f in list(DEFAULT_FILES) + extra])))
+        g = plan.glime
+        main, nets = g.mains()[0], g.networks()
+        same = [s for s in nets if s["dataset"] == main["dataset"]]
+        assert same and {g.clusters(s["name"]) for s in same} == {g.clusters(main["name"])}
+        assert g.s["cluster_stem"] == stem
+        w = type("W", (), {"dataset": main["dataset"]})()
+        inputs = g.cluster_inputs(w)
+        assert ("model" in inputs) == (stem == "main")
+        if stem == "main":
+            assert inputs["model"] == g.model(main["name"])                                 # the main setting's stem

@@ -26,10 +26,34 @@ rule glime_segments:
         " --test_indices {output.test} --stability_indices {output.stability} > {log} 2>&1"
 
 
+rule glime_clusters:
+    input:
+        unpack(lambda w: P.glime.cluster_inputs(w)),
+    output:
+        "results/glime/clusters/{dataset}.npz",
+    log:
+        "results/logs/glime/clusters_{dataset}.log",
+    benchmark:
+        "results/benchmarks/glime/clusters_{dataset}.tsv"
+    params:
+        model=lambda w: P.glime.cluster_model_arg(w),
+        settings=P.glime.cluster_settings(),
+        device=P.config["device"],
+    threads: P.config["threads"]
+    resources:
+        gpu=res("evaluate", "gpu"),
+        mem_mb=res("evaluate", "mem_mb"),
+        runtime=res("evaluate", "runtime"),
+    conda:
+        "../../envs/pipeline.yaml"
+    shell:
+        "python -m interprobust glime clusters {params.model} --data {input.data} --segments {input.segments}"
+        " --settings {params.settings} --device {params.device} --threads {threads} --out {output} > {log} 2>&1"
+
+
 # step -> (the study's own intermediates it reads, its outputs: the first is --out). `shell:` is evaluated
 # when a job runs, after the loop: what varies per step goes through `params`, never a loop variable.
 GLIME_STEPS = {
-    "clusters": ((), {"out": "clusters.npz"}),
     "priors": (("clusters",), {"out": "priors.npz"}),
     "explain": (("clusters", "priors"), {"out": "scores.csv", "details": "details.npz"}),
     "stability": (("clusters", "priors"), {"out": "stability.csv", "details": "stability.npz"}),

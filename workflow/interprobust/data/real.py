@@ -461,6 +461,26 @@ def prepare_imagenet100(raw_dir: Path | None, out_dir: Path, *, imagenet_dir: st
                   "class_order": "sorted wnid"}, move_memmaps=True)
 
 
+# ---------------------------------------------------------------------- an ImageNet reference sample
+def imagenet_sample(imagenet_dir: str | os.PathLike | None, n: int | None, seed: int, *, split: str = "val",
+                    resize: int = 256, crop: int = 224, workers: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """A seeded, class-stratified sample of ``n`` ImageNet-1k images (every class folder of
+    ``imagenet_dir/split``; None: all) as uint8 (n, crop, crop, 3) and their class indices (sorted WNID
+    order). G-LIME clusters superpixels on ImageNet images (its Alg. 2)."""
+    from .subsets import stratified_indices
+    root = _imagenet_root(imagenet_dir)
+    folder = root / split
+    wnids = sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
+    if not wnids:
+        raise DataError(f"data.imagenet_dir = {str(root)!r} has no class folders under {split}/: point it at an "
+                        f"extracted ImageNet-1k folder with {split}/<wnid>/*.JPEG")
+    paths, ys = _imagenet_split(root, split, wnids)
+    pick = stratified_indices(np.array(ys), n, seed)
+    out = np.zeros((len(pick), crop, crop, 3), np.uint8)
+    _decode_into(out, [paths[i] for i in pick], _resize_crop_loader(resize, crop), workers, f"ImageNet {split} sample")
+    return out, np.asarray(ys, dtype=np.int64)[pick]
+
+
 # ------------------------------------------------------------------------------ Oxford Flowers-102
 def _mat_vector(path: Path, key: str) -> np.ndarray:
     """A 1-D integer vector stored under ``key`` in a MATLAB file (a DataError naming the file if absent)."""

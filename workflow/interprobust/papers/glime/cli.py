@@ -58,16 +58,49 @@ def segments(a):
 
 
 def clusters(a):
+    """Alg. 2 once per dataset, shared by every setting on it: K-Means on superpixel features of the
+    untouched ImageNet-pretrained ResNet-101 stem (``cluster_stem: pretrained``) or of the first setting's
+    model (``main``), fitted on an ImageNet sample when ``imagenet_dir`` is set, else on the
+    class-balanced training subset (the reference set)."""
+    import numpy as np
+
+    from ...data.real import imagenet_sample
     from ...io import write_arrays
+    from ...models.store import resolve_device
     from . import study
-    model, device, sets = _inputs(a)
-    seg, s = npz(a.segments), a.settings
+    s = a.settings
+    kind = s.get("cluster_stem", "pretrained")
+    if kind not in study.CLUSTER_STEMS:
+        raise SystemExit(f"unknown glime.cluster_stem {kind!r}; valid: {', '.join(study.CLUSTER_STEMS)}")
+    if a.model:
+        model, device, sets = _inputs(a)
+    else:
+        _, _, sets = _inputs(a, need_model=False)
+        model, device = None, resolve_device(a.device)
+    seg = npz(a.segments)
+    if kind == "pretrained":
+        stem, stem_name = study.pretrained_stem("resnet101", in_channels=sets["test_x"].shape[-1]), \
+            "the ImageNet-pretrained ResNet-101 stem (conv1-bn1-relu)"
+    else:
+        if model is None:
+            raise SystemExit("glime.cluster_stem: main needs --model (the first setting's model on this dataset)")
+        stem, stem_name = None, "the first stage of the first G-LIME setting's model on this dataset"
+    fit_x = fit_seg = None
+    reference = "a class-balanced training subset of the dataset (the priors' reference set)"
+    if s.get("imagenet_dir"):
+        fit_x, _ = imagenet_sample(s["imagenet_dir"], s.get("cluster_images") or s.get("reference_images"),
+                                   s.get("seed", 0), crop=sets["test_x"].shape[1])
+        fit_seg = study.segment(fit_x, s["segmentation"])
+        reference = f"{len(fit_x)} class-stratified ImageNet validation images"
     out = study.cluster_superpixels(model, sets["ref_x"], seg["ref_seg"], sets["test_x"], seg["test_seg"],
-                                    k=s["clusters"], seed=s.get("seed", 0), device=device)
-    out.update(study.cluster_examples(sets["ref_x"], seg["ref_seg"], out["ref_ids"], test_x=sets["test_x"],
-                                      test_seg=seg["test_seg"], test_ids=out["test_ids"]))
+                                    k=s["clusters"], seed=s.get("seed", 0), device=device, stem=stem,
+                                    fit_x=fit_x, fit_seg=fit_seg)
+    out.update(study.cluster_examples(sets["ref_x"] if fit_x is None else fit_x,
+                                      seg["ref_seg"] if fit_x is None else fit_seg, out["fit_ids"],
+                                      test_x=sets["test_x"], test_seg=seg["test_seg"], test_ids=out["test_ids"]))
+    out["stem"], out["cluster_reference"] = np.array(stem_name), np.array(reference)
     write_arrays(a.out, out)
-    print(f"{len(out['ref_ids'])} reference superpixels in {s['clusters']} clusters")
+    print(f"{len(out['fit_ids'])} superpixels of {reference} in {s['clusters']} clusters; features: {stem_name}")
 
 
 def priors(a):
@@ -127,9 +160,12 @@ def baselines(a):
 def register(sub) -> None:
     group = subcommands(sub, "glime", "G-LIME's study: superpixels, clusters, priors, explainers, stability, "
                         "baselines")
+    e = group.add_parser("clusters")
+    e.add_argument("--segments", required=True)
+    e.add_argument("--model", help="the model whose first stage gives the features (cluster_stem: main)")
+    model_job(e, model=False, settings_help="the glime section's clustering keys (JSON)").set_defaults(func=clusters)
     for name, func, needs, outs in (
             ("segments", segments, [], ["reference_indices", "test_indices", "stability_indices"]),
-            ("clusters", clusters, ["model", "segments"], []),
             ("priors", priors, ["model", "segments", "clusters"], []),
             ("explain", explain, ["model", "segments", "clusters", "priors"], ["details"]),
             ("stability", stability, ["model", "segments", "clusters", "priors"], ["details"]),

@@ -46,10 +46,39 @@ class GlimePlan(Section):
     def segments(self, name: str) -> str:
         return f"results/glime/segments/{self.setting(name)[0]['dataset']}.npz"
 
+    def clusters(self, name: str) -> str:
+        """The setting's superpixel clusters: one clustering per dataset, shared by its settings."""
+        return f"results/glime/clusters/{self.setting(name)[0]['dataset']}.npz"
+
+    def cluster_setting(self, dataset: str) -> dict:
+        """The setting whose model gives the features with ``cluster_stem: main``: the first on ``dataset``."""
+        for s in self.all_settings():
+            if s["dataset"] == dataset:
+                return s
+        raise ValueError(f"no glime setting uses dataset {dataset!r}")
+
+    def cluster_inputs(self, w) -> dict[str, str]:
+        inputs = {"data": prepared(w.dataset), "segments": f"results/glime/segments/{w.dataset}.npz"}
+        if self.s.get("cluster_stem", "pretrained") == "main":
+            s = self.cluster_setting(w.dataset)
+            inputs["model"] = model_file({**s, "seed": s.get("seed", 0)})
+        return inputs
+
+    def cluster_model_arg(self, w) -> str:
+        return f"--model {self.cluster_inputs(w)['model']}" if self.s.get("cluster_stem", "pretrained") == "main" else ""
+
+    def cluster_settings(self) -> str:
+        """What the clustering depends on: the subsets, the segmentation, K, the stem and the ImageNet folder."""
+        keys = SEGMENT_KEYS + ("clusters", "cluster_stem", "cluster_images")
+        return quoted_json({**{k: self.s.get(k) for k in keys},
+                            "imagenet_dir": self.plan.config.get("data", {}).get("imagenet_dir")})
+
     def study_inputs(self, w, *needs: str) -> dict[str, str]:
-        """A study job's inputs: the setting's model, data and superpixels, plus ``needs`` of its own folder."""
+        """A study job's inputs: the setting's model, data and superpixels, plus ``needs`` of its own folder
+        (the clusters: its dataset's)."""
         inputs = {"model": self.model(w.name), "data": self.data(w.name), "segments": self.segments(w.name)}
-        inputs.update({n: f"results/glime/{w.name}/{n}.npz" for n in needs})
+        inputs.update({n: self.clusters(w.name) if n == "clusters" else f"results/glime/{w.name}/{n}.npz"
+                       for n in needs})
         return inputs
 
     def study_args(self, w, needs, outs: dict[str, str]) -> str:

@@ -116,18 +116,38 @@ def per_image_select(flat: np.ndarray, segments: np.ndarray, positions) -> np.nd
     return np.concatenate([parts[int(i)] for i in positions]) if len(positions) else np.zeros(0, np.asarray(flat).dtype)
 
 
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+CLUSTER_STEMS = ("pretrained", "main")
+
+
+def pretrained_stem(arch: str = "resnet101", in_channels: int = 3) -> torch.nn.Module:
+    """The first stage of the untouched ImageNet-pretrained torchvision ``arch`` (conv1-bn1-relu for
+    ResNet-101), with ImageNet's normalisation in front (what its weights were trained with). The
+    weights come from the local torch hub cache (the same file fine-tuning starts from)."""
+    from ...models import build_model
+    model = build_model(arch, num_classes=1000, in_channels=in_channels, image_size=224, mean=IMAGENET_MEAN,
+                        std=IMAGENET_STD, pretrained=True)
+    return G.first_stage(model)
+
+
 def cluster_superpixels(model, ref_x: np.ndarray, ref_seg: np.ndarray, test_x: np.ndarray, test_seg: np.ndarray, *,
-                        k: int = 100, seed: int = 0, device="cpu") -> dict[str, np.ndarray]:
-    """Alg. 2: features of every reference superpixel from the model's first stage, K-Means (k), and the
-    nearest centre of every reference and test superpixel (flat, image-major)."""
-    stem = G.first_stage(model).to(device)
+                        k: int = 100, seed: int = 0, device="cpu", stem=None, fit_x: np.ndarray | None = None,
+                        fit_seg: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Alg. 2: superpixel features from a first stage (``stem``, default ``model``'s own), K-Means (k)
+    on the superpixels of the fitting set (``fit_x`` / ``fit_seg``, e.g. ImageNet images; default the
+    reference set), and the nearest centre of every reference and test superpixel (flat, image-major):
+    ``centres``, ``fit_ids``, ``ref_ids``, ``test_ids``."""
+    stem = (G.first_stage(model) if stem is None else stem).to(device)
 
     def feats(x, seg):
         return G.superpixel_features(stem, batches.to_tensor(x, device), torch.from_numpy(seg).to(device))
 
+    own = fit_x is None
     f_ref = feats(ref_x, ref_seg)
-    centres = G.fit_clusters(f_ref, k=k, seed=seed)
-    return {"centres": centres, "ref_ids": G.assign_clusters(f_ref, centres),
+    f_fit = f_ref if own else feats(fit_x, fit_seg)
+    centres = G.fit_clusters(f_fit, k=k, seed=seed)
+    ref_ids = G.assign_clusters(f_ref, centres)
+    return {"centres": centres, "fit_ids": ref_ids if own else G.assign_clusters(f_fit, centres), "ref_ids": ref_ids,
             "test_ids": G.assign_clusters(feats(test_x, test_seg), centres)}
 
 

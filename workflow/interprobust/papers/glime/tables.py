@@ -106,6 +106,12 @@ def priors_table(inputs, *, n, lam2, standardize=True):
     note = ("Notes. Pull factor l2 / (l2 + mean diag(Xw'Xw)) of Eq. 7 towards the prior (mean over images), "
             f"per number of samples, l2 = {lam2:g}, columns of X and y {'scaled to unit norm (the authors recipe)' if standardize else 'not scaled'}: "
             + ", ".join(f"n = {int(r.n)}: {r.pull:.3f}" for r in pulls.itertuples()) + ".")
+    if inputs.get("clusters"):
+        from ...io import read_arrays
+        cl = read_arrays(inputs["clusters"][0])
+        if "stem" in cl:
+            note += (f" Superpixel clusters: K-Means on features of {cl['stem']} over the superpixels of "
+                     f"{cl['cluster_reference']}; one clustering per dataset, shared by its networks.")
     return Table(df, digits=4, markdown=dataframe_to_markdown(df, digits=4) + "\n\n" + note + "\n")
 
 
