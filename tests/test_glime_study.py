@@ -230,3 +230,10 @@ def test_settings_on_one_dataset_share_its_clustering():
         assert ("model" in inputs) == (stem == "main")
         if stem == "main":
             assert inputs["model"] == g.model(main["name"])                                 # the main setting's stem
+
+
+def test_fig8_samples_must_be_a_stability_run():
+    from interprobust.config.check import ConfigError, glime_samples
+    glime_samples({"stability_example_samples": 100, "stability_samples": [100, 200]})
+    with pytest.raises(ConfigError, match="stability_example_samples: 50 is not one of glime.stability_samples"):
+        glime_samples({"stability_example_samples": 50, "stability_samples": [100, 200]})

@@ -123,6 +123,14 @@ def recipe_references(resolved: dict) -> None:
             fail(path, f"unknown recipe {r!r}", known, "recipes")
 
 
+def glime_samples(g: dict) -> None:
+    """Fig. 8's n must be one of the stability runs' n (its top-3 superpixels come from them)."""
+    n, runs = g.get("stability_example_samples"), g.get("stability_samples") or []
+    if n is not None and n not in runs:
+        fail(["glime", "stability_example_samples"], f"{n} is not one of glime.stability_samples; set it to one of "
+             "them (Fig. 8 shows that run's explanations)", runs, "values")
+
+
 def check(resolved: dict) -> None:
     """Raise ConfigError at the first registry name or keyword of ``resolved`` that is not valid."""
     e = resolved["evaluate"]
@@ -149,6 +157,7 @@ def check(resolved: dict) -> None:
     for a, options in (s.get("explain_options") or {}).items():
         name(["sep", "explain_options", a], a, N.ATTRIBUTIONS, "attributions")
         keywords(["sep", "explain_options", a], options, N.ATTRIBUTIONS[a], f"option of attribution {a!r}:")
+    glime_samples(resolved.get("glime") or {})
     seg = dict(resolved["glime"].get("segmentation") or {})
     method = seg.pop("method", "quickshift")
     name(["glime", "segmentation", "method"], method, N.SEGMENTATIONS, "methods")
