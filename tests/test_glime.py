@@ -468,3 +468,18 @@ def test_pixel_protocol_deletes_exact_percentile_counts():
     torch.testing.assert_close(grey_del, torch.arange(0, 101, 5).float(), atol=1e-3, rtol=0)
     grey_ins = torch.logit(c.insertion[0]) / 0.01
     torch.testing.assert_close(grey_ins, torch.tensor([100 - 5.0 * i for i in range(1, 21)] + [0.0]), atol=1e-3, rtol=0)
+
+
+@pytest.mark.parametrize("standardize", [True, False])
+def test_prior_norms_l1_and_match(standardize):
+    """l1 (default): the prior over the image's features sums to 1 in absolute value; match (the old
+    variant): to the L1 norm of the image's own no-prior fit on the same scale."""
+    X, y, w, prior = _informative(300, d=10, seed=5)
+    raw = prior * 7.0
+    idx = np.arange(10)
+    for norm, want in (("l1", 1.0), (None, 7.0)):
+        est = G.GLime(method="ridge", prior_norm=norm, standardize=standardize)
+        assert np.abs(est._prior([raw], 0, idx, X, y, w)).sum() == pytest.approx(want)
+    match = G.GLime(method="ridge", prior_norm="match", standardize=standardize)
+    own = match._fit(X, y, w, None)[0]
+    assert np.abs(match._prior([raw], 0, idx, X, y, w)).sum() == pytest.approx(np.abs(own).sum())
