@@ -157,6 +157,13 @@ def _fill(value, x: torch.Tensor) -> torch.Tensor:
     return v.expand_as(x)
 
 
+def _pixel_ranks(order_map: torch.Tensor, device) -> torch.Tensor:
+    """(B, H*W) rank of every pixel in ``order_map`` (B, H, W) sorted descending, ties by pixel index."""
+    b, hw = order_map.shape[0], order_map[0].numel()
+    order = torch.argsort(order_map.detach().to(device).reshape(b, hw), dim=1, descending=True, stable=True)
+    return torch.empty_like(order).scatter_(1, order, torch.arange(hw, device=device).expand(b, hw))
+
+
 def _chunked_probs(model: nn.Module, make_batch: Callable[[int, int], torch.Tensor], n: int,
                    targets: torch.Tensor, batch_size: int) -> torch.Tensor:
     """(n,) softmax probability of ``targets[j]`` for the images ``make_batch(j0, j1)``, in chunks."""
@@ -248,8 +255,7 @@ def insertion_curve(model: nn.Module, x: torch.Tensor, target, order_map: torch.
     out_device, device = x.device, model_device(model)
     x = x.detach().to(device)
     hw = h * w
-    order = torch.argsort(order_map.detach().to(device).reshape(b, hw), dim=1, descending=True, stable=True)
-    rank = torch.empty_like(order).scatter_(1, order, torch.arange(hw, device=device).expand(b, hw))
+    rank = _pixel_ranks(order_map, device)
     # round(): 0.15 * 400 = 60.00000000000001 and i / 20 * 1000 = 349.99999999999994 in floats
     counts = torch.tensor([math.floor(round(f * hw, 6)) for f in fractions], device=device)
     base = _fill(baseline, x)
@@ -425,8 +431,7 @@ def pixel_deletion_insertion_curves(model: nn.Module, x: torch.Tensor, target, s
     out_device, device = x.device, model_device(model)
     x = x.detach().to(device)
     hw = h * w
-    order = torch.argsort(saliency.detach().to(device).reshape(b, hw), dim=1, descending=True, stable=True)
-    rank = torch.empty_like(order).scatter_(1, order, torch.arange(hw, device=device).expand(b, hw))
+    rank = _pixel_ranks(saliency, device)
     k_del = torch.tensor([round(i * hw / steps) for i in range(steps + 1)], device=device)
     k_ins = torch.tensor([round(i * hw / steps) for i in range(1, steps + 1)] + [hw], device=device)
     n_t = steps + 1

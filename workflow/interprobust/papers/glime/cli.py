@@ -8,23 +8,17 @@ from ...io import read_arrays as npz
 
 def _inputs(a, need_model=True):
     """(model, device, sets) with sets: the reference / explained images, their labels and split
-    indices, and the stability positions; the indices come from the segments file (written once)."""
+    indices, and the stability positions, as the segments step chose them (its file holds the indices)."""
     import numpy as np
 
     from ...data.store import load_prepared
-    from . import study
-    s = a.settings
     if need_model:
         model, _, data, device = load_for_eval(a)
     else:
         set_threads(a.threads)
         model, data, device = None, load_prepared(a.data), "cpu"
-    if getattr(a, "segments", None):
-        seg = npz(a.segments)
-        idx = {k: seg[k] for k in ("ref_idx", "test_idx", "stab_pos")}
-    else:
-        idx = study.image_sets(data, s.get("reference_images"), s.get("test_images"), seed=s.get("seed", 0),
-                               stability_images=s.get("stability_images"))
+    seg = npz(a.segments)
+    idx = {k: seg[k] for k in ("ref_idx", "test_idx", "stab_pos")}
     sets = {**idx, "ref_x": np.asarray(data.train_x[idx["ref_idx"]]), "ref_y": np.asarray(data.train_y)[idx["ref_idx"]],
             "test_x": np.asarray(data.test_x[idx["test_idx"]]), "test_y": np.asarray(data.test_y)[idx["test_idx"]]}
     return model, device, sets
@@ -33,28 +27,28 @@ def _inputs(a, need_model=True):
 def segments(a):
     import numpy as np
 
+    from ...data.store import load_prepared
     from ...data.subsets import write_indices
     from ...io import write_arrays
     from . import study
     s = a.settings
-    _, _, sets = _inputs(a, need_model=False)
-    ref_seg = study.segment(sets["ref_x"], s["segmentation"])
-    test_seg = study.segment(sets["test_x"], s["segmentation"])
-    write_arrays(a.out, {"ref_seg": ref_seg, "test_seg": test_seg,
-                         **{k: sets[k] for k in ("ref_idx", "test_idx", "stab_pos")}})
-    seed = s.get("seed", 0)
-    from ...data.store import load_prepared
-    data = load_prepared(a.data)
-    write_indices(a.reference_indices, sets["ref_idx"], labels=data.train_y, split="train", role="reference set",
+    set_threads(a.threads)
+    data, seed = load_prepared(a.data), s.get("seed", 0)
+    idx = study.image_sets(data, s.get("reference_images"), s.get("test_images"), seed=seed,
+                           stability_images=s.get("stability_images"))
+    ref_seg = study.segment(np.asarray(data.train_x[idx["ref_idx"]]), s["segmentation"])
+    test_seg = study.segment(np.asarray(data.test_x[idx["test_idx"]]), s["segmentation"])
+    write_arrays(a.out, {"ref_seg": ref_seg, "test_seg": test_seg, **idx})
+    write_indices(a.reference_indices, idx["ref_idx"], labels=data.train_y, split="train", role="reference set",
                   seed=seed)
-    write_indices(a.test_indices, sets["test_idx"], labels=data.test_y, split="test", role="explained images",
+    write_indices(a.test_indices, idx["test_idx"], labels=data.test_y, split="test", role="explained images",
                   seed=seed)
-    write_indices(a.stability_indices, sets["test_idx"][sets["stab_pos"]], labels=data.test_y, split="test",
+    write_indices(a.stability_indices, idx["test_idx"][idx["stab_pos"]], labels=data.test_y, split="test",
                   role="stability images (a stratified subset of the explained images)", seed=seed + 1)
     counts = [int(x.max()) + 1 for x in test_seg]
     print(f"superpixels per test image: mean {np.mean(counts):.1f}, min {min(counts)}, max {max(counts)}")
-    print(f"{len(np.unique(sets['test_y']))} classes among {len(sets['test_y'])} explained images, "
-          f"{len(np.unique(sets['ref_y']))} among {len(sets['ref_y'])} reference images")
+    print(f"{len(np.unique(data.test_y[idx['test_idx']]))} classes among {len(idx['test_idx'])} explained images, "
+          f"{len(np.unique(data.train_y[idx['ref_idx']]))} among {len(idx['ref_idx'])} reference images")
 
 
 def clusters(a):
