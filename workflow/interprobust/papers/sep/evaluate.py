@@ -177,7 +177,7 @@ def sep_explanation_robustness(model: torch.nn.Module, data: Prepared, pairs: di
                early_stop=f"window {es['window']}, < {es['min_improvement']:g}" if es else "off",
                steps_run=float(cat("steps_run").mean()) if n else 0.0)
     if collected:
-        at = np.concatenate([p["expl_at"] for p in collected]).reshape(n, -1)
+        at = np.concatenate([p["expl_at"] for p in collected]).reshape(n, -1).astype(np.float64)
         for c, k in enumerate(attack.record_steps):
             row[f"expl_end_at{k}"] = float(np.mean(at[:, c])) * SEP_SCALE if k <= attack.steps else float("nan")
     if footprint is not None:
