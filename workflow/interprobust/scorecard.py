@@ -84,22 +84,36 @@ def verdict(paper: float, ours: float | None, kind: str, tol: float) -> str:
     return "within tolerance" if gap <= tol else "differs"
 
 
+def inconsistent_cells(values: dict) -> dict[tuple[str, str, tuple], str]:
+    """(paper, table, key) -> why, for the cells a paper's ``scorecard.inconsistent(values)`` flags as
+    contradicting the paper itself (judged "paper inconsistent", not against our value)."""
+    from .papers.sep.scorecard import inconsistent as sep
+    hooks = {"SEP": sep}
+    return {(p, t, k): why for p, hook in hooks.items() if p in values
+            for (t, k), why in hook(values[p]).items()}
+
+
 def scorecard(values: dict, manifest: dict) -> pd.DataFrame:
     """One row per paper number: paper, table, key, paper value, ours, difference, tolerance, scale,
-    verdict ("within tolerance", "differs", "not run") and the file our value comes from. ``manifest``
-    is the registry's (``registry.manifest``): which artifact instances this run built, and their files."""
+    verdict ("within tolerance", "differs", "not run", or "paper inconsistent" for a cell the paper
+    contradicts elsewhere: :func:`inconsistent_cells`, the reason in ``note``) and the file our value
+    comes from. ``manifest`` is the registry's (``registry.manifest``): which artifact instances this
+    run built, and their files."""
     rows = []
     results = Results(manifest)
     scale = results.scale
+    flagged = inconsistent_cells(values)
     for cell in paper_cells(values):
         ours, source = our_value(cell, results)
         kind, tol = tolerance(cell)
+        note = flagged.get((cell["paper"], cell["table"], cell["key"]), "")
         rows.append(dict(paper=cell["paper"], table=cell["table"], key="/".join(cell["key"]),
                          paper_value=cell["paper_value"], ours=ours,
                          difference=None if ours is None else ours - cell["paper_value"],
                          tolerance=f"±{tol:g} points" if kind == "points" else f"±{tol:.0%}",
-                         scale=scale if ours is not None else "", verdict=verdict(cell["paper_value"], ours, kind, tol),
-                         source=source if ours is not None else ""))
+                         scale=scale if ours is not None else "",
+                         verdict="paper inconsistent" if note else verdict(cell["paper_value"], ours, kind, tol),
+                         source=source if ours is not None else "", note=note))
     return pd.DataFrame(rows)
 
 
