@@ -243,9 +243,37 @@ def sep_landscape(model: torch.nn.Module, data: Prepared, pairs: dict, *, explai
     return pd.DataFrame(rows)
 
 
+def cluster_examples(clusters, n: int) -> np.ndarray:
+    """(n', 3) positions among the representative images, per row (anchor, same cluster, other cluster):
+    the nearest image of cluster c, the next one of c and the nearest of cluster c + 1 (cyclic), for the
+    first n clusters that have two images (Fig. 2 / 8)."""
+    c = np.asarray(clusters)
+    ks = list(dict.fromkeys(c.tolist()))
+    rows = []
+    for i, k in enumerate(ks):
+        own = np.flatnonzero(c == k)
+        other = np.flatnonzero(c == ks[(i + 1) % len(ks)])
+        if len(own) >= 2 and len(ks) > 1:
+            rows.append((own[0], own[1], other[0]))
+        if len(rows) == n:
+            break
+    return np.asarray(rows, dtype=np.int64).reshape(-1, 3)
+
+
 def sep_saliency(model: torch.nn.Module, data: Prepared, pairs: dict, *, explain: str, n_images: int = 4,
                  device="cpu") -> dict[str, np.ndarray]:
-    """SEP Fig. 4: the first ``n_images`` representative images and their sum-normalised maps."""
+    """SEP Fig. 4: the first ``n_images`` representative images and their sum-normalised maps; and Fig. 2 / 8:
+    same- vs other-cluster examples (:func:`cluster_examples`): ``cl_x`` (n, 3, C, H, W), ``cl_maps``
+    (n, 3, H, W), ``cl_loss`` (n, 2) the explanation loss (x1e-7) of the anchor's map to the same-cluster
+    and to the other-cluster image's map, ``cl_cluster`` (n, 3)."""
     x = _test_images(data, np.asarray(pairs["images"])[:n_images], device)
     model.eval()
-    return {"x": x.cpu().numpy(), "maps": explanation_maps(model, x, explain).detach().cpu().numpy()}
+    out = {"x": x.cpu().numpy(), "maps": explanation_maps(model, x, explain).detach().cpu().numpy()}
+    rows = cluster_examples(pairs["cluster"], n_images)
+    if len(rows):
+        xs = _test_images(data, np.asarray(pairs["images"])[rows.reshape(-1)], device)
+        maps = explanation_maps(model, xs, explain).reshape(len(rows), 3, *xs.shape[-2:])
+        loss = torch.stack([explanation_loss(maps[:, 0], maps[:, 1]), explanation_loss(maps[:, 0], maps[:, 2])], 1)
+        out.update(cl_x=xs.reshape(len(rows), 3, *xs.shape[1:]).cpu().numpy(), cl_maps=maps.cpu().numpy(),
+                   cl_loss=(loss * SEP_SCALE).cpu().numpy(), cl_cluster=np.asarray(pairs["cluster"])[rows])
+    return out
