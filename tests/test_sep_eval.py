@@ -213,3 +213,22 @@ def test_grey_mat_recipe_reaches_the_boundary_of_its_ball():
 
     assert torch.allclose(reach(p["step_size"]), torch.full((16,), 0.3), atol=1e-5)
     assert (reach(0.01) <= 0.1 + 1e-5).all()                           # the old 10 x 0.01 stops at a third
+
+
+def test_cluster_examples_and_the_new_figures_render(setup, tmp_path):
+    import pandas as pd
+    from interprobust.papers.sep import figures as Fg
+    data, model, pairs = setup
+    rows = E.cluster_examples(pairs["cluster"], 4)
+    c = np.asarray(pairs["cluster"])[rows]
+    assert len(rows) == 3 and (c[:, 0] == c[:, 1]).all() and (c[:, 0] != c[:, 2]).all()
+    assert (rows[:, 0] != rows[:, 1]).all()
+    sal = E.sep_saliency(model, data, pairs, explain="input_x_gradient", n_images=2)
+    assert sal["cl_x"].shape == (2, 3, 3, 8, 8) and sal["cl_loss"].shape == (2, 2)
+    assert np.allclose(sal["cl_maps"].reshape(6, -1).sum(1), 1, atol=1e-5)
+    _, ex = _row(setup, examples=2)
+    assert len(Fg.sep_manipulation([ex], ["m"]).axes) == 2 * 6
+    assert len(Fg.sep_clusters([sal, sal], ["a", "b"]).axes) == 4 * 6
+    land = E.sep_landscape(model, data, pairs, explain="input_x_gradient", sigmas=[0.0, 0.1], draws=1)
+    fig = Fg.sep_two_landscapes(pd.concat([land.assign(model="a"), land.assign(model="b")]), "t")
+    assert len(fig.axes) == 2 and len(fig.axes[0].lines) == 2
