@@ -408,3 +408,18 @@ def test_early_stop_freezes_pairs_per_sample_and_does_not_depend_on_batching(sof
     torch.testing.assert_close(batched.expl_at[:, 0], batched.expl_end)
     free = EM.ExplanationAttack(EPS, steps=12, lr=0.01, explain=ixg).run(model, victims, target_map=targets)
     assert (batched.expl_end >= free.expl_end - 1e-12).all()           # stopping early never helps the attack
+
+
+def test_integrated_gradients_with_path_chunks_follows_the_same_path(softplus_net):
+    """Chunking IG's path points (memory) gives the attack the same gradient: the same iterates."""
+    model, x = softplus_net
+    victims, targets = _pairs(model, x, n=4)
+    ig = EM.named_explainer("integrated_gradients", steps=6)
+    kw = dict(steps=4, lr=0.01, explain=ig)
+    whole = EM.ExplanationAttack(EPS, **kw).run(model, victims, target_map=targets)
+    chunked = EM.ExplanationAttack(EPS, path_chunk=2, **kw).run(model, victims, target_map=targets)
+    torch.testing.assert_close(chunked.x_adv, whole.x_adv, rtol=0, atol=1e-5)
+    torch.testing.assert_close(chunked.expl_end, whole.expl_end, rtol=1e-4, atol=1e-12)
+    assert (whole.expl_end < whole.expl_start).any()
+    with pytest.raises(ValueError, match="integrated_gradients"):
+        EM.ExplanationAttack(EPS, explain=ixg, path_chunk=2)

@@ -27,6 +27,7 @@ def named_explainer(method: str, **options):
         return attribute(method, model, x, target, create_graph=create_graph, **options)
 
     by_name.__name__ = f"attribute[{method}]"
+    by_name.method, by_name.options = method, dict(options)
     return by_name
 
 
@@ -114,7 +115,9 @@ class ExplanationAttack(Attack):
     attack ends when every sample is frozen. Per sample, so batching still does not change results.
 
     ``batch_size`` bounds how many samples are optimised at once (memory); results do not depend
-    on it. ``__call__(model, x, y=None, target_map=...)`` returns ``x_adv``; :meth:`run` returns an
+    on it. ``path_chunk`` (integrated gradients only): the double backprop runs over that many path
+    points at a time (:meth:`_ig_chunked_step`: the map first without a graph, then one graph per chunk
+    of points), so a pair whose 50-point graph does not fit still runs; same gradient up to rounding. ``__call__(model, x, y=None, target_map=...)`` returns ``x_adv``; :meth:`run` returns an
     :class:`ExplanationAttackResult`. Target maps: raw attributions (B, C, H, W), maps (B, H, W), or
     one (H, W) / (1, ...) map for the whole batch; they are post-processed with ``normalize`` (see
     :func:`explanation_map`). :func:`explanation_maps` computes them for target images.
@@ -129,7 +132,7 @@ class ExplanationAttack(Attack):
                  output: str = "softmax", normalize: str | None = "sum", reduction: str = "mean",
                  select: str = "best", optimizer: str = "adam", random_start: bool = False,
                  seed: int = 0, beta_growth=None, batch_size: int | None = None,
-                 record_steps=(), early_stop=None):
+                 record_steps=(), early_stop=None, path_chunk: int | None = None):
         self.eps = _check_eps(eps)
         self.steps = int(steps)
         if self.steps < 0:
@@ -176,6 +179,10 @@ class ExplanationAttack(Attack):
         else:
             self.beta_growth = None
         self.batch_size = None if batch_size is None else max(1, int(batch_size))
+        self.path_chunk = None if path_chunk is None else max(1, int(path_chunk))
+        if self.path_chunk is not None and getattr(self._explain, "method", None) != "integrated_gradients":
+            raise ValueError("path_chunk splits integrated gradients' path points: explain must be "
+                             "'integrated_gradients' (a name or named_explainer)")
         self.record_steps = tuple(int(k) for k in (record_steps or ()))
         if any(k < 0 for k in self.record_steps):
             raise ValueError(f"record_steps must be >= 0; got {self.record_steps}")
@@ -362,6 +369,10 @@ class ExplanationAttack(Attack):
                     (grad,) = torch.autograd.grad(total, z)
                 if need_real:
                     rl, rlog = self._evaluate(model, x_k, y, tmap, create_graph=False)
+            elif self.path_chunk is not None:
+                expl, logits, grad = self._ig_chunked_step(model, z, y, tmap, logits0, a_w, o_w)
+                if k > 0:
+                    rl, rlog = expl, logits
             else:
                 expl, logits = self._evaluate(model, z, y, tmap, create_graph=True)
                 total = (a_w * expl + o_w * self._output_distance(logits, logits0)).sum()
@@ -407,6 +418,39 @@ class ExplanationAttack(Attack):
             out_step = best_step
             kept = found
         return out.detach(), expl_start.detach(), out_loss.detach(), kept, out_step, expl_at, steps_run
+
+    def _ig_chunked_step(self, model, z, y, tmap, logits0, a_w, o_w):
+        """(explanation loss, logits, d total / dz) for integrated gradients with the path points in
+        chunks of ``path_chunk``: h = (z - b) * avg, avg = sum_k w_k grad f(b + a_k (z - b)). First h
+        without a graph and g = d(a_w * D(n(h))) / dh; then dz = g * avg + sum over chunks of the
+        vector-Jacobian product of avg with g * (z - b) (one chunk's graph at a time) + the output
+        term's gradient."""
+        from .attributions import _grad_input, _ig_alphas
+        opts = self._explain.options
+        alphas, weights = _ig_alphas(int(opts.get("steps", 50)), opts.get("method", "riemann_right"), z.dtype, z.device)
+        base = torch.as_tensor(opts.get("baseline", 0.0), dtype=z.dtype, device=z.device).expand_as(z)
+        zd = z.detach()
+        avg = torch.zeros_like(zd)
+        for a, w in zip(alphas, weights):               # the map, first order only
+            avg += w * _grad_input(model, base + a * (zd - base), y, create_graph=False)
+        h = ((zd - base) * avg).requires_grad_(True)
+        expl = map_distance(explanation_map(h, self.normalize), tmap, self.reduction)
+        (g_h,) = torch.autograd.grad((a_w * expl).sum(), h)
+        grad = g_h * avg
+        v = g_h * (zd - base)
+        c = self.path_chunk
+        for i in range(0, len(alphas), c):
+            zr = z.detach().requires_grad_(True)
+            part = 0.0
+            for a, w in zip(alphas[i:i + c], weights[i:i + c]):
+                gk = _grad_input(model, base + a * (zr - base), y, create_graph=True)
+                part = part + w * (v * gk).sum()
+            (gz,) = torch.autograd.grad(part, zr)
+            grad = grad + gz
+        zr = z.detach().requires_grad_(True)
+        logits = model(zr)
+        (go,) = torch.autograd.grad((o_w * self._output_distance(logits, logits0)).sum(), zr)
+        return expl.detach(), logits.detach(), grad + go
 
     @staticmethod
     def _track(k, x_k, loss, logits, pred, best, best_loss, best_step, found) -> None:

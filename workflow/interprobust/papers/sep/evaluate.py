@@ -146,6 +146,12 @@ def sep_explanation_robustness(model: torch.nn.Module, data: Prepared, pairs: di
             planned, footprint, budget = attack.plan_batch_size(model, v, tmaps, fraction)
             print(f"memory plan: {footprint.per_item / 2 ** 20:.2f} MiB per pair + {footprint.fixed / 2 ** 20:.1f} MiB; "
                   f"budget {budget / 2 ** 30:.2f} GiB ({fraction:g} of free) -> {planned} pairs at once")
+            ig_steps = int(options.get("steps", 50))
+            if footprint.bytes(1) > budget and name == "integrated_gradients" and attack.path_chunk is None:
+                # one pair's graph over all path points does not fit: chunk the points
+                attack.path_chunk = max(1, int(ig_steps * (budget - footprint.fixed) / max(footprint.per_item, 1)))
+                print(f"one pair does not fit: integrated gradients' {ig_steps} path points in chunks of "
+                      f"{attack.path_chunk}")
         out = []
         for a, b, res in memory.run_chunked(lambda a, b: attack.run(model, v[a:b], target_map=tmaps[a:b]),
                                             0, j - i, planned, log=print):

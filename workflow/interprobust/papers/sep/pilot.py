@@ -42,6 +42,9 @@ def main(argv=None) -> pd.DataFrame:
     ap.add_argument("--attack-steps", type=int, default=20)
     ap.add_argument("--readings", nargs="*", default=list(READINGS))
     ap.add_argument("--acc-tolerance", type=float, default=5.0)
+    ap.add_argument("--control", action="store_true",
+                    help="also MAT with gamma = 1e-9 (the term's noise draws, no effect): the seed-noise floor")
+    ap.add_argument("--no-mat", dest="mat", action="store_false", help="skip MAT (rows of an earlier run)")
     a = ap.parse_args(argv)
 
     from ...data.embedded import make_grey
@@ -88,7 +91,15 @@ def main(argv=None) -> pd.DataFrame:
         print(out, flush=True)
         return out
 
-    rows = [evaluate(mat, "-", "MAT")]
+    rows = [evaluate(mat, "-", "MAT")] if a.mat else []
+    if a.control:   # same random draws as SEP (the term is computed), no effect on the training
+        rows.append(evaluate({**mat, **READINGS[a.readings[0]], "gamma": 1e-9}, "-", "control"))
+    if not a.mat:
+        df = pd.DataFrame(rows)
+        from ...io import write_dataframe
+        write_dataframe(df, a.out)
+        print(df.to_string())
+        return df
     for r in a.readings:
         for v, g in GAMMAS.items():
             rows.append(evaluate({**mat, **READINGS[r], "gamma": g}, r, v))
