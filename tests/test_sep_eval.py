@@ -232,3 +232,16 @@ def test_cluster_examples_and_the_new_figures_render(setup, tmp_path):
     land = E.sep_landscape(model, data, pairs, explain="input_x_gradient", sigmas=[0.0, 0.1], draws=1)
     fig = Fg.sep_two_landscapes(pd.concat([land.assign(model="a"), land.assign(model="b")]), "t")
     assert len(fig.axes) == 2 and len(fig.axes[0].lines) == 2
+
+
+def test_tables_show_the_recorded_steps_and_the_setting_behind_each_row(setup):
+    from interprobust.papers.sep.tables import sep_table
+    row = _row(setup)
+    t = sep_table(row.assign(model="m"))
+    assert list(t.columns[-5:]) == ["expl_end_at2", "expl_end_at4", "attack_steps", "early_stop", "steps_run"]
+    assert t.attack_steps.iloc[0] == 4 and t.early_stop.iloc[0] == "off"
+    stopped = E.sep_explanation_robustness(
+        setup[1], setup[0], setup[2], explain="input_x_gradient",
+        attack_settings={**ATTACK, "early_stop": {"window": 2, "min_improvement": 0.9}}, pgd_settings=PGD,
+        adv_eps=0.03, show_progress=False).iloc[0]
+    assert stopped.early_stop == "window 2, < 0.9" and stopped.steps_run < 4

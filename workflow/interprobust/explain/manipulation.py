@@ -383,7 +383,7 @@ class ExplanationAttack(Attack):
                 self._track(k, x_k, rl, rlog, *state)
             if k in rec:
                 expl_at[:, rec[k]] = returned(rl)
-            if window and k > 0 and k % window == 0:
+            if window and k % window == 0:               # k = 0: the start is the first reference
                 now = returned(rl)
                 if ref_loss is not None:
                     active &= (ref_loss - now) > self.early_stop[1] * ref_loss.abs()
