@@ -147,7 +147,10 @@ def test_saved_chunks_of_another_model_are_not_reused(setup, tmp_path):
 def test_examples_are_the_attacked_images_of_spread_pairs(setup):
     data, model, pairs = setup
     row, ex = _row(setup, examples=3)
-    assert list(ex["pair"]) == [0, 36, 71] and ex["x_adv"].shape == (3, 3, 8, 8)
+    intra = np.asarray(pairs["intra"])
+    assert len(ex["pair"]) == 3 and ex["x_adv"].shape == (3, 3, 8, 8)
+    assert list(ex["intra"]) == list(intra[ex["pair"]]) and intra[ex["pair"]].sum() == 2   # 2 same-, 1 other-cluster
+    assert ex["pair"][0] == np.flatnonzero(intra)[0] and ex["pair"][-1] == np.flatnonzero(intra)[-1]
     d = np.abs(ex["x_adv"] - ex["victim"]).max()
     assert 0 < d <= ATTACK["eps"] + 1e-6 and ex["adv_map"].shape == (3, 8, 8)
 

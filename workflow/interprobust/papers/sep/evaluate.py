@@ -96,10 +96,19 @@ def _parts(parts_dir, fingerprint: str):
     return d
 
 
-def example_pairs(n_pairs: int, n: int) -> np.ndarray:
-    """The pairs whose attacked images are kept (Fig. 1(a)): ``n`` evenly spread pair indices."""
-    n = min(int(n), int(n_pairs))
-    return np.unique(np.linspace(0, n_pairs - 1, n).round().astype(np.int64)) if n > 0 else np.zeros(0, np.int64)
+def example_pairs(intra, n: int) -> np.ndarray:
+    """The pairs whose attacked images are kept (Fig. 1(a)): ``n`` pair indices, half (rounded up) spread
+    evenly over the intra-cluster pairs and the rest over the inter-cluster pairs, in increasing order."""
+    intra = np.asarray(intra, dtype=bool)
+
+    def spread(idx, k):
+        k = min(int(k), len(idx))
+        return idx[np.unique(np.linspace(0, len(idx) - 1, k).round().astype(np.int64))] if k > 0 else idx[:0]
+
+    same, other = np.flatnonzero(intra), np.flatnonzero(~intra)
+    k_same = min(len(same), (int(n) + 1) // 2)
+    picked = np.concatenate([spread(same, k_same), spread(other, int(n) - k_same)])
+    return np.sort(picked).astype(np.int64)
 
 
 def sep_explanation_robustness(model: torch.nn.Module, data: Prepared, pairs: dict, *, explain: str,
@@ -130,7 +139,7 @@ def sep_explanation_robustness(model: torch.nn.Module, data: Prepared, pairs: di
     model.eval()
     n = len(victims)
     parts = _parts(parts_dir, _fingerprint(model, pairs, name, attack_settings, options) if parts_dir else "")
-    keep = example_pairs(n, examples)
+    keep = example_pairs(pairs["intra"], examples)
     print(f"explanation attack: {n} pairs x {attack.steps} steps")
     chunk = int(attack_settings.get("pairs_per_call", 4096))
     planned, footprint, collected = attack.batch_size, None, []

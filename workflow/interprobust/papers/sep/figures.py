@@ -86,10 +86,10 @@ def sep_clusters(maps: list[dict], labels: list[str]):
         for c in range(3):
             _show(axes[r][c], m["cl_x"][j, c])
             axes[r][c + 3].imshow(m["cl_maps"][j, c], cmap="hot")
-        axes[r][4].set_title(f"same: {m['cl_loss'][j, 0]:.3g}", fontsize=6)
-        axes[r][5].set_title(f"other: {m['cl_loss'][j, 1]:.3g}", fontsize=6)
+        axes[r][4].set_xlabel(f"loss to image: {m['cl_loss'][j, 0]:.3g}", fontsize=6)
+        axes[r][5].set_xlabel(f"loss to image: {m['cl_loss'][j, 1]:.3g}", fontsize=6)
         axes[r][0].set_ylabel(f"{label}\ncluster {int(m['cl_cluster'][j, 0])}", fontsize=6)
-    for c, name in enumerate(["image", "same cluster", "other cluster"]):
+    for c, name in enumerate(["image", "same cluster", "other cluster", "its map", "map (same)", "map (other)"]):
         axes[0][c].set_title(name, fontsize=7)
     for ax in axes.flat:
         ax.set(xticks=[], yticks=[])
