@@ -62,9 +62,9 @@ def sep_attack(attack_settings: dict, explain) -> ExplanationAttack:
 _NOT_IN_RESULT = ("batch_size", "memory_fraction")
 
 
-def _fingerprint(model, pairs: dict, name: str, attack_settings: dict, explain_options) -> str:
+def _fingerprint(model, pairs: dict, name: str, attack_settings: dict, explain_options, examples: int) -> str:
     """What the per-chunk results of an evaluation depend on: the model's weights, the pairs, the
-    attribution and the attack settings (a stale part is never reused)."""
+    attribution, the attack settings and which pairs' images are kept (a stale part is never reused)."""
     import hashlib
     import json
     h = hashlib.sha256()
@@ -75,7 +75,7 @@ def _fingerprint(model, pairs: dict, name: str, attack_settings: dict, explain_o
         h.update(k.encode())
         h.update(np.ascontiguousarray(pairs[k]).tobytes())
     kept = {k: v for k, v in attack_settings.items() if k not in _NOT_IN_RESULT}
-    h.update(json.dumps([name, kept, explain_options or {}], sort_keys=True, default=str).encode())
+    h.update(json.dumps([name, kept, explain_options or {}, int(examples)], sort_keys=True, default=str).encode())
     return h.hexdigest()
 
 
@@ -138,7 +138,7 @@ def sep_explanation_robustness(model: torch.nn.Module, data: Prepared, pairs: di
     fraction = float(attack_settings.get("memory_fraction", 0.8))
     model.eval()
     n = len(victims)
-    parts = _parts(parts_dir, _fingerprint(model, pairs, name, attack_settings, options) if parts_dir else "")
+    parts = _parts(parts_dir, _fingerprint(model, pairs, name, attack_settings, options, examples) if parts_dir else "")
     keep = example_pairs(pairs["intra"], examples)
     print(f"explanation attack: {n} pairs x {attack.steps} steps")
     chunk = int(attack_settings.get("pairs_per_call", 4096))
@@ -164,7 +164,8 @@ def sep_explanation_robustness(model: torch.nn.Module, data: Prepared, pairs: di
         out = []
         for a, b, res in memory.run_chunked(lambda a, b: attack.run(model, v[a:b], target_map=tmaps[a:b]),
                                             0, j - i, planned, log=print):
-            planned = min(planned, b - a) if b < j - i else planned
+            if b < j - i:                                  # a full piece: keep a size the back-off lowered
+                planned = min(planned, b - a)
             out.append(res)
         sel = keep[(keep >= i) & (keep < j)]
         part = {"expl_start": torch.cat([r.expl_start for r in out]).cpu().numpy(),
@@ -204,18 +205,24 @@ def sep_explanation_robustness(model: torch.nn.Module, data: Prepared, pairs: di
     if not examples:
         return df
     idx = np.concatenate([p["example_idx"] for p in collected]).astype(np.int64)
-    x_adv = torch.as_tensor(np.concatenate([p["example_x_adv"] for p in collected]))
-    vi, ti = torch.as_tensor(idx, device=victims.device), torch.as_tensor(idx, device=victims.device)
-    xv, xt = victims[vi], targets[ti]
-    xa = x_adv.to(device=victims.device, dtype=victims.dtype)
-    y = None if len(idx) == 0 else _clean_class(model, xv)
-    ex = {"pair": idx, "intra": np.asarray(pairs["intra"])[idx], "victim": xv.cpu().numpy(), "target": xt.cpu().numpy(),
+    x_adv = np.concatenate([p["example_x_adv"] for p in collected])
+    return df, _examples(model, explain, victims, targets, np.asarray(pairs["intra"]), idx, x_adv)
+
+
+def _examples(model, explain, victims, targets, intra, idx, x_adv) -> dict[str, np.ndarray]:
+    """Fig. 1(a)'s arrays for the pairs ``idx``: victim, target and attacked images and their maps (the
+    victim's and the attacked one's explain the clean victim's class)."""
+    at = torch.as_tensor(idx, device=victims.device)
+    xv, xt = victims[at], targets[at]
+    xa = torch.as_tensor(x_adv).to(device=victims.device, dtype=victims.dtype)
+    ex = {"pair": idx, "intra": intra[idx], "victim": xv.cpu().numpy(), "target": xt.cpu().numpy(),
           "x_adv": xa.cpu().numpy()}
     if len(idx):
+        y = _clean_class(model, xv)
         ex.update(victim_map=explanation_maps(model, xv, explain, y).cpu().numpy(),
                   target_map=explanation_maps(model, xt, explain).cpu().numpy(),
                   adv_map=explanation_maps(model, xa, explain, y).cpu().numpy())
-    return df, ex
+    return ex
 
 
 def _clean_class(model, x: torch.Tensor) -> torch.Tensor:
