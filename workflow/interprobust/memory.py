@@ -122,13 +122,14 @@ def planned_chunk(step: Callable[[int], object], device, total: int, fraction: f
 
 
 def is_out_of_memory(e: BaseException) -> bool:
-    """A CUDA out-of-memory error or a CPU allocator failure."""
-    oom = getattr(torch.cuda, "OutOfMemoryError", ())
-    if oom and isinstance(e, oom):
+    """A CUDA out-of-memory error, a CPU allocator failure or a MemoryError."""
+    if isinstance(e, MemoryError):
+        return True
+    oom = getattr(torch.cuda, "OutOfMemoryError", None)
+    if oom is not None and isinstance(e, oom):
         return True
     text = str(e).lower()
-    return isinstance(e, (RuntimeError, MemoryError)) and ("out of memory" in text or "can't allocate memory" in text
-                                                           or isinstance(e, MemoryError))
+    return isinstance(e, RuntimeError) and ("out of memory" in text or "can't allocate memory" in text)
 
 
 def run_chunked(fn: Callable[[int, int], object], start: int, stop: int, chunk: int,

@@ -117,7 +117,8 @@ class ExplanationAttack(Attack):
     ``batch_size`` bounds how many samples are optimised at once (memory); results do not depend
     on it. ``path_chunk`` (integrated gradients only): the double backprop runs over that many path
     points at a time (:meth:`_ig_chunked_step`: the map first without a graph, then one graph per chunk
-    of points), so a pair whose 50-point graph does not fit still runs; same gradient up to rounding. ``__call__(model, x, y=None, target_map=...)`` returns ``x_adv``; :meth:`run` returns an
+    of points), so a pair whose 50-point graph does not fit still runs; same gradient up to rounding.
+    ``__call__(model, x, y=None, target_map=...)`` returns ``x_adv``; :meth:`run` returns an
     :class:`ExplanationAttackResult`. Target maps: raw attributions (B, C, H, W), maps (B, H, W), or
     one (H, W) / (1, ...) map for the whole batch; they are post-processed with ``normalize`` (see
     :func:`explanation_map`). :func:`explanation_maps` computes them for target images.
@@ -429,23 +430,24 @@ class ExplanationAttack(Attack):
         opts = self._explain.options
         alphas, weights = _ig_alphas(int(opts.get("steps", 50)), opts.get("method", "riemann_right"), z.dtype, z.device)
         base = torch.as_tensor(opts.get("baseline", 0.0), dtype=z.dtype, device=z.device).expand_as(z)
-        zd = z.detach()
-        avg = torch.zeros_like(zd)
-        for a, w in zip(alphas, weights):               # the map, first order only
-            avg += w * _grad_input(model, base + a * (zd - base), y, create_graph=False)
+        zd, c = z.detach(), self.path_chunk
+        shape = (-1, *[1] * z.dim())
+
+        def weighted_grads(zz, i, create_graph):        # sum over points i:i+c of w_k grad f(b + a_k (zz - b))
+            a, w = alphas[i:i + c], weights[i:i + c]
+            pts = (base[None] + a.view(shape) * (zz - base)[None]).reshape(-1, *z.shape[1:])
+            g = _grad_input(model, pts, y.repeat(len(a)), create_graph).view(len(a), *z.shape)
+            return (w.view(shape) * g).sum(0)
+
+        avg = sum(weighted_grads(zd, i, False) for i in range(0, len(alphas), c))   # the map, first order only
         h = ((zd - base) * avg).requires_grad_(True)
         expl = map_distance(explanation_map(h, self.normalize), tmap, self.reduction)
         (g_h,) = torch.autograd.grad((a_w * expl).sum(), h)
         grad = g_h * avg
         v = g_h * (zd - base)
-        c = self.path_chunk
-        for i in range(0, len(alphas), c):
+        for i in range(0, len(alphas), c):              # one chunk's second-order graph at a time
             zr = z.detach().requires_grad_(True)
-            part = 0.0
-            for a, w in zip(alphas[i:i + c], weights[i:i + c]):
-                gk = _grad_input(model, base + a * (zr - base), y, create_graph=True)
-                part = part + w * (v * gk).sum()
-            (gz,) = torch.autograd.grad(part, zr)
+            (gz,) = torch.autograd.grad((v * weighted_grads(zr, i, True)).sum(), zr)
             grad = grad + gz
         zr = z.detach().requires_grad_(True)
         logits = model(zr)
