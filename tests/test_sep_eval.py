@@ -248,3 +248,31 @@ def test_tables_show_the_recorded_steps_and_the_setting_behind_each_row(setup):
         attack_settings={**ATTACK, "early_stop": {"window": 2, "min_improvement": 0.9}}, pgd_settings=PGD,
         adv_eps=0.03, show_progress=False).iloc[0]
     assert stopped.early_stop == "window 2, < 0.9" and stopped.steps_run < 4
+
+
+def test_flatness_readings_are_what_they_say():
+    """The config's readings of Eq. 4: pixel sum = H*W x pixel mean (same noise), 'none' skips the
+    normalisation (a model scaled by 3 scales the unnormalised term by 9, leaves the normalised one)."""
+    from interprobust.losses.sep import explanation_flatness
+    model = _model()
+    x, y = torch.rand(4, 3, 8, 8, generator=torch.Generator().manual_seed(0)), torch.tensor([0, 1, 2, 0])
+
+    def term(m, **kw):
+        torch.manual_seed(5)
+        return explanation_flatness(m, x, y, 0.1, **kw).item()
+
+    mean, total = term(model), term(model, reduction="sum")
+    assert mean > 0 and total == pytest.approx(64 * mean, rel=1e-5)
+
+    class Scaled(torch.nn.Module):
+        def __init__(self, m):
+            super().__init__()
+            self.m = m
+
+        def forward(self, z):
+            return 3 * self.m(z)
+
+    assert term(Scaled(model)) == pytest.approx(mean, rel=1e-4)
+    assert term(Scaled(model), normalize="none") == pytest.approx(9 * term(model, normalize="none"), rel=1e-4)
+    with pytest.raises(ValueError, match="flat_reduction"):
+        explanation_flatness(model, x, y, 0.1, reduction="median")
