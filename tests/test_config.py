@@ -157,8 +157,45 @@ def test_bad_values_fail_naming_the_key(path, value, message):
 
 # ------------------------------------------------------------------ equivalence with the old config
 def _old(scale):
-    """The old config as Snakemake read it (anchors expanded by YAML, the overlay deep-merged)."""
-    return merged(OLD / "config.yaml", *([OLD / "embedded.yaml"] if scale == "embedded" else []))
+    """The old config as Snakemake read it (anchors expanded by YAML, the overlay deep-merged), with the
+    changes made on purpose since (:func:`_sep_since_issue17`)."""
+    return _sep_since_issue17(merged(OLD / "config.yaml", *([OLD / "embedded.yaml"] if scale == "embedded" else [])))
+
+
+SEP_ISSUE17_ATTACK = {"memory_fraction": 0.8, "record_steps": [100, 300, 1000, 1500], "early_stop": None}
+SEP_ISSUE17_FIGURES = {
+    "fig1a": {"kind": "manipulation", "table": "table2", "rows": ["cifar10 ConvNet MAT"]},
+    "fig1b": {"kind": "landscapes", "table": "table1"},
+    "fig2": {"kind": "clusters", "table": "table2", "rows": ["cifar10 ConvNet Normal"]},
+    "fig8": {"kind": "clusters", "table": "table2",
+             "rows": ["cifar10 ConvNet MAT", "cifar10 ConvNet SEP_pos", "cifar10 ConvNet SEP_neg"]}}
+
+
+def _sep_since_issue17(cfg):
+    """Issue #17 changed SEP on purpose (docs/replication-notes.md, SEP): Softplus beta = 1 in the SEP
+    recipes, the flatness term's reading as loss params, grey MAT 10 x 0.075, the attack's memory /
+    resume / recorded-steps keys, the grey adversarial-accuracy PGD, saved examples and Fig. 1(a), 1(b),
+    2, 8. Applied to the old config (new objects, no in-place edits of YAML-shared nodes) so everything
+    else must still equal it."""
+    embedded = cfg.get("scale") == "embedded"
+    for name, m in cfg["methods"].items():
+        if not name.startswith("sep_"):
+            continue
+        if m.get("model", {}).get("activation") == "softplus":
+            m["model"] = {**m["model"], "softplus_beta": 1.0}
+        if m.get("loss") == "sep" and not name.startswith("sep_e_"):
+            m["params"] = {**m["params"], "flat_reduction": "mean", "flat_normalize": "sum"}
+        grey = m.get("params_by_dataset") or {}
+        m_grey = {d: ({**p, "step_size": 0.075} if p.get("step_size") == 0.01 and p.get("eps") == 0.3 else p)
+                  for d, p in grey.items()}
+        if grey:
+            m["params_by_dataset"] = m_grey
+    s = cfg["sep"]
+    s["attack"] = {**s["attack"], **SEP_ISSUE17_ATTACK, **({"record_steps": [5, 10]} if embedded else {})}
+    s["adv_pgd"] = {"rgb": {}, "grey": {"steps": 100, "step_size": 0.01}}
+    s["examples"] = 2 if embedded else 4
+    s["figures"] = {**SEP_ISSUE17_FIGURES, **s["figures"]}
+    return cfg
 
 
 def _old_aga_grid_points(cfg, entry):

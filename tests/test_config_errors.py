@@ -63,7 +63,7 @@ CASES = {
     # recipes: loss names, params, bases
     "loss param typo": ("recipes: {sep_pos_convnet: {params: {gama: 5e4}}}",
                         r"at recipes\.sep_pos_convnet\.params\.gama: unknown parameter of loss 'sep': 'gama'; "
-                        r"valid keys: base, eps, explain, gamma, sigma, step_size, steps$"),
+                        r"valid keys: base, eps, explain, flat_normalize, flat_reduction, gamma, sigma, step_size, steps$"),
     "loss param number as string": ("recipes: {sep_pos_convnet: {params: {gamma: 5e4}}}",
                                     r"at recipes\.sep_pos_convnet\.params\.gamma: '5e4' is not a number "
                                     r"\(YAML reads 5e4 as a string: write 5\.0e\+4\)"),

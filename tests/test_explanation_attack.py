@@ -324,3 +324,102 @@ def test_with_the_pipeline_attributions(softplus_net):
         r = EM.ExplanationAttack(16 / 255, steps=15, explain=explain).run(model, victims, target_map=tm)
         assert r.expl_end.mean() < 0.95 * r.expl_start.mean(), method
         assert bool(r.pred_kept.all())
+
+
+# ------------------------------------------------------------------- memory planner (issue #17)
+
+def test_planner_measures_a_known_per_item_footprint_and_the_planned_chunk_fits_the_budget():
+    from interprobust import memory
+    d = 1000
+    w = torch.randn(d, requires_grad=True)
+
+    def step(n):                                   # saves x (n*d floats) for mul, and x*w (n*d) for square
+        x = torch.randn(n, d, requires_grad=True)
+        ((x * w).square().sum()).backward()
+
+    fp = memory.measure_footprint(step, "cpu", total=100)
+    assert fp.per_item == 2 * d * 4 and fp.fixed == d * 4       # w is saved once, whatever n
+    budget = 100_000
+    n = memory.plan_chunk(fp, budget, total=100)
+    assert fp.bytes(n) <= budget < fp.bytes(n + 1)
+    assert memory.plan_chunk(fp, budget, total=5) == 5          # never more than there is
+    assert memory.plan_chunk(fp, 10, total=5) == 1              # nothing fits: one at a time (then back-off)
+    assert memory.saved_tensor_bytes(lambda: step(n)) <= budget
+
+
+def test_attack_plan_fits_the_budget_measured_on_the_attack_step(softplus_net):
+    from interprobust import memory
+    model, x = softplus_net
+    victims, targets = _pairs(model, x, n=12)
+    attack = EM.ExplanationAttack(EPS, steps=3, explain=ixg)
+    n, fp, budget = attack.plan_batch_size(model, victims, targets, memory_fraction=1.0)
+    assert n == 12 and fp.per_item > 0                          # a tiny model: everything fits
+    # a budget for 5 pairs: the plan is 5, and one real step on 5 pairs stays inside it
+    small = fp.bytes(5)
+    planned = memory.plan_chunk(fp, small, total=12)
+    assert planned == 5
+    one_step = EM.ExplanationAttack(EPS, steps=1, explain=ixg, select="last")
+    used = memory.saved_tensor_bytes(lambda: one_step.run(model, victims[:planned], target_map=targets[:planned]))
+    assert used <= small * 1.05
+
+
+def test_run_chunked_halves_a_chunk_that_runs_out_of_memory_and_covers_every_item():
+    from interprobust import memory
+    seen = []
+
+    def fn(i, j):
+        if j - i > 3:
+            raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        seen.append((i, j))
+        return j - i
+
+    out = list(memory.run_chunked(fn, 0, 10, 8))
+    assert [(a, b) for a, b, _ in out] == seen and sum(r for *_, r in out) == 10
+    assert all(b - a <= 3 for a, b in seen) and seen[0] == (0, 2)     # 8 -> 4 -> 2, kept afterwards
+    with pytest.raises(RuntimeError, match="not memory"):              # other errors are not retried
+        list(memory.run_chunked(lambda i, j: (_ for _ in ()).throw(RuntimeError("not memory")), 0, 4, 2))
+
+
+# ------------------------------------------------------------ recorded steps and early stop
+
+def test_recorded_losses_equal_shorter_attacks_and_the_end(softplus_net):
+    model, x = softplus_net
+    victims, targets = _pairs(model, x, n=6)
+    full = EM.ExplanationAttack(EPS, steps=8, lr=0.01, explain=ixg, record_steps=(0, 3, 8, 20)).run(
+        model, victims, target_map=targets)
+    torch.testing.assert_close(full.expl_at[:, 0], full.expl_start)
+    torch.testing.assert_close(full.expl_at[:, 2], full.expl_end)
+    assert torch.isnan(full.expl_at[:, 3]).all()                        # beyond the attack's steps
+    short = EM.ExplanationAttack(EPS, steps=3, lr=0.01, explain=ixg).run(model, victims, target_map=targets)
+    torch.testing.assert_close(full.expl_at[:, 1], short.expl_end)      # as if it had stopped after 3 steps
+    assert (full.steps_run == 8).all()
+
+
+def test_early_stop_freezes_pairs_per_sample_and_does_not_depend_on_batching(softplus_net):
+    model, x = softplus_net
+    victims, targets = _pairs(model, x, n=6)
+    kw = dict(steps=12, lr=0.01, explain=ixg, early_stop=(3, 0.5), record_steps=(12,))
+    batched = EM.ExplanationAttack(EPS, **kw).run(model, victims, target_map=targets)
+    assert (batched.steps_run < 12).any() and (batched.steps_run % 3 == 0).all()
+    single = [EM.ExplanationAttack(EPS, **kw).run(model, victims[i:i + 1], target_map=targets[i:i + 1])
+              for i in range(6)]
+    assert torch.equal(batched.steps_run, torch.cat([s.steps_run for s in single]))
+    torch.testing.assert_close(batched.expl_end, torch.cat([s.expl_end for s in single]), rtol=1e-4, atol=1e-12)
+    torch.testing.assert_close(batched.expl_at[:, 0], batched.expl_end)
+    free = EM.ExplanationAttack(EPS, steps=12, lr=0.01, explain=ixg).run(model, victims, target_map=targets)
+    assert (batched.expl_end >= free.expl_end - 1e-12).all()           # stopping early never helps the attack
+
+
+def test_integrated_gradients_with_path_chunks_follows_the_same_path(softplus_net):
+    """Chunking IG's path points (memory) gives the attack the same gradient: the same iterates."""
+    model, x = softplus_net
+    victims, targets = _pairs(model, x, n=4)
+    ig = EM.named_explainer("integrated_gradients", steps=6)
+    kw = dict(steps=4, lr=0.01, explain=ig)
+    whole = EM.ExplanationAttack(EPS, **kw).run(model, victims, target_map=targets)
+    chunked = EM.ExplanationAttack(EPS, path_chunk=2, **kw).run(model, victims, target_map=targets)
+    torch.testing.assert_close(chunked.x_adv, whole.x_adv, rtol=0, atol=1e-5)
+    torch.testing.assert_close(chunked.expl_end, whole.expl_end, rtol=1e-4, atol=1e-12)
+    assert (whole.expl_end < whole.expl_start).any()
+    with pytest.raises(ValueError, match="integrated_gradients"):
+        EM.ExplanationAttack(EPS, explain=ixg, path_chunk=2)

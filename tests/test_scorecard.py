@@ -119,3 +119,55 @@ def test_glime_mse_and_stability_cells_are_marked_scale_not_comparable(tmp_path)
     assert card.loc[("table6_priors", "LIME/mse"), "ours"] == 0.2409                         # still shown
     empty = S.scorecard(values, {"artifacts": {}})
     assert set(empty.verdict) == {"not run"}                                                 # nothing produced
+
+
+# ------------------------------------------------------------------ SEP (issue #17)
+
+SEP_VALUES = {   # the paper's own numbers for the four self-inconsistent places (a copy: shared/ is not needed)
+    "table2_grad_x_input": {"fmnist": {"convnet": {"MAT": [386.370, 274.267, 62.85, 73.98],
+                                                   "SEP_pos": [35.588, 22.465, 69.88, 86.81]},
+                                       "resnet18": {"MAT": [588.610, 417.031, 79.22, 67.1]}},
+                            "cifar10": {"convnet": {"MAT": [16.913, 6.906, 64.85, 35.11],
+                                                    "SEP_pos": [3.565, 1.269, 64.94, 35.25]}}},
+    "table4_gamma_sweep_cifar10_convnet": [{"gamma": 0, "expl_start": 16.913, "expl_end": 6.206, "clean": 64.85,
+                                            "adv": 35.11},
+                                           {"expl_start": 3.565, "expl_end": 1.269, "clean": 64.94, "adv": 35.25},
+                                           {"expl_start": 15.436, "expl_end": 5.870, "clean": 64.39, "adv": 35.18}],
+    "table8_trades_sep_cifar10": {"convnet_beta5": {"TRADES": [18.278, 11.470, 64.5, 33.98]},
+                                  "resnet18_beta5": {"TRADES": [18.278, 11.469, 64.50, 33.98],
+                                                     "TRADES+SEP_pos": [12.232, 7.527, 63.49, 34.93]}},
+    "table9_epochs_cifar10_convnet": {"25": [4.388, 1.605, 64.94, 35.25], "50": [3.885, 1.431, 65.69, 35.94]},
+}
+
+
+def test_sep_self_inconsistent_cells_are_flagged_not_judged(tmp_path):
+    t4 = _write(tmp_path, "sep/table4.csv", [
+        dict(model="gamma=0 (MAT)", expl_start=16.0, expl_end=6.9, clean_acc=64.0, adv_acc=35.0),
+        dict(model="gamma=5e4", expl_start=3.6, expl_end=1.3, clean_acc=65.0, adv_acc=35.0),
+        dict(model="gamma=1e4", expl_start=99.0, expl_end=5.9, clean_acc=64.0, adv_acc=35.0)])
+    card = S.scorecard({"SEP": SEP_VALUES}, {"scale": "paper", "artifacts": {"sep/table4": [{"files": {"csv": t4}}]}})
+    card = card.set_index(["table", "key"])
+    flagged = set(card.index[card.verdict == "paper inconsistent"])
+    t2, t4n, t8, t9 = ("table2_grad_x_input", "table4_gamma_sweep_cifar10_convnet", "table8_trades_sep_cifar10",
+                       "table9_epochs_cifar10_convnet")
+    assert flagged == {(t2, "fmnist/convnet/MAT/clean_acc"), (t2, "fmnist/convnet/MAT/adv_acc"),
+                       (t2, "fmnist/convnet/SEP_pos/clean_acc"), (t2, "fmnist/convnet/SEP_pos/adv_acc"),
+                       (t4n, "0/expl_end"),                                  # 6.206 = Table 2's Normal, not MAT's 6.906
+                       *{(t8, f"resnet18_beta5/TRADES/{c}") for c in ("expl_start", "expl_end", "clean_acc", "adv_acc")},
+                       (t9, "25/expl_start"), (t9, "25/expl_end")}
+    assert "above clean" in card.loc[(t2, "fmnist/convnet/MAT/adv_acc"), "note"]
+    # Table 4 has a scorecard case: its rows by gamma, its columns renamed; gamma itself is a setting
+    assert card.loc[(t4n, "0/expl_start"), "ours"] == 16.0 and card.loc[(t4n, "0/expl_start"), "verdict"] == "within tolerance"
+    assert card.loc[(t4n, "1/adv"), "ours"] == 35.0
+    assert card.loc[(t4n, "2/expl_start"), "verdict"] == "differs"
+    assert card.loc[(t4n, "0/gamma"), "verdict"] == "not run"
+    assert card.loc[(t2, "fmnist/resnet18/MAT/adv_acc"), "verdict"] == "not run"   # consistent: judged as usual
+
+
+def test_sep_flags_hold_on_the_shipped_paper_values():
+    values = yaml.safe_load((ROOT / "workflow/resources/paper_values.yaml").read_text())["SEP"]
+    from interprobust.papers.sep.scorecard import inconsistent
+    flags = inconsistent(values)
+    assert ("table8_trades_sep_cifar10", ("resnet18_beta5", "TRADES", "expl_start")) in flags
+    assert ("table4_gamma_sweep_cifar10_convnet", ("0", "expl_end")) in flags
+    assert ("table2_grad_x_input", ("fmnist", "convnet", "SEP_neg", "adv_acc")) in flags

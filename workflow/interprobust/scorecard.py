@@ -67,13 +67,18 @@ def our_value(cell: dict, results: Results) -> tuple[float | None, str]:
         return None, ""
 
 
-def not_comparable(cell: dict) -> str | None:
-    """The paper module's reason (``comparable(table, key)`` in ``papers/<p>/scorecard.py``, where
-    defined) why a cell's value is on a scale ours cannot match; None: compare it."""
+def _paper_hook(paper: str, name: str):
+    """``papers/<p>/scorecard.py``'s optional function ``name`` (None where the paper has none)."""
     import importlib
-    module = {"LIMEREF": "limeref", "GLIME": "glime", "AGA": "aga", "SEP": "sep"}.get(cell["paper"])
-    check = getattr(importlib.import_module(f".papers.{module}.scorecard", __package__), "comparable", None) \
+    module = {"LIMEREF": "limeref", "GLIME": "glime", "AGA": "aga", "SEP": "sep"}.get(paper)
+    return getattr(importlib.import_module(f".papers.{module}.scorecard", __package__), name, None) \
         if module else None
+
+
+def not_comparable(cell: dict) -> str | None:
+    """The paper module's reason (``comparable(table, key)``, where defined) why a cell's value is on a
+    scale ours cannot match; None: compare it."""
+    check = _paper_hook(cell["paper"], "comparable")
     return check(cell["table"], cell["key"]) if check else None
 
 
@@ -94,27 +99,41 @@ def verdict(paper: float, ours: float | None, kind: str, tol: float) -> str:
     return "within tolerance" if gap <= tol else "differs"
 
 
+def inconsistent_cells(values: dict) -> dict[tuple[str, str, tuple], str]:
+    """(paper, table, key) -> why, for the cells a paper's ``scorecard.inconsistent(values)`` flags as
+    contradicting the paper itself (judged "paper inconsistent", not against our value)."""
+    hooks = {p: _paper_hook(p, "inconsistent") for p in values}
+    return {(p, t, k): why for p, hook in hooks.items() if hook
+            for (t, k), why in hook(values[p]).items()}
+
+
 def scorecard(values: dict, manifest: dict) -> pd.DataFrame:
     """One row per paper number: paper, table, key, paper value, ours, difference, tolerance, scale,
-    verdict ("within tolerance", "differs", "not run", or a paper module's reason such as "scale not
-    comparable": such cells are judged by order in the claims) and the file our value comes from. ``manifest``
-    is the registry's (``registry.manifest``): which artifact instances this run built, and their files."""
+    verdict ("within tolerance", "differs", "not run", "paper inconsistent" for a cell the paper
+    contradicts elsewhere (:func:`inconsistent_cells`, the reason in ``note``), or a paper module's reason
+    such as "scale not comparable": such cells are judged by order in the claims) and the file our value
+    comes from. ``manifest`` is the registry's (``registry.manifest``): which artifact instances this
+    run built, and their files."""
     rows = []
     results = Results(manifest)
     scale = results.scale
+    flagged = inconsistent_cells(values)
     for cell in paper_cells(values):
         ours, source = our_value(cell, results)
         kind, tol = tolerance(cell)
+        note = flagged.get((cell["paper"], cell["table"], cell["key"]), "")
         judged = verdict(cell["paper_value"], ours, kind, tol)
         reason = not_comparable(cell)
-        if reason and judged != "not run":
+        if note:
+            judged = "paper inconsistent"       # the paper contradicts itself: not judged against ours
+        elif reason and judged != "not run":
             judged = reason                     # judged by order in the claims, not by value
         rows.append(dict(paper=cell["paper"], table=cell["table"], key="/".join(cell["key"]),
                          paper_value=cell["paper_value"], ours=ours,
                          difference=None if ours is None else ours - cell["paper_value"],
                          tolerance=f"±{tol:g} points" if kind == "points" else f"±{tol:.0%}",
                          scale=scale if ours is not None else "", verdict=judged,
-                         source=source if ours is not None else ""))
+                         source=source if ours is not None else "", note=note))
     return pd.DataFrame(rows)
 
 

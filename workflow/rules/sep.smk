@@ -38,6 +38,7 @@ rule sep_evaluate:
         scores=f"results/sep/eval/{SEP_ROW}.csv",
         landscape=f"results/sep/landscape/{SEP_ROW}.csv",
         saliency=f"results/sep/saliency/{SEP_ROW}.npz",
+        examples=f"results/sep/examples/{SEP_ROW}.npz",
     log:
         "results/logs/sep/eval/{dataset}/{arch}/{recipe}/seed{seed}_{attribution}.log",
     benchmark:
@@ -55,4 +56,5 @@ rule sep_evaluate:
     shell:
         f"python -m interprobust sep evaluate {MODEL_JOB} --pairs {{input.pairs}}"
         " --attribution {wildcards.attribution} --settings {params.settings}"
-        " --out {output.scores} --landscape-out {output.landscape} --saliency-out {output.saliency} > {log} 2>&1"
+        " --out {output.scores} --landscape-out {output.landscape} --saliency-out {output.saliency}"
+        " --examples-out {output.examples} > {log} 2>&1"

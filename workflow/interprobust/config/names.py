@@ -51,7 +51,8 @@ LOSS_PARAMS = {
     "hessian": {"lam": NUMBER},
     "limeref": {"spurious": TEXT, "masking": FLAG, "masking_prob": NUMBER, "alpha": NUMBER, "fgsm_eps": NUMBER,
                 "restrict_fgsm": FLAG, "lam": NUMBER},
-    "sep": {"base": SEP_BASES, "gamma": NUMBER, "sigma": NUMBER, "explain": tuple(ATTRIBUTIONS)},
+    "sep": {"base": SEP_BASES, "gamma": NUMBER, "sigma": NUMBER, "explain": tuple(ATTRIBUTIONS),
+            "flat_reduction": ("mean", "sum"), "flat_normalize": ("sum", "max", "none")},
 }
 LOSS_BASE = {"sep": ("base", "madry")}        # loss -> (the key naming its base loss, the default base)
 DAG_PARAMS = {"limeref": ("spurious",)}       # loss -> the keys the DAG sets

@@ -27,6 +27,7 @@ def named_explainer(method: str, **options):
         return attribute(method, model, x, target, create_graph=create_graph, **options)
 
     by_name.__name__ = f"attribute[{method}]"
+    by_name.method, by_name.options = method, dict(options)
     return by_name
 
 
@@ -48,7 +49,10 @@ class ExplanationAttackResult:
     prediction; ``expl_start`` / ``expl_end`` the explanation loss (:func:`explanation_loss` with the
     attack's ``normalize`` and ``reduction``, with the model's real activations) at the clean
     victim ``x`` and at ``x_adv``; ``pred_kept`` whether ``x_adv`` is still predicted as ``pred``;
-    ``best_step`` the iterate returned (0 = the start, k = after k optimiser steps).
+    ``best_step`` the iterate returned (0 = the start, k = after k optimiser steps); ``expl_at``
+    (B, len(record_steps)) the explanation loss the attack would have returned had it stopped after
+    each of the attack's ``record_steps`` (NaN for a step beyond ``steps``); ``steps_run`` the steps
+    each sample took (fewer than ``steps`` where the early stop froze it).
     """
 
     x_adv: torch.Tensor
@@ -58,6 +62,8 @@ class ExplanationAttackResult:
     expl_end: torch.Tensor
     pred_kept: torch.Tensor
     best_step: torch.Tensor
+    expl_at: torch.Tensor | None = None
+    steps_run: torch.Tensor | None = None
 
 
 class ExplanationAttack(Attack):
@@ -102,8 +108,17 @@ class ExplanationAttack(Attack):
     selection are evaluated with the real ReLU network (one extra first-order explanation per
     step). The model's modules are restored afterwards.
 
+    ``record_steps`` (e.g. (100, 300, 1000, 1500)): the returned explanation loss as it stood after
+    each of these steps (``ExplanationAttackResult.expl_at``). ``early_stop=(window, fraction)``
+    (optional): every ``window`` steps a sample whose returned explanation loss improved by less than
+    ``fraction`` of its value ``window`` steps before is frozen (its iterate no longer moves); the
+    attack ends when every sample is frozen. Per sample, so batching still does not change results.
+
     ``batch_size`` bounds how many samples are optimised at once (memory); results do not depend
-    on it. ``__call__(model, x, y=None, target_map=...)`` returns ``x_adv``; :meth:`run` returns an
+    on it. ``path_chunk`` (integrated gradients only): the double backprop runs over that many path
+    points at a time (:meth:`_ig_chunked_step`: the map first without a graph, then one graph per chunk
+    of points), so a pair whose 50-point graph does not fit still runs; same gradient up to rounding.
+    ``__call__(model, x, y=None, target_map=...)`` returns ``x_adv``; :meth:`run` returns an
     :class:`ExplanationAttackResult`. Target maps: raw attributions (B, C, H, W), maps (B, H, W), or
     one (H, W) / (1, ...) map for the whole batch; they are post-processed with ``normalize`` (see
     :func:`explanation_map`). :func:`explanation_maps` computes them for target images.
@@ -117,7 +132,8 @@ class ExplanationAttack(Attack):
                  output_weight: float | None = None, gamma: float | None = None,
                  output: str = "softmax", normalize: str | None = "sum", reduction: str = "mean",
                  select: str = "best", optimizer: str = "adam", random_start: bool = False,
-                 seed: int = 0, beta_growth=None, batch_size: int | None = None):
+                 seed: int = 0, beta_growth=None, batch_size: int | None = None,
+                 record_steps=(), early_stop=None, path_chunk: int | None = None):
         self.eps = _check_eps(eps)
         self.steps = int(steps)
         if self.steps < 0:
@@ -164,6 +180,20 @@ class ExplanationAttack(Attack):
         else:
             self.beta_growth = None
         self.batch_size = None if batch_size is None else max(1, int(batch_size))
+        self.path_chunk = None if path_chunk is None else max(1, int(path_chunk))
+        if self.path_chunk is not None and getattr(self._explain, "method", None) != "integrated_gradients":
+            raise ValueError("path_chunk splits integrated gradients' path points: explain must be "
+                             "'integrated_gradients' (a name or named_explainer)")
+        self.record_steps = tuple(int(k) for k in (record_steps or ()))
+        if any(k < 0 for k in self.record_steps):
+            raise ValueError(f"record_steps must be >= 0; got {self.record_steps}")
+        if early_stop is not None and early_stop is not False:
+            window, fraction = early_stop
+            if int(window) < 1 or not 0 <= float(fraction) < 1:
+                raise ValueError(f"early_stop must be (window >= 1, fraction in [0, 1)); got {early_stop!r}")
+            self.early_stop: tuple[int, float] | None = (int(window), float(fraction))
+        else:
+            self.early_stop = None
 
     # -------------------------------------------------------------------------------- presets
     @classmethod
@@ -234,11 +264,32 @@ class ExplanationAttack(Attack):
                 parts.append(self._attack_chunk(model, x[sl], yy[sl], pred[sl], logits0[sl], tmap[sl],
                                                 None if delta0 is None else delta0[sl], a_w, o_w))
         cat = [torch.cat(t).detach().to(out_device) for t in zip(*parts)] if parts else \
-            [x.to(out_device)] + [torch.empty(0, device=out_device)] * 4
-        x_adv, expl_start, expl_end, kept, best_step = cat
+            [x.to(out_device)] + [torch.empty(0, device=out_device)] * 4 + \
+            [torch.empty((0, len(self.record_steps)), device=out_device), torch.empty(0, device=out_device)]
+        x_adv, expl_start, expl_end, kept, best_step, expl_at, steps_run = cat
         return ExplanationAttackResult(x_adv=x_adv, y=yy.to(out_device), pred=pred.to(out_device),
                                        expl_start=expl_start, expl_end=expl_end,
-                                       pred_kept=kept.bool(), best_step=best_step.long())
+                                       pred_kept=kept.bool(), best_step=best_step.long(), expl_at=expl_at,
+                                       steps_run=steps_run.long())
+
+    def plan_batch_size(self, model: nn.Module, x: torch.Tensor, target_map: torch.Tensor,
+                        memory_fraction: float = 0.8, maximum: int | None = None):
+        """The largest ``batch_size`` whose one attack step fits ``memory_fraction`` of the model
+        device's free memory (:mod:`interprobust.memory`: one double-backprop step measured on the
+        first victims of ``x`` / ``target_map``); returns ``(batch_size, footprint, budget)``."""
+        import copy
+
+        from .. import memory
+        probe = copy.copy(self)
+        probe.steps, probe.batch_size, probe.record_steps, probe.early_stop = 1, None, (), None
+        probe.select = "last"
+        tm = target_map[None] if target_map.dim() == 2 else target_map
+        tm = tm if tm.shape[0] == x.shape[0] else tm.expand(x.shape[0], *tm.shape[1:])
+
+        def step(n):
+            probe.run(model, x[:n], target_map=tm[:n])
+
+        return memory.planned_chunk(step, model_device(model), x.shape[0], memory_fraction, maximum)
 
     def _perturb(self, model, x, y, init_delta):  # pragma: no cover - run() replaces it
         raise TypeError("ExplanationAttack needs target maps: call attack(model, x, y, target_map=...)")
@@ -295,8 +346,21 @@ class ExplanationAttack(Attack):
         m = torch.zeros_like(x)
         v = torch.zeros_like(x)
         b1, b2, adam_eps = 0.9, 0.999, 1e-8
+        rec = {s: j for j, s in enumerate(self.record_steps)}
+        expl_at = torch.full((x.shape[0], len(self.record_steps)), math.nan, dtype=x.dtype, device=x.device)
+        active = torch.ones_like(pred, dtype=torch.bool)
+        steps_run = torch.zeros_like(pred)
+        window = self.early_stop[0] if self.early_stop else 0
+        ref_loss = None
+
+        def returned(cur):                               # the loss the attack returns if it stops now
+            return cur if self.select == "last" else torch.where(found, best_loss, start_loss)
+
+        k_end = self.steps
         for k in range(self.steps):
             z = x_k.detach().requires_grad_(True)
+            need_real = k > 0 and (track or k in rec or window)
+            rl = start_loss
             if surrogate:
                 b0, b_end = self.beta_growth
                 beta = b0 * (b_end / b0) ** (k / self.steps)
@@ -304,37 +368,91 @@ class ExplanationAttack(Attack):
                     expl, logits = self._evaluate(model, z, y, tmap, create_graph=True)
                     total = (a_w * expl + o_w * self._output_distance(logits, logits0)).sum()
                     (grad,) = torch.autograd.grad(total, z)
+                if need_real:
+                    rl, rlog = self._evaluate(model, x_k, y, tmap, create_graph=False)
+            elif self.path_chunk is not None:
+                expl, logits, grad = self._ig_chunked_step(model, z, y, tmap, logits0, a_w, o_w)
+                if k > 0:
+                    rl, rlog = expl, logits
             else:
                 expl, logits = self._evaluate(model, z, y, tmap, create_graph=True)
                 total = (a_w * expl + o_w * self._output_distance(logits, logits0)).sum()
                 (grad,) = torch.autograd.grad(total, z)
-                # iterate k's real loss and prediction come with its gradient; k = 0 is the start
-                if track and k > 0:
-                    self._track(k, x_k, expl.detach(), logits.detach(), *state)
-            if surrogate and track and k > 0:
-                rl, rlog = self._evaluate(model, x_k, y, tmap, create_graph=False)
+                if k > 0:                                # iterate k's real loss and prediction come with its gradient
+                    rl, rlog = expl.detach(), logits.detach()
+            if track and k > 0:
                 self._track(k, x_k, rl, rlog, *state)
+            if k in rec:
+                expl_at[:, rec[k]] = returned(rl)
+            if window and k % window == 0:               # k = 0: the start is the first reference
+                now = returned(rl)
+                if ref_loss is not None:
+                    active &= (ref_loss - now) > self.early_stop[1] * ref_loss.abs()
+                ref_loss = now.clone()
+                if not bool(active.any()):               # one host sync per window, not per step
+                    k_end = k
+                    break
+            steps_run += active.long()
             with torch.no_grad():
                 t = k + 1
                 m.mul_(b1).add_(grad, alpha=1 - b1)
                 v.mul_(b2).addcmul_(grad, grad, value=1 - b2)
                 step = (m / (1 - b1 ** t)) / ((v / (1 - b2 ** t)).sqrt_().add_(adam_eps))
-                x_k = (x_k - self.lr * step).clamp_(min=lo, max=hi)
+                moved = (x_k - self.lr * step).clamp_(min=lo, max=hi)
+                x_k = moved if window == 0 else torch.where(active.view(-1, *[1] * (x.dim() - 1)), moved, x_k)
         # the final iterate
-        if self.steps > 0:
+        if k_end > 0:
             loss_k, logits_k = self._evaluate(model, x_k, y, tmap, create_graph=False)
             if track:
-                self._track(self.steps, x_k, loss_k, logits_k, *state)
+                self._track(k_end, x_k, loss_k, logits_k, *state)
+        final = returned(loss_k)
+        for s, j in rec.items():
+            if k_end <= s <= self.steps:                 # the steps not run (early stop) keep the final loss
+                expl_at[:, j] = final
         if self.select == "last":
             out, out_loss = x_k, loss_k
-            out_step = torch.full_like(pred, self.steps)
+            out_step = torch.full_like(pred, k_end)
             kept = logits_k.argmax(1) == pred
         else:
             out = best                                   # the start where nothing kept the prediction
             out_loss = torch.where(found, best_loss, start_loss)
             out_step = best_step
             kept = found
-        return out.detach(), expl_start.detach(), out_loss.detach(), kept, out_step
+        return out.detach(), expl_start.detach(), out_loss.detach(), kept, out_step, expl_at, steps_run
+
+    def _ig_chunked_step(self, model, z, y, tmap, logits0, a_w, o_w):
+        """(explanation loss, logits, d total / dz) for integrated gradients with the path points in
+        chunks of ``path_chunk``: h = (z - b) * avg, avg = sum_k w_k grad f(b + a_k (z - b)). First h
+        without a graph and g = d(a_w * D(n(h))) / dh; then dz = g * avg + sum over chunks of the
+        vector-Jacobian product of avg with g * (z - b) (one chunk's graph at a time) + the output
+        term's gradient."""
+        from .attributions import _grad_input, _ig_alphas
+        opts = self._explain.options
+        alphas, weights = _ig_alphas(int(opts.get("steps", 50)), opts.get("method", "riemann_right"), z.dtype, z.device)
+        base = torch.as_tensor(opts.get("baseline", 0.0), dtype=z.dtype, device=z.device).expand_as(z)
+        zd, c = z.detach(), self.path_chunk
+        shape = (-1, *[1] * z.dim())
+
+        def weighted_grads(zz, i, create_graph):        # sum over points i:i+c of w_k grad f(b + a_k (zz - b))
+            a, w = alphas[i:i + c], weights[i:i + c]
+            pts = (base[None] + a.view(shape) * (zz - base)[None]).reshape(-1, *z.shape[1:])
+            g = _grad_input(model, pts, y.repeat(len(a)), create_graph).view(len(a), *z.shape)
+            return (w.view(shape) * g).sum(0)
+
+        avg = sum(weighted_grads(zd, i, False) for i in range(0, len(alphas), c))   # the map, first order only
+        h = ((zd - base) * avg).requires_grad_(True)
+        expl = map_distance(explanation_map(h, self.normalize), tmap, self.reduction)
+        (g_h,) = torch.autograd.grad((a_w * expl).sum(), h)
+        grad = g_h * avg
+        v = g_h * (zd - base)
+        for i in range(0, len(alphas), c):              # one chunk's second-order graph at a time
+            zr = z.detach().requires_grad_(True)
+            (gz,) = torch.autograd.grad((v * weighted_grads(zr, i, True)).sum(), zr)
+            grad = grad + gz
+        zr = z.detach().requires_grad_(True)
+        logits = model(zr)
+        (go,) = torch.autograd.grad((o_w * self._output_distance(logits, logits0)).sum(), zr)
+        return expl.detach(), logits.detach(), grad + go
 
     @staticmethod
     def _track(k, x_k, loss, logits, pred, best, best_loss, best_step, found) -> None:

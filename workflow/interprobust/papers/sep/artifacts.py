@@ -1,5 +1,6 @@
 """SEP's tables (Tables 1-4, 6-9: one row per model and test-time attribution; Table 5 is the recipes)
-and figures (Fig. 3-7), each drawing the rows of one table."""
+and figures (Fig. 1(a) manipulation examples, 1(b) classification- beside explanation-loss landscapes,
+2 / 8 same- vs other-cluster saliency, 3-7), each drawing the rows of one table."""
 
 from __future__ import annotations
 
@@ -12,9 +13,13 @@ TABLES = {"table1": "TRADES beta sweep", "table2": "Normal, MAT, SEP_pos, SEP_ne
           "table6": "other architectures", "table7": "integrated gradients and other attributions at test time",
           "table8": "TRADES with SEP", "table9": "training epochs"}
 # figure -> (kind, the table whose rows it draws); the config's sep.figures only picks rows
-FIGURES = {"fig3": ("landscape", "table1"), "fig4": ("saliency", "table2"), "fig5": ("bars", "table7"),
-           "fig6": ("bars", "table8"), "fig7": ("landscape", "table2")}
-ROW_FILE = {"landscape": "landscape", "saliency": "saliency", "bars": "eval"}
+FIGURES = {"fig1a": ("manipulation", "table2"), "fig1b": ("landscapes", "table1"), "fig2": ("clusters", "table2"),
+           "fig3": ("landscape", "table1"), "fig4": ("saliency", "table2"), "fig5": ("bars", "table7"),
+           "fig6": ("bars", "table8"), "fig7": ("landscape", "table2"), "fig8": ("clusters", "table2")}
+ROW_FILE = {"landscape": "landscape", "landscapes": "landscape", "saliency": "saliency", "clusters": "saliency",
+            "manipulation": "examples", "bars": "eval"}
+INPUT_KEY = {"landscape": "landscape", "landscapes": "landscape", "saliency": "saliency", "clusters": "saliency",
+             "manipulation": "examples", "bars": "evals"}
 
 
 def _table(tid):
@@ -27,7 +32,7 @@ def _table(tid):
 
 def _figure(fid):
     kind, tid = FIGURES[fid]
-    key = {"landscape": "landscape", "saliency": "saliency", "bars": "evals"}[kind]
+    key = INPUT_KEY[kind]
     return Artifact("sep", fid, f"{kind} of {tid}'s rows", f"results/sep/{fid}", FIG,
                     f"papers.sep.figures:{kind}_figure",
                     lambda plan, w: {key: [row_file(r, ROW_FILE[kind]) for r in plan.sep.figure_rows(fid, tid)]},

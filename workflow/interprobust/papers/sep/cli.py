@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from ...commands.common import load_for_eval, model_job, subcommands
+import numpy as np
+
 from ...io import read_arrays as npz
 
 
@@ -20,16 +22,26 @@ def pairs(a):
 
 
 def evaluate(a):
-    """One model and test-time attribution: the attack row, and with --landscape-out / --saliency-out the
-    explanation-loss landscape and the saliency maps (one model load for all three)."""
+    """One model and test-time attribution: the attack row, and with --landscape-out / --saliency-out /
+    --examples-out the explanation- and classification-loss landscape, the saliency maps and the attacked
+    images of a few pairs (one model load for all). The attack's per-chunk results are kept in
+    ``<out>.parts/`` until the row is written, so a killed job resumes where it stopped."""
+    import shutil
+    from pathlib import Path
+
     from ...io import write_arrays, write_dataframe
     from . import evaluate as E
     model, _, data, device = load_for_eval(a)
     s, p = a.settings, npz(a.pairs)
-    df = E.sep_explanation_robustness(
+    parts = Path(str(a.out) + ".parts")
+    n_examples = int(s.get("examples", 0)) if a.examples_out else 0
+    out = E.sep_explanation_robustness(
         model, data, p, explain=a.attribution, attack_settings=s["attack"], pgd_settings=s["pgd"],
         adv_eps=s["adv_eps"], max_samples=s.get("max_samples"), batch_size=s.get("batch_size", 256),
-        explain_options=s.get("explain_options"), device=device)
+        explain_options=s.get("explain_options"), device=device, parts_dir=parts, examples=n_examples)
+    df, examples = out if n_examples else (out, None)
+    if a.examples_out:
+        write_arrays(a.examples_out, examples if examples is not None else {"pair": np.zeros(0, np.int64)})
     if a.landscape_out:
         write_dataframe(E.sep_landscape(model, data, p, explain=a.attribution, sigmas=s["landscape"]["sigmas"],
                                         draws=s["landscape"].get("draws", 4), seed=s.get("seed", 0),
@@ -38,6 +50,7 @@ def evaluate(a):
         write_arrays(a.saliency_out, E.sep_saliency(model, data, p, explain=a.attribution,
                                                     n_images=s.get("saliency_images", 4), device=device))
     write_dataframe(df, a.out)
+    shutil.rmtree(parts, ignore_errors=True)
     print(df.T.to_string())
 
 
@@ -50,4 +63,5 @@ def register(sub) -> None:
     e.add_argument("--attribution", default="input_x_gradient", help="the test-time attribution")
     e.add_argument("--landscape-out", help="also the explanation-loss landscape (CSV)")
     e.add_argument("--saliency-out", help="also the saliency maps of the representative images (npz)")
+    e.add_argument("--examples-out", help="also the attacked images and maps of sep.examples pairs (npz)")
     model_job(e, settings_help="the config's sep section (JSON)").set_defaults(func=evaluate)

@@ -18,8 +18,8 @@ def row_model(row: dict) -> dict:
 
 
 def row_file(row: dict, kind: str) -> str:
-    """A row's cached result: eval (CSV), landscape (CSV) or saliency (npz)."""
-    ext = "npz" if kind == "saliency" else "csv"
+    """A row's cached result: eval (CSV), landscape (CSV), saliency (npz) or examples (npz: attacked pairs)."""
+    ext = "npz" if kind in ("saliency", "examples") else "csv"
     return (f"results/sep/{kind}/{row['dataset']}/{row['arch']}/{row['recipe']}/seed{row.get('seed', 0)}/"
             f"{row.get('attribution', DEFAULT_ATTRIBUTION)}.{ext}")
 
@@ -46,7 +46,8 @@ class SepPlan(Section):
         c = colour(dataset)
         p["attack"] = {**self.s["attack"], "eps": self.s["attack"]["eps"][c]}
         p["adv_eps"] = self.s["adv_eps"][c]
-        p["pgd"] = self.plan.config["evaluate"]["attacks"]["pgd"]
+        p["pgd"] = {**self.plan.config["evaluate"]["attacks"]["pgd"], **(self.s.get("adv_pgd") or {}).get(c, {})}
+        p.pop("adv_pgd", None)
         return quoted_json(p)
 
     def pair_model(self, dataset: str) -> str:
