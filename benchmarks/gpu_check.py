@@ -7,7 +7,7 @@ Measures, in this process: ResNet-18 training images/s at CIFAR shape (CE; fp32,
 channels_last) through ``train.fit`` itself, and the SEP explanation-attack step (input x gradient,
 double backprop) for ConvNet and ResNet-18: pair-steps/s and peak memory per pair (CUDA:
 ``max_memory_allocated``; CPU: saved tensors) batched, and the batched-vs-per-pair ratio. Then runs
-the existing benchmarks for the rest, each as its own process, and keeps their ``ratio:`` lines:
+the existing benchmarks for the rest (their ``main`` in this process) and keeps their ``ratio:`` lines:
 LIME case (a) (bench_lime.py), PGD vs torchattacks (bench_pgd.py), AGA Table 2's step-cost ratios
 (bench_regularizers.py), the SEP attack at the pipeline's chunking (bench_explanation_attack.py).
 
@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -106,17 +105,39 @@ def attack_rate(arch, width, device, pairs, steps):
     return batched, single, peak
 
 
-def run_benchmark(script, args, timeout):
-    """Another benchmark's ``ratio:`` lines (it runs as its own process)."""
+def run_benchmark(script, args):
+    """Another benchmark's output and ``ratio:`` lines: its ``main`` run in this process (no second torch
+    start-up), with its own command line."""
+    import contextlib
+    import io
+    import runpy
+    buf, argv = io.StringIO(), sys.argv
+    sys.argv = [script, *args]
     try:
-        proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / script), *args], capture_output=True,
-                              text=True, timeout=timeout, cwd=ROOT)
-    except subprocess.TimeoutExpired:
-        return {"error": f"timed out after {timeout} s"}
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("ratio:")]
-    if proc.returncode != 0:
-        return {"error": (proc.stderr or proc.stdout)[-500:]}
-    return {"ratio_lines": lines, "tail": proc.stdout.splitlines()[-6:]}
+        with contextlib.redirect_stdout(buf):
+            runpy.run_path(str(ROOT / "benchmarks" / script), run_name="__main__")
+    except BaseException as e:  # noqa: BLE001 - one failed benchmark must not lose the others
+        return {"error": f"{type(e).__name__}: {e}"[-500:], "tail": buf.getvalue().splitlines()[-6:]}
+    finally:
+        sys.argv = argv
+    lines = buf.getvalue().splitlines()
+    return {"ratio_lines": [ln for ln in lines if ln.startswith("ratio:")], "tail": lines[-8:]}
+
+
+def _extra_ratios(name, result):
+    """Ratios a benchmark prints on other lines: LIME's case (a), AGA Table 2's step costs."""
+    import re
+    out = []
+    for line in result.get("tail", []):
+        if name == "lime_case_a" and line.startswith("(a:"):
+            m = re.search(r"lime/ours ([\d.]+)x", line)
+            if m:
+                out.append(f"ratio: {m.group(1)}x lime over ours (case a: ResNet-18 explained)")
+        if name == "aga_table2_step_costs":
+            m = re.match(r"(\S.*?)\s+[\d.]+ ms/step\s+([\d.]+)x CE", line)
+            if m:
+                out.append(f"ratio: {m.group(2)}x {m.group(1).strip()} step time over CE (AGA Table 2)")
+    return out
 
 
 def main(argv=None):
@@ -150,17 +171,17 @@ def main(argv=None):
     out["achieved_tflops"] = achieved
     if not a.skip_benchmarks:
         small = ["--device", a.device]
-        out["benchmarks"] = {
-            "lime_case_a": run_benchmark("bench_lime.py", small + (["--samples", "50", "--width", "0.125",
-                                                                    "--repeats", "1"] if a.tiny else []), 150),
-            "pgd_vs_torchattacks": run_benchmark("bench_pgd.py", small + (["--batch", "4", "--steps", "2", "--width",
-                                                                           "0.125", "--repeats", "1"] if a.tiny else []), 150),
-            "aga_table2_step_costs": run_benchmark("bench_regularizers.py", small + (["--batch", "4", "--steps", "1",
-                                                                                    "--width", "0.125"] if a.tiny else []), 150),
-            "sep_attack": run_benchmark("bench_explanation_attack.py", small + (["--pairs", "4", "--steps", "2",
-                                                                                "--repeats", "1", "--width", "0.25"]
-                                                                               if a.tiny else []), 150),
-        }
+        tiny = {"bench_lime.py": ["--samples", "50", "--width", "0.125", "--repeats", "1"],
+                "bench_pgd.py": ["--batch", "4", "--steps", "2", "--width", "0.125", "--repeats", "1"],
+                "bench_regularizers.py": ["--batch", "4", "--steps", "1", "--width", "0.125"],
+                "bench_explanation_attack.py": ["--pairs", "4", "--steps", "2", "--repeats", "1", "--width", "0.25"]}
+        out["benchmarks"] = {}
+        for name, script in (("lime_case_a", "bench_lime.py"), ("pgd_vs_torchattacks", "bench_pgd.py"),
+                             ("aga_table2_step_costs", "bench_regularizers.py"),
+                             ("sep_attack", "bench_explanation_attack.py")):
+            result = run_benchmark(script, small + (tiny[script] if a.tiny else []))
+            result["ratio_lines"] = result.get("ratio_lines", []) + _extra_ratios(name, result)
+            out["benchmarks"][name] = result
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     Path(a.out).write_text(json.dumps(out, indent=1) + "\n")
     for k, v in out["train_images_per_s"].items():
@@ -173,7 +194,7 @@ def main(argv=None):
         for line in b.get("ratio_lines", []):
             print(f"{line} [{name}]")
         if "error" in b:
-            print(f"{name}: not measured ({b['error'].splitlines()[-1] if b['error'] else 'failed'})")
+            print(f"{name}: not measured ({b['error']})")
     print(f"-> {a.out}")
     return out
 

@@ -174,3 +174,13 @@ def test_the_resources_command_and_res_use_the_model_per_job(tmp_path):
     assert plan.job_res("evaluate", "runtime", 60, "sep_evaluate", wc, attempt=2) == 2 * request["runtime"]
     assert plan.job_res("evaluate", "mem_mb", 8000, "sep_evaluate", wc) == request["mem_mb"]
     assert plan.job_res("evaluate", "runtime", 60, "evaluate_robustness", wc) == 240
+
+
+def test_a_user_error_of_a_table_job_is_reported_without_importing_torch(tmp_path):
+    """The CLI recognises the training error only when a command trained: a table's error costs no torch."""
+    code = ("import sys; from interprobust.cli import _user_errors; errs = _user_errors(); "
+            "print('torch' in sys.modules, any(e.__name__ == 'NonFiniteLossError' for e in errs)); "
+            "import interprobust.train; print(any(e.__name__ == 'NonFiniteLossError' for e in _user_errors()))")
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "workflow"))
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False", "True"]
