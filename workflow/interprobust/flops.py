@@ -20,8 +20,8 @@ The multipliers over ``forward`` are thus counted, not assumed. ``saved_<kind>``
 keeps per image for that step (``saved_tensors_hooks``; batch 2 minus batch 1, so the weights it also
 saves are not counted per image): the step's activation memory per image.
 
-``resources/flops.json`` holds the measurements for the paper-scale models (written by
-``python -m interprobust.flops``; ``tests/test_flops.py`` checks entries against a fresh measurement);
+``resources/flops.json`` holds the measurements for every model the paper-scale DAG trains (written by
+``python -m interprobust.flops``, which adds what it lacks; ``tests/test_flops.py`` checks entries against a fresh measurement);
 :func:`per_image` reads it and measures what it lacks (the embedded widths) lazily.
 """
 
@@ -148,28 +148,43 @@ def per_image(arch: str, channels: int, size: int, classes: int, options: dict |
     return _measured(k, arch, channels, size, classes, opts)
 
 
-def paper_models() -> list[tuple[str, int, int, int, dict]]:
-    """Every (arch, channels, size, classes, options) the paper-scale configuration trains."""
-    from .config import load, resolve
+def listing_models(jobs) -> list[tuple[str, int, int, int, dict]]:
+    """Every (arch, channels, size, classes, options) a job listing trains (its `train` jobs)."""
     from .data.registry import DATASETS
-    from .plan import Plan
-    root = Path(__file__).resolve().parents[2]
-    files = [root / "config.yaml", *sorted((root / "config/papers").glob("*.yaml"))]
-    plan = Plan(resolve(load([str(f) for f in files])))
+    from .estimate import Listing
     seen = {}
-    models = plan.models + plan.matrix.models() + plan.sep.models() + plan.aga.models() + plan.glime.models()
-    for m in models:
-        spec = DATASETS[m["dataset"]]
-        opts = plan.training_settings(m["dataset"], m["recipe"]).get("model", {})
-        entry = (m["arch"], spec.channels, spec.image_size, spec.num_classes,
-                 {k: v for k, v in opts.items() if k in MODEL_OPTIONS})
+    for arch, dataset, options in Listing(jobs).models.values():
+        spec = DATASETS[dataset]
+        entry = (arch, spec.channels, spec.image_size, spec.num_classes,
+                 {k: v for k, v in json.loads(options).items() if k in MODEL_OPTIONS})
         seen[key(*entry)] = entry
     return list(seen.values())
 
 
-def main() -> None:   # python -m interprobust.flops: (re)write the table for the paper-scale models
-    out = {key(*m): measure(*m) for m in paper_models()}
+def paper_listing():
+    """The paper-scale DAG's jobs (a dry run of this repository's Snakefile with config.yaml)."""
+    import subprocess
+    import sys
+
+    from .estimate import read_listing
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "--dry-run", "--printshellcmds", "--forceall",
+                           "--nolock"], cwd=root, capture_output=True, text=True, check=True)
+    return read_listing(proc.stdout)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """python -m interprobust.flops [--all]: add the paper-scale models the table lacks (--all: remeasure all)."""
+    import argparse
+    a = argparse.ArgumentParser(description=main.__doc__)
+    a.add_argument("--all", action="store_true")
+    args = a.parse_args(argv)
+    out = {} if args.all else dict(table())
+    for m in listing_models(paper_listing()):
+        if key(*m) not in out:
+            out[key(*m)] = measure(*m)
     TABLE_PATH.write_text(json.dumps(out, indent=1, sort_keys=True) + "\n")
+    table.cache_clear()
     print(f"{len(out)} models -> {TABLE_PATH}")
 
 
