@@ -356,3 +356,13 @@ def test_double_backprop_losses_are_exactly_those_that_differentiate_a_gradient(
         value, _ = losses.get_loss(name)(model, x, y, params.get(name, {}))
         value.backward()
         assert any(seen) == (name in train.DOUBLE_BACKPROP_LOSSES), name
+
+
+def test_the_training_set_goes_on_the_gpu_only_when_it_fits_its_budget():
+    cifar = 50_000 * 32 * 32 * 3                      # 150 MB of uint8
+    assert train.data_placement(cifar, 100 * 2 ** 30, 0.25) == "device"
+    assert train.data_placement(cifar, 400 * 2 ** 20, 0.25) == "pinned"   # a quarter of 400 MiB: too small
+    imagenet100 = 126_689 * 224 * 224 * 3            # 19 GB, on a 40 GB GPU
+    assert train.data_placement(imagenet100, 40 * 2 ** 30, 0.25) == "pinned"
+    assert train.data_placement(imagenet100, 40 * 2 ** 30, 0.5) == "device"
+    assert train.data_placement(cifar, 100 * 2 ** 30, 0.0) == "pinned"    # 0: never on the GPU

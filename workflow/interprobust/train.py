@@ -188,6 +188,12 @@ def _resumable_state(ckpt: Path, run: dict, fingerprint: str, model: torch.nn.Mo
     return None
 
 
+def data_placement(nbytes: int, free_bytes: int, fraction: float) -> str:
+    """Where a CUDA run keeps its training set: ``device`` when its uint8 bytes fit ``fraction`` of the
+    GPU's free memory, else ``pinned`` (host batches copied without blocking)."""
+    return "device" if nbytes <= fraction * free_bytes else "pinned"
+
+
 class _Feed:
     """The training batches of one run, placed for the device: a CPU run gathers each batch from the
     (memory-mapped) arrays as always; on CUDA the whole training set lives on the GPU as uint8 when it
@@ -202,8 +208,7 @@ class _Feed:
         self.placement = "host"
         if device.type == "cuda":
             nbytes = int(np.prod(self.x.shape)) * self.x.dtype.itemsize
-            free, _ = torch.cuda.mem_get_info(device)
-            self.placement = "device" if nbytes <= cfg.device_data_fraction * free else "pinned"
+            self.placement = data_placement(nbytes, torch.cuda.mem_get_info(device)[0], cfg.device_data_fraction)
         if self.placement == "device":
             self.x = torch.from_numpy(np.array(self.x)).to(device)
             self.y = torch.from_numpy(np.array(self.y, dtype=np.int64)).to(device)
@@ -294,6 +299,9 @@ def fit(model: torch.nn.Module, data: Prepared, *, loss: str = "ce", loss_params
             print(f"resuming from {ckpt} after epoch {start_epoch}", flush=True)
 
     feed = _Feed(data, device, cfg, steps_per_epoch)
+    if device.type == "cuda":
+        print(f"training set on the {'GPU' if feed.placement == 'device' else 'host (pinned)'}; bf16 autocast "
+              f"{cfg.uses_bf16(device, loss)}, channels_last {cfg.uses_channels_last(device)}", flush=True)
     autocast = torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=cfg.uses_bf16(device, loss))
     for epoch in range(start_epoch, cfg.epochs):
         t0 = time.perf_counter()
