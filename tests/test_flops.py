@@ -140,10 +140,10 @@ def paper_listing():
 
 def test_the_table_covers_every_paper_scale_model(paper_listing):
     """The paper-scale estimate needs no torch: every model the paper-scale DAG trains is in the table."""
-    models = flops.listing_models(paper_listing)
+    models = est.listing_models(paper_listing)
     assert len(models) > 10
     missing = [m for m in models if flops.key(*m) not in flops.table()]
-    assert not missing, f"rerun `python -m interprobust.flops` for {missing}"
+    assert not missing, f"run `interprobust flop-table` for {missing}"
 
 
 def test_the_sep_attacks_at_paper_scale_are_the_issues_hand_count_within_2x(paper_listing):

@@ -778,3 +778,38 @@ def flop_report(flop_jobs: pd.DataFrame, parts: dict[str, set[str]], gpu: Gpu, s
         "",
         dataframe_to_markdown(by_rule.head(20), digits=2),
     ]) + "\n"
+
+
+# ------------------------------------------------------------------ the FLOP table of the paper-scale models
+def listing_models(jobs: list[Job]) -> list[tuple[str, int, int, int, dict]]:
+    """Every (arch, channels, size, classes, options) a job listing trains (its `train` jobs)."""
+    from .flops import MODEL_OPTIONS, key
+    seen = {}
+    for arch, dataset, options in Listing(jobs).models.values():
+        spec = DATASETS[dataset]
+        entry = (arch, spec.channels, spec.image_size, spec.num_classes,
+                 {k: v for k, v in json.loads(options).items() if k in MODEL_OPTIONS})
+        seen[key(*entry)] = entry
+    return list(seen.values())
+
+
+def paper_listing() -> list[Job]:
+    """The paper-scale DAG's jobs (a dry run of this repository's Snakefile with config.yaml)."""
+    import subprocess
+    import sys
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "--dry-run", "--printshellcmds", "--forceall",
+                           "--nolock"], cwd=root, capture_output=True, text=True, check=True)
+    return read_listing(proc.stdout)
+
+
+def update_flop_table(remeasure: bool = False) -> int:
+    """Add to ``resources/flops.json`` every paper-scale model it lacks (``remeasure``: all anew)."""
+    from . import flops
+    out = {} if remeasure else dict(flops.table())
+    for m in listing_models(paper_listing()):
+        if flops.key(*m) not in out:
+            out[flops.key(*m)] = flops.measure(*m)
+    flops.TABLE_PATH.write_text(json.dumps(out, indent=1, sort_keys=True) + "\n")
+    flops.table.cache_clear()
+    return len(out)

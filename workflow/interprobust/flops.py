@@ -21,7 +21,7 @@ keeps per image for that step (``saved_tensors_hooks``; batch 2 minus batch 1, s
 saves are not counted per image): the step's activation memory per image.
 
 ``resources/flops.json`` holds the measurements for every model the paper-scale DAG trains (written by
-``python -m interprobust.flops``, which adds what it lacks; ``tests/test_flops.py`` checks entries against a fresh measurement);
+``interprobust flop-table``, which adds what it lacks; ``tests/test_flops.py`` checks entries against a fresh measurement);
 :func:`per_image` reads it and measures what it lacks (the embedded widths) lazily.
 """
 
@@ -146,47 +146,3 @@ def per_image(arch: str, channels: int, size: int, classes: int, options: dict |
     k = key(arch, channels, size, classes, options)
     opts = json.dumps({kk: v for kk, v in (options or {}).items() if kk in MODEL_OPTIONS}, sort_keys=True)
     return _measured(k, arch, channels, size, classes, opts)
-
-
-def listing_models(jobs) -> list[tuple[str, int, int, int, dict]]:
-    """Every (arch, channels, size, classes, options) a job listing trains (its `train` jobs)."""
-    from .data.registry import DATASETS
-    from .estimate import Listing
-    seen = {}
-    for arch, dataset, options in Listing(jobs).models.values():
-        spec = DATASETS[dataset]
-        entry = (arch, spec.channels, spec.image_size, spec.num_classes,
-                 {k: v for k, v in json.loads(options).items() if k in MODEL_OPTIONS})
-        seen[key(*entry)] = entry
-    return list(seen.values())
-
-
-def paper_listing():
-    """The paper-scale DAG's jobs (a dry run of this repository's Snakefile with config.yaml)."""
-    import subprocess
-    import sys
-
-    from .estimate import read_listing
-    root = Path(__file__).resolve().parents[2]
-    proc = subprocess.run([sys.executable, "-m", "snakemake", "--dry-run", "--printshellcmds", "--forceall",
-                           "--nolock"], cwd=root, capture_output=True, text=True, check=True)
-    return read_listing(proc.stdout)
-
-
-def main(argv: list[str] | None = None) -> None:
-    """python -m interprobust.flops [--all]: add the paper-scale models the table lacks (--all: remeasure all)."""
-    import argparse
-    a = argparse.ArgumentParser(description=main.__doc__)
-    a.add_argument("--all", action="store_true")
-    args = a.parse_args(argv)
-    out = {} if args.all else dict(table())
-    for m in listing_models(paper_listing()):
-        if key(*m) not in out:
-            out[key(*m)] = measure(*m)
-    TABLE_PATH.write_text(json.dumps(out, indent=1, sort_keys=True) + "\n")
-    table.cache_clear()
-    print(f"{len(out)} models -> {TABLE_PATH}")
-
-
-if __name__ == "__main__":
-    main()

@@ -68,6 +68,12 @@ def resources(a):
     print(f"{len(jobs)} jobs: runtime and GPU memory from the FLOP model ({source}) -> {a.out}")
 
 
+def flop_table(a):
+    from .. import estimate as est
+    from ..flops import TABLE_PATH
+    print(f"{est.update_flop_table(a.all)} models -> {TABLE_PATH}")
+
+
 def register(sub) -> None:
     for name, func, help in (("scorecard", scorecard, "every paper number beside this run's, with a verdict"),
                              ("claims", claims, "each paper's qualitative claims checked on this run's tables")):
@@ -104,3 +110,8 @@ def register(sub) -> None:
     r.add_argument("--safety", type=float, default=2.0)
     r.add_argument("--out", required=True, help="resources.json: {rule|wildcards: {runtime, gpu_mem_mb}}")
     r.set_defaults(func=resources)
+
+    f = sub.add_parser("flop-table", help="measure FLOPs / saved bytes per image of the paper-scale models the "
+                       "table (interprobust/resources/flops.json) lacks")
+    f.add_argument("--all", action="store_true", help="remeasure every model")
+    f.set_defaults(func=flop_table)
