@@ -279,9 +279,12 @@ def test_models_and_settings_equal_the_old_ones(both):
 def test_the_other_sections_are_unchanged(both):
     _, old, new = both
     for key in ("scale", "papers", "device", "threads", "paths", "data", "model_defaults", "training_by_dataset",
-                "resources", "cost"):
+                "resources"):
         assert new[key] == old[key], key
-    assert new["training"] == {**old["training"], "nesterov": False}
+    assert {k: new["cost"][k] for k in old["cost"]} == old["cost"]   # the FLOP model's keys are new
+    # bf16 / channels_last became auto (on CUDA); the on-device dataset budget is new
+    assert new["training"] == {**old["training"], "nesterov": False, "bf16": "auto", "channels_last": "auto",
+                               "device_data_fraction": 0.25}
     assert new["evaluate"] == {"strong_max_samples": None, **old["evaluate"]}
     for key in ("matrix", "glime", "aga", "sep"):
         skip = {"models", "settings", "networks", "grid", "tables", "pair_model", "attribution", "datasets"}

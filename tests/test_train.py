@@ -254,3 +254,115 @@ def test_train_checks_its_output_folders_before_training(small_data, tmp_path, c
     captured = capsys.readouterr()
     assert f"cannot write into {blocker / 'models'}" in captured.err and "before training" in captured.err
     assert "epoch" not in captured.out and "training convnet" not in captured.out
+
+
+# ------------------------------------------------------------------ a loop that does not wait on the host
+def _count_host_reads(monkeypatch):
+    """Count every way a tensor's value can reach Python (each is a synchronisation on CUDA)."""
+    calls = {"n": 0}
+    for name in ("item", "tolist", "__bool__", "__float__", "__int__", "numpy", "cpu"):
+        real = getattr(torch.Tensor, name)
+
+        def counting(self, *a, _real=real, **k):
+            calls["n"] += 1
+            return _real(self, *a, **k)
+
+        monkeypatch.setattr(torch.Tensor, name, counting)
+    return calls
+
+
+@pytest.mark.parametrize("loss,params,exact", [("ce", {}, True),
+                                               ("madry", {"eps": 0.03, "steps": 2, "step_size": 0.01}, False)])
+def test_the_training_loop_reads_the_device_once_per_epoch_not_per_step(small_data, monkeypatch, loss, params,
+                                                                       exact):
+    """Host reads do not grow with the number of steps: 3 steps per epoch read as often as 12. The loop's
+    own counter says the same: one read per epoch, none per step. (Madry's loss reads one seed per step
+    from torch's CPU generator: a host-only read, no device synchronisation; only the counter is checked.)"""
+    counts = []
+    for batch_size in (32, 8):          # 96 images: 3 and 12 steps per epoch
+        calls = _count_host_reads(monkeypatch)
+        before = dict(train.host_syncs)
+        train.fit(_tiny_model(), small_data, loss=loss, loss_params=params,
+                  config=train.TrainConfig(**{**CFG, "batch_size": batch_size}), show_progress=False)
+        monkeypatch.undo()
+        counts.append(calls["n"])
+        assert train.host_syncs["epoch"] - before["epoch"] == CFG["epochs"]
+        assert train.host_syncs["step"] == before["step"]
+    if exact:
+        assert counts[0] == counts[1], counts
+
+
+def test_part_means_still_reach_the_history(small_data, monkeypatch):
+    def two_part_loss(model, x, y, params):
+        logits = model(x)
+        ce = torch.nn.functional.cross_entropy(logits, y)
+        losses.report_part("task", ce)
+        losses.report_part("twice", 2 * ce)
+        return ce, logits
+
+    monkeypatch.setitem(losses.TRAINING_LOSSES, "_parts", two_part_loss)
+    h = train.fit(_tiny_model(), small_data, loss="_parts", config=train.TrainConfig(**CFG), show_progress=False)
+    for row in h:
+        assert row["train_task"] == pytest.approx(row["train_loss"], rel=1e-6)
+        assert row["train_twice"] == pytest.approx(2 * row["train_loss"], rel=1e-6)
+
+
+def test_a_non_finite_loss_after_the_first_step_names_its_step(small_data, monkeypatch):
+    calls = {"n": 0}
+
+    def late_nan(model, x, y, params):
+        calls["n"] += 1
+        logits = model(x)
+        loss = torch.nn.functional.cross_entropy(logits, y)
+        return (loss * float("inf") if calls["n"] == 5 else loss), logits
+
+    monkeypatch.setitem(losses.TRAINING_LOSSES, "_late", late_nan)
+    with pytest.raises(train.NonFiniteLossError, match=r"\(inf\) at epoch 2, step 2"):
+        train.fit(_tiny_model(), small_data, loss="_late", config=train.TrainConfig(**CFG), show_progress=False)
+
+
+def test_bf16_and_channels_last_are_on_for_first_order_losses_on_cuda_only():
+    cuda, cpu = torch.device("cuda"), torch.device("cpu")
+    auto = train.TrainConfig()
+    assert auto.uses_bf16(cuda, "ce") and auto.uses_bf16(cuda, "madry") and auto.uses_bf16(cuda, "trades")
+    assert not auto.uses_bf16(cuda, "sep") and not auto.uses_bf16(cuda, "gradient_alignment")
+    assert not auto.uses_bf16(cpu, "ce") and not auto.uses_channels_last(cpu) and auto.uses_channels_last(cuda)
+    off = train.TrainConfig(bf16=False, channels_last=False)    # a recipe's opt-out
+    assert not off.uses_bf16(cuda, "ce") and not off.uses_channels_last(cuda)
+    assert train.TrainConfig(bf16=True).uses_bf16(cuda, "sep")   # forced on
+
+
+def test_double_backprop_losses_are_exactly_those_that_differentiate_a_gradient(monkeypatch):
+    """The fp32 list equals the losses whose step calls autograd.grad(create_graph=True)."""
+    real = torch.autograd.grad
+    seen = []
+
+    def recording(*a, **k):
+        seen.append(bool(k.get("create_graph")))
+        return real(*a, **k)
+
+    monkeypatch.setattr(torch.autograd, "grad", recording)
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.Softplus(), torch.nn.Flatten(),
+                                torch.nn.Linear(4 * 8 * 8, 3))
+    x, y = torch.rand(4, 3, 8, 8), torch.tensor([0, 1, 2, 0])
+    params = {"madry": {"steps": 1}, "trades": {"steps": 1}, "sep": {"steps": 1, "gamma": 1.0},
+              "gradient_alignment": {"eps": 0.1, "lam_l2": 1.0}, "hessian": {"lam": 1.0}}
+    assert train.DOUBLE_BACKPROP_LOSSES <= set(losses.TRAINING_LOSSES)
+    for name in sorted(set(losses.TRAINING_LOSSES) - {"limeref"}):   # limeref needs a spurious-feature file
+        if name.startswith("_"):
+            continue
+        seen.clear()
+        value, _ = losses.get_loss(name)(model, x, y, params.get(name, {}))
+        value.backward()
+        assert any(seen) == (name in train.DOUBLE_BACKPROP_LOSSES), name
+
+
+def test_the_training_set_goes_on_the_gpu_only_when_it_fits_its_budget():
+    cifar = 50_000 * 32 * 32 * 3                      # 150 MB of uint8
+    assert train.data_placement(cifar, 100 * 2 ** 30, 0.25) == "device"
+    assert train.data_placement(cifar, 400 * 2 ** 20, 0.25) == "pinned"   # a quarter of 400 MiB: too small
+    imagenet100 = 126_689 * 224 * 224 * 3            # 19 GB, on a 40 GB GPU
+    assert train.data_placement(imagenet100, 40 * 2 ** 30, 0.25) == "pinned"
+    assert train.data_placement(imagenet100, 40 * 2 ** 30, 0.5) == "device"
+    assert train.data_placement(cifar, 100 * 2 ** 30, 0.0) == "pinned"    # 0: never on the GPU

@@ -32,8 +32,9 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from .config.check import ConfigError
     from .data.download import DataError
     from .io import WriteError
-    from .train import NonFiniteLossError
-    return (KeyError, ValueError, FileNotFoundError, DataError, NonFiniteLossError, ConfigError, WriteError)
+    errors = (KeyError, ValueError, FileNotFoundError, DataError, ConfigError, WriteError)
+    train = sys.modules.get("interprobust.train")   # only a command that trained can raise its error: a
+    return errors + (train.NonFiniteLossError,) if train else errors   # table's error must not import torch
 
 
 def main(argv: list[str] | None = None) -> int:

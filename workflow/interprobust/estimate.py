@@ -527,3 +527,289 @@ def parts_from_listings(overview: list[Job], papers: dict[str, list[Job]]) -> di
         parts[name] = {j.key for j in jobs} - base
     return parts
 
+
+
+# ================================================================ the FLOP model: cost from first principles
+# Each job's FLOPs = images x passes of each kind x that kind's FLOPs per image (interprobust.flops:
+# forward, train step, input-gradient step, double-backprop step, measured on the real ops), divided by
+# the GPU's sustained rate (cost.gpu: tflops x utilisation, or the utilisation a GPU calibration file
+# measured); its peak memory = saved tensors per image of its largest step x the planned batch.
+
+@dataclass
+class FlopWork:
+    """A job's FLOPs by kind of pass ({kind: images x passes}), its attack part, and its planned batch
+    for the largest step (kind, images at once)."""
+
+    passes: dict[str, float]
+    per_image: dict[str, float]
+    peak_kind: str = "forward"
+    peak_batch: int = 1
+    attack_passes: float = 0.0      # SEP's explanation-attack pair-steps (x path points for IG)
+    host_bytes: float = 0.0         # the job's images in host memory (uint8)
+
+    @property
+    def flops(self) -> float:
+        return sum(n * self.per_image[k] for k, n in self.passes.items())
+
+    @property
+    def attack_flops(self) -> float:
+        return self.attack_passes * self.per_image["attack"]
+
+    @property
+    def peak_bytes(self) -> float:
+        return self.per_image[f"saved_{self.peak_kind}"] * self.peak_batch + 16 * self.per_image["params"]
+
+
+def _add(passes: dict, kind: str, n: float) -> None:
+    passes[kind] = passes.get(kind, 0.0) + float(n)
+
+
+def _train_step_passes(loss: str, params: dict) -> dict[str, float]:
+    """Passes of each kind per training image and step of a loss (its attack steps included)."""
+    steps = int(params.get("steps") or 10)
+    p: dict[str, float] = {}
+    base = params.get("base", "madry") if loss == "sep" else loss
+    if base in ("ce", "maxent", "gradient_alignment", "hessian", "limeref"):
+        _add(p, "train", 1)
+    if base == "madry":
+        _add(p, "input_grad", steps), _add(p, "train", 1)
+    if base == "trades":
+        _add(p, "forward", 1), _add(p, "input_grad", steps), _add(p, "train", 2)
+    if loss == "sep" and float(params.get("gamma", 0) or 0):
+        _add(p, "double_train", 2)            # the map at x and at x + xi, one batch of 2B
+    if loss == "gradient_alignment" and (params.get("lam_l2") or params.get("lam_cos")):
+        _add(p, "input_grad", 1), _add(p, "double_train", 1)
+    if loss == "hessian" and params.get("lam"):
+        _add(p, "double_train", 1.5)          # g with its graph, then Hv with its graph, then backward
+    if loss == "limeref":
+        if params.get("alpha"):
+            _add(p, "input_grad", 1), _add(p, "train", 1)
+        if params.get("lam"):
+            _add(p, "double_train", 1)
+    return p
+
+
+def _flop_work(listing: "Listing", cmd: str, opts: dict, settings: dict, sizes: Sizes, ctx: _Context,
+               per_image: dict[str, float]) -> FlopWork:
+    passes: dict[str, float] = {}
+    peak_kind, peak_batch, attack = "forward", int(settings.get("batch_size") or 256), 0.0
+    if cmd == "train":
+        t = settings["training"]
+        epochs, n = int(t["epochs"]), sizes.n_train
+        for kind, k in _train_step_passes(settings["loss"], settings.get("loss_params") or {}).items():
+            _add(passes, kind, n * epochs * k)
+        _add(passes, "forward", epochs * sizes.n_test)                   # the per-epoch test evaluation
+        if ctx.tracked is not None:
+            _add(passes, "forward", epochs * ctx.tracked.sets *
+                 _cap(ctx.tracked.n_test, (opts.get("track-samples") or [None])[0]))
+        factor = 2 if "double_train" in passes and settings["loss"] == "sep" else 1
+        peak_kind = "double_train" if "double_train" in passes else "train"
+        peak_batch = int(t.get("batch_size", 128)) * factor
+    elif cmd == "sep evaluate":
+        attack_s = settings.get("attack", {})
+        explain = (opts.get("attribution") or ["input_x_gradient"])[0]
+        per_map = _explainer_passes(settings, explain)
+        pairs, steps = ctx.pairs or 0, int(attack_s.get("steps") or 1500)
+        attack = pairs * steps * per_map
+        _add(passes, "attack", attack)        # one step of the real attack, counted (interprobust.flops)
+        _add(passes, "input_grad", 2 * pairs * per_map)                   # the victim's and target's maps
+        n = _cap(sizes.n_test, settings.get("max_samples"))
+        _add(passes, "forward", 2 * n)
+        _add(passes, "input_grad", n * _passes("pgd", settings.get("pgd")))
+        if ctx.given("landscape-out"):
+            land = settings.get("landscape", {})
+            _add(passes, "input_grad", pairs * len(land.get("sigmas", [])) * int(land.get("draws") or 4) * per_map)
+        peak_kind = "double"
+        chunk = attack_s.get("batch_size") or attack_s.get("pairs_per_call") or pairs or 1
+        peak_batch = int(min(chunk, pairs or chunk)) * (per_map if explain == "integrated_gradients" else 1)
+    elif cmd in ("evaluate robustness",):
+        n = _cap(sizes.n_test, settings.get("max_samples"))
+        _add(passes, "forward", n * (1 + len(settings["eps"]) * len(settings["attacks"])))
+        _add(passes, "input_grad", n * len(settings["eps"]) * _attacks(settings["attacks"]))
+        peak_kind = "input_grad"
+    elif cmd == "evaluate corruptions":
+        _add(passes, "forward", sizes.sets * _cap(sizes.n_test, settings.get("max_samples")))
+    else:   # every other command: its work model's image passes, each an input-gradient step (an upper
+        # bound for the forward-only ones), of which explanation-attack steps count as attack steps
+        work = float(WORK[cmd](settings, sizes, ctx))
+        if cmd == "matrix evaluate" and ctx.pairs:
+            attack = ctx.pairs * int(settings.get("sep_attack", {}).get("steps") or 1500)
+        elif cmd == "aga evaluate":
+            attack = _cap(sizes.n_test, settings.get("max_samples")) * len(settings["attributions"]) * int(
+                settings.get("attack_steps", 100))
+        _add(passes, "attack", attack)
+        _add(passes, "input_grad", max(work - attack, 0.0))
+        peak_kind = "double" if attack else "input_grad"
+    return FlopWork(passes, per_image, peak_kind, max(1, peak_batch), attack)
+
+
+def _per_image(arch: str, dataset: str, model_options: str) -> dict[str, float]:
+    from . import flops
+    spec = DATASETS[dataset]
+    return flops.per_image(arch, spec.channels, spec.image_size, spec.num_classes, json.loads(model_options))
+
+
+def listing_flop_work(listing: "Listing", job: Job) -> FlopWork | None:
+    """The FLOP model of one job (None: a job that runs no model: tables, figures, data preparation)."""
+    cmd, opts = parse_command(job.command)
+    if cmd not in WORK or cmd in ("data prepare", "aga toy"):
+        return None
+    settings = json.loads(opts["settings"][0]) if opts.get("settings") else {}
+    if cmd.startswith("render "):
+        settings = json.loads(opts["options"][0])
+        opts = {**opts, "data": opts["in"][1:2]}
+    meta = (opts.get("meta") or opts.get("data") or [None])[0]
+    sizes = dataset_sizes(listing._dataset(meta), meta) if meta else Sizes(1, 1)
+    tracked = None
+    if opts.get("track-corruptions"):
+        tracked_meta = str(Path(opts["track-corruptions"][0]) / "meta.json")
+        tracked = dataset_sizes(listing._dataset(tracked_meta), tracked_meta)
+    pairs = listing.pairs.get(opts["pairs"][0]) if opts.get("pairs") else None
+    if cmd == "train":
+        model = (opts["arch"][0], listing._dataset(opts["data"][0]), json.dumps(settings.get("model", {}), sort_keys=True))
+    elif cmd == "render aga/table2":
+        rows = settings["rows"]
+        model = (settings["arch"], listing._dataset(meta),
+                 json.dumps(next(iter(rows.values()), {}).get("model", {}), sort_keys=True))
+    elif opts.get("model") and opts["model"][0] in listing.models:
+        model = listing.models[opts["model"][0]]
+    else:
+        return None
+    if cmd == "render aga/table2":
+        return FlopWork({"double_train": float(len(settings["rows"]) * 20 * int(settings.get("batch_size", 64)))},
+                        _per_image(*model), "double_train", int(settings.get("batch_size", 64)))
+    w = _flop_work(listing, cmd, opts, settings, sizes, _Context(opts, pairs, tracked), _per_image(*model))
+    spec = DATASETS[model[1]]
+    w.host_bytes = (sizes.n_train + sizes.n_test * sizes.sets) * spec.channels * spec.image_size ** 2
+    return w
+
+
+@dataclass(frozen=True)
+class Gpu:
+    """The device the FLOP model runs on: peak dense TFLOP/s and the share of it our jobs sustain."""
+
+    name: str
+    tflops: float
+    utilisation: float
+
+    @property
+    def flop_per_s(self) -> float:
+        return self.tflops * 1e12 * self.utilisation
+
+
+def read_calibration(path: str | Path | None, gpu: Gpu) -> tuple[Gpu, str]:
+    """``gpu`` with the utilisation a ``benchmarks/gpu_check.py`` JSON measured (its ResNet-18 training
+    and SEP attack rates against the same GPU's peak), when that file exists; and where it came from."""
+    if not path or not Path(path).exists():
+        return gpu, f"assumed utilisation {gpu.utilisation:g} (cost.gpu)"
+    cal = json.loads(Path(path).read_text())
+    if cal.get("device_type") != "cuda" or not cal.get("achieved_tflops"):
+        return gpu, f"assumed utilisation {gpu.utilisation:g} (the calibration {path} is not from a GPU)"
+    achieved = float(pd.Series(list(cal["achieved_tflops"].values())).median())
+    return Gpu(cal.get("device_name", gpu.name), gpu.tflops, achieved / gpu.tflops), \
+        f"utilisation {achieved / gpu.tflops:.3f} measured on {cal.get('device_name')} ({path})"
+
+
+def flop_estimate(target: list[Job], gpu: Gpu, *, startup_s: float = 30.0, safety: float = 2.0) -> pd.DataFrame:
+    """One row per target job of the FLOP model: GFLOP (and its SEP-attack part), seconds on ``gpu``,
+    peak GPU memory (MiB) and the SLURM request made from them (``runtime`` minutes and ``gpu_mem_mb``
+    with the ``safety`` factor)."""
+    listing, rows = Listing(target), []
+    for job in target:
+        w = listing_flop_work(listing, job)
+        row = {"rule": job.rule, "job": job.key, "wildcards": ", ".join(f"{k}={v}" for k, v in job.wildcards.items()),
+               "gpu": job.gpu}
+        if w is None:
+            row.update(flop_gflop=0.0, attack_gflop=0.0, flop_s=startup_s, peak_gpu_mib=0.0, host_mib=0.0)
+        else:
+            row.update(flop_gflop=w.flops / 1e9, attack_gflop=w.attack_flops / 1e9,
+                       flop_s=startup_s + w.flops / gpu.flop_per_s, peak_gpu_mib=w.peak_bytes / 2 ** 20,
+                       host_mib=w.host_bytes / 2 ** 20)
+        row["runtime_min"] = max(5, math.ceil(safety * row["flop_s"] / 60))
+        row["gpu_mem_mb"] = math.ceil(safety * row["peak_gpu_mib"]) if row["peak_gpu_mib"] else 0
+        # host: the interpreter, torch and CUDA's context (~3 GB), the job's images, and on a CPU-only
+        # job its activations too
+        row["mem_mb"] = math.ceil(safety * (3072 + row["host_mib"] + (0 if job.gpu else row["peak_gpu_mib"])))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def resources_by_job(flop_jobs: pd.DataFrame) -> dict[str, dict[str, int]]:
+    """``{rule|wildcards: {runtime, gpu_mem_mb}}``: what common.smk's ``res()`` reads per job."""
+    return {job_id(r.rule, r.wildcards): {"runtime": int(r.runtime_min), "mem_mb": int(r.mem_mb),
+                                          "gpu_mem_mb": int(r.gpu_mem_mb)} for r in flop_jobs.itertuples()}
+
+
+def job_id(rule: str, wildcards) -> str:
+    """What names one job for its resources (:func:`interprobust.plan.job_id`); a listing's ``k=v, ...``."""
+    from .plan import job_id as plan_job_id
+    return plan_job_id(rule, _pairs(wildcards) if isinstance(wildcards, str) else wildcards)
+
+
+def flop_report(flop_jobs: pd.DataFrame, parts: dict[str, set[str]], gpu: Gpu, source: str, safety: float) -> str:
+    from .io import dataframe_to_markdown
+
+    def row(name, df):
+        return {"part": name, "jobs": len(df), "PFLOP": df.flop_gflop.sum() / 1e6,
+                "explanation-attack PFLOP": df.attack_gflop.sum() / 1e6, "gpu_hours": df[df.gpu > 0].flop_s.sum() / 3600,
+                "largest_peak_GiB": df.peak_gpu_mib.max() / 1024 if len(df) else 0.0}
+    summary = pd.DataFrame([row(n, flop_jobs[flop_jobs.job.isin(k)]) for n, k in parts.items()]
+                           + [row("total (each job once)", flop_jobs)])
+    by_rule = (flop_jobs.groupby("rule").agg(jobs=("job", "size"), PFLOP=("flop_gflop", "sum"),
+                                             gpu_hours=("flop_s", "sum"), peak_GiB=("peak_gpu_mib", "max"),
+                                             longest_request_min=("runtime_min", "max"))
+               .assign(PFLOP=lambda d: d.PFLOP / 1e6, gpu_hours=lambda d: d.gpu_hours / 3600,
+                       peak_GiB=lambda d: d.peak_GiB / 1024)
+               .sort_values("PFLOP", ascending=False).reset_index())
+    return "\n".join([
+        "## From first principles: FLOPs",
+        "",
+        f"Each job's FLOPs are its images × passes of each kind × that kind's FLOPs per image, counted on the "
+        f"real ops with torch's FlopCounterMode (`interprobust/flops.py`: forward; training step ≈ 3×; attack "
+        f"step ≈ 2×; double-backprop step ≈ 5–6×), divided by **{gpu.name}** at {gpu.tflops:g} TFLOP/s × "
+        f"{source}: {gpu.flop_per_s / 1e12:.1f} TFLOP/s sustained, plus 30 s start-up per job. Peak GPU memory "
+        f"is the saved tensors per image of the job's largest step × its planned batch, plus weights and "
+        f"optimiser state. The SLURM profile's per-job `runtime` (and `gpu_mem_mb`) are these × {safety:g} "
+        "(`cost.safety`), written to results/cost/resources.json.",
+        "",
+        dataframe_to_markdown(summary, digits=2),
+        "",
+        "### By rule (FLOP model)",
+        "",
+        dataframe_to_markdown(by_rule.head(20), digits=2),
+    ]) + "\n"
+
+
+# ------------------------------------------------------------------ the FLOP table of the paper-scale models
+def listing_models(jobs: list[Job]) -> list[tuple[str, int, int, int, dict]]:
+    """Every (arch, channels, size, classes, options) a job listing trains (its `train` jobs)."""
+    from .flops import MODEL_OPTIONS, key
+    seen = {}
+    for arch, dataset, options in Listing(jobs).models.values():
+        spec = DATASETS[dataset]
+        entry = (arch, spec.channels, spec.image_size, spec.num_classes,
+                 {k: v for k, v in json.loads(options).items() if k in MODEL_OPTIONS})
+        seen[key(*entry)] = entry
+    return list(seen.values())
+
+
+def paper_listing() -> list[Job]:
+    """The paper-scale DAG's jobs (a dry run of this repository's Snakefile with config.yaml)."""
+    import subprocess
+    import sys
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "--dry-run", "--printshellcmds", "--forceall",
+                           "--nolock"], cwd=root, capture_output=True, text=True, check=True)
+    return read_listing(proc.stdout)
+
+
+def update_flop_table(remeasure: bool = False) -> int:
+    """Add to ``resources/flops.json`` every paper-scale model it lacks (``remeasure``: all anew)."""
+    from . import flops
+    out = {} if remeasure else dict(flops.table())
+    for m in listing_models(paper_listing()):
+        if flops.key(*m) not in out:
+            out[flops.key(*m)] = flops.measure(*m)
+    flops.TABLE_PATH.write_text(json.dumps(out, indent=1, sort_keys=True) + "\n")
+    flops.table.cache_clear()
+    return len(out)

@@ -19,6 +19,12 @@ from .layout import _get, as_json, prepared, quoted, quoted_json, unique_models
 ALL_PAPERS = ["limeref", "glime", "aga", "sep"]
 
 
+def job_id(rule: str, wildcards) -> str:
+    """What names one job for its resources: its rule and its wildcards (a mapping or Snakemake's)."""
+    items = wildcards.items() if hasattr(wildcards, "items") else dict(wildcards).items()
+    return rule + "|" + ",".join(f"{k}={v}" for k, v in sorted((str(k), str(v)) for k, v in items))
+
+
 class Plan:
     """The resolved configuration and the questions the rules ask of it."""
 
@@ -156,6 +162,23 @@ class Plan:
     def res(self, stage: str, key: str, default=0):
         return self.config["resources"].get(stage, {}).get(key, default)
 
+    @cached_property
+    def job_resources(self) -> dict[str, dict[str, int]]:
+        """The FLOP model's per-job requests (``cost.job_resources``, made by rule cost_resources), when
+        that file exists: {job_id: {runtime, mem_mb, gpu_mem_mb}}."""
+        import json
+        path = self.config.get("cost", {}).get("job_resources")
+        if not path or not Path(path).exists():
+            return {}
+        return json.loads(Path(path).read_text()).get("jobs", {})
+
+    def job_res(self, stage: str, key: str, default, rule: str, wildcards, attempt: int = 1):
+        """One job's ``key`` (runtime minutes, mem_mb): the FLOP model's value for this very job when
+        there is one, else the stage's; a retried job (attempt 2, ...) asks for that many times more."""
+        value = self.job_resources.get(job_id(rule, wildcards), {}).get(key)
+        value = self.res(stage, key, default) if value is None else value
+        return int(value) * max(1, int(attempt))
+
     # ------------------------------------------------------------------------------------ targets
     @cached_property
     def artifact_files(self) -> tuple[str, ...]:
@@ -249,6 +272,14 @@ class CostPlan:
             papers = as_json([] if part == "overview" else [part])
             args.append(f"--config {shlex.quote(f'papers={papers}')}")
         return " ".join(args)
+
+    def flop_args(self) -> str:
+        """The FLOP model's options of `interprobust estimate` / `resources`: --gpu, --calibration, --safety."""
+        gpu = self.s.get("gpu") or {"name": "GPU", "tflops": 989, "utilisation": 0.1}
+        args = f"--gpu {quoted_json(gpu)} --safety {float(self.s.get('safety', 2.0))}"
+        if self.s.get("calibration"):
+            args += f" --calibration {quoted([self.s['calibration']])}"
+        return args
 
     def target_papers(self) -> list[str]:
         """The papers the target configuration runs (its ``papers``, read from its files)."""

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -41,9 +42,10 @@ class TrainConfig:
     grad_clip: float | None = None
     crop_padding: int = 4
     flip: bool = True
-    bf16: bool = False
-    channels_last: bool = False
+    bf16: bool | str = "auto"       # auto: bf16 autocast on CUDA for first-order losses (not double backprop)
+    channels_last: bool | str = "auto"   # auto: channels_last on CUDA
     eval_batch_size: int = 512
+    device_data_fraction: float = 0.25   # CUDA: keep the training set on the GPU when it fits this share of free memory
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
@@ -52,6 +54,31 @@ class TrainConfig:
         if unknown:
             raise ValueError(f"unknown training option(s) {sorted(unknown)}; valid: {sorted(known)}")
         return cls(**d)
+
+    def uses_bf16(self, device: torch.device, loss: str) -> bool:
+        """Whether training runs under bf16 autocast: ``auto`` on CUDA for first-order losses only
+        (a double-backprop loss's second derivative stays fp32); true / false force it."""
+        if self.bf16 == "auto":
+            return device.type == "cuda" and loss not in DOUBLE_BACKPROP_LOSSES
+        return bool(self.bf16)
+
+    def uses_channels_last(self, device: torch.device) -> bool:
+        return device.type == "cuda" if self.channels_last == "auto" else bool(self.channels_last)
+
+
+# Losses that differentiate an input gradient (create_graph=True): their training step is a double
+# backward, kept in fp32 by ``bf16: auto`` (tests/test_train.py checks the names against the registry).
+DOUBLE_BACKPROP_LOSSES = frozenset({"limeref", "gradient_alignment", "hessian", "sep"})
+
+# Every read of a device value by the host in ``fit`` goes through :func:`_to_host`, which counts it
+# here by where it happens ("epoch": once per epoch; "step" would be a per-step synchronisation, of
+# which the loop has none). Tests assert the counts; on CUDA each read waits for the GPU's queue.
+host_syncs: dict[str, int] = {"epoch": 0, "step": 0, "evaluate": 0}
+
+
+def _to_host(t: torch.Tensor, where: str) -> list:
+    host_syncs[where] += 1
+    return t.tolist()
 
 
 def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
@@ -88,12 +115,14 @@ def _epoch_generator(seed: int, epoch: int) -> torch.Generator:
 def evaluate_loss_accuracy(model, x, y, batch_size: int, device) -> tuple[float, float]:
     """Mean cross-entropy and accuracy (%) over uint8 images ``x`` with labels ``y``."""
     model.eval()
-    total, loss_sum, correct = 0, 0.0, 0
+    total = 0
+    sums = torch.zeros(2, dtype=torch.float64, device=device)   # loss, correct: summed on the device
     for xb, yb in batches.iterate(x, y, batch_size, device):
         logits = model(xb).float()
-        loss_sum += F.cross_entropy(logits, yb, reduction="sum").item()
-        correct += (logits.argmax(1) == yb).sum().item()
+        sums[0] += F.cross_entropy(logits, yb, reduction="sum").double()
+        sums[1] += (logits.argmax(1) == yb).sum()
         total += len(yb)
+    loss_sum, correct = _to_host(sums, "evaluate")
     return loss_sum / max(total, 1), 100.0 * correct / max(total, 1)
 
 
@@ -159,6 +188,68 @@ def _resumable_state(ckpt: Path, run: dict, fingerprint: str, model: torch.nn.Mo
     return None
 
 
+def data_placement(nbytes: int, free_bytes: int, fraction: float) -> str:
+    """Where a CUDA run keeps its training set: ``device`` when its uint8 bytes fit ``fraction`` of the
+    GPU's free memory, else ``pinned`` (host batches copied without blocking)."""
+    return "device" if nbytes <= fraction * free_bytes else "pinned"
+
+
+class _Feed:
+    """The training batches of one run, placed for the device: a CPU run gathers each batch from the
+    (memory-mapped) arrays as always; on CUDA the whole training set lives on the GPU as uint8 when it
+    fits ``device_data_fraction`` of free memory, else each batch is gathered into pinned memory and
+    copied without blocking. Per epoch the order (shuffled, sorted within each batch: sorted gathers
+    are much faster on memory-mapped arrays) and the augmentation's draws are made on the host from
+    the epoch's generator, in the order a per-step draw would take them, and sent once."""
+
+    def __init__(self, data: Prepared, device: torch.device, cfg: TrainConfig, steps: int):
+        self.x, self.y, self.device, self.cfg, self.steps = data.train_x, data.train_y, device, cfg, steps
+        self.n = len(self.x)
+        self.placement = "host"
+        if device.type == "cuda":
+            nbytes = int(np.prod(self.x.shape)) * self.x.dtype.itemsize
+            self.placement = data_placement(nbytes, torch.cuda.mem_get_info(device)[0], cfg.device_data_fraction)
+        if self.placement == "device":
+            self.x = torch.from_numpy(np.array(self.x)).to(device)
+            self.y = torch.from_numpy(np.array(self.y, dtype=np.int64)).to(device)
+        self.channels_last = cfg.uses_channels_last(device)
+
+    def _send(self, t: torch.Tensor) -> torch.Tensor:
+        if self.device.type != "cuda":
+            return t
+        return t.pin_memory().to(self.device, non_blocking=True)
+
+    def start_epoch(self, gen: torch.Generator) -> None:
+        b, cfg = self.cfg.batch_size, self.cfg
+        perm = torch.randperm(self.n, generator=gen).numpy()
+        self.order = np.concatenate([np.sort(perm[i:i + b]) for i in range(0, self.n, b)])
+        draws = [batches.crop_flip_draws(min(b, self.n - i), cfg.crop_padding, cfg.flip, gen)
+                 for i in range(0, self.n, b)]
+        self.offsets = self._send(torch.cat([d[0] for d in draws])) if cfg.crop_padding > 0 else None
+        self.flips = self._send(torch.cat([d[1] for d in draws])) if cfg.flip else None
+        if self.placement == "device":
+            self.order_on_device = self._send(torch.from_numpy(self.order))
+
+    def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        lo, hi = step * self.cfg.batch_size, (step + 1) * self.cfg.batch_size
+        if self.placement == "device":
+            idx = self.order_on_device[lo:hi]
+            xb, yb = batches.to_tensor(self.x.index_select(0, idx), self.device), self.y.index_select(0, idx)
+        else:
+            idx = self.order[lo:hi]
+            xb, yb = self.x[idx], torch.as_tensor(np.asarray(self.y[idx]), dtype=torch.long)
+            if self.placement == "pinned":
+                xb = torch.from_numpy(np.ascontiguousarray(xb)).pin_memory()
+                yb = yb.pin_memory()
+            xb, yb = batches.to_tensor(xb, self.device), yb.to(self.device, non_blocking=True)
+        xb = batches.apply_crop_flip(xb, self.cfg.crop_padding,
+                                     None if self.offsets is None else self.offsets[lo:hi],
+                                     None if self.flips is None else self.flips[lo:hi])
+        if self.channels_last:
+            xb = xb.contiguous(memory_format=torch.channels_last)
+        return xb, yb
+
+
 def fit(model: torch.nn.Module, data: Prepared, *, loss: str = "ce", loss_params: dict | None = None,
         config: TrainConfig | None = None, seed: int = 0, device: torch.device | str = "cpu",
         checkpoint_dir: str | Path | None = None, show_progress: bool = True,
@@ -183,8 +274,10 @@ def fit(model: torch.nn.Module, data: Prepared, *, loss: str = "ce", loss_params
     torch.manual_seed(seed)
     if device.type == "cpu":
         torch.use_deterministic_algorithms(True, warn_only=True)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True   # fixed batch shapes: let cuDNN pick its fastest kernels
     model.to(device)
-    if cfg.channels_last:
+    if cfg.uses_channels_last(device):
         model.to(memory_format=torch.channels_last)
     n = len(data.train_x)
     steps_per_epoch = math.ceil(n / cfg.batch_size)
@@ -205,50 +298,61 @@ def fit(model: torch.nn.Module, data: Prepared, *, loss: str = "ce", loss_params
             start_epoch = state["epoch"]
             print(f"resuming from {ckpt} after epoch {start_epoch}", flush=True)
 
-    x_all, y_all = data.train_x, data.train_y
-    autocast = torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=cfg.bf16)
+    feed = _Feed(data, device, cfg, steps_per_epoch)
+    if device.type == "cuda":
+        print(f"training set on the {'GPU' if feed.placement == 'device' else 'host (pinned)'}; bf16 autocast "
+              f"{cfg.uses_bf16(device, loss)}, channels_last {cfg.uses_channels_last(device)}", flush=True)
+    autocast = torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=cfg.uses_bf16(device, loss))
     for epoch in range(start_epoch, cfg.epochs):
         t0 = time.perf_counter()
         gen = _epoch_generator(seed, epoch)
         torch.manual_seed(seed * 100_003 + epoch)  # stochastic losses draw from here: resume-exact too
-        perm = torch.randperm(n, generator=gen).numpy()
+        feed.start_epoch(gen)
         model.train()
-        loss_sum, correct, seen = 0.0, 0, 0
-        part_sums: dict[str, torch.Tensor] = {}   # the loss's reported parts, summed on the device
+        # summed on the device, read once at the epoch's end: loss, correct, the first non-finite step
+        # and its loss; the loss's reported parts (no per-step synchronisation with the host)
+        loss_sum = torch.zeros((), dtype=torch.float64, device=device)
+        correct = torch.zeros((), dtype=torch.long, device=device)
+        bad_step = torch.full((), -1, dtype=torch.long, device=device)
+        bad_value = torch.zeros((), dtype=torch.float64, device=device)
+        part_sums: dict[str, torch.Tensor] = {}
+        seen = 0
         bar = progress(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False,
                        disable=not show_progress)
         for step in bar:
-            idx = perm[step * cfg.batch_size:(step + 1) * cfg.batch_size]
-            idx.sort()  # sorted gathers are much faster on memory-mapped arrays
-            xb = batches.to_tensor(x_all[idx], device)
-            yb = torch.as_tensor(y_all[idx], dtype=torch.long, device=device)
-            xb = batches.random_crop_flip(xb, cfg.crop_padding, cfg.flip, gen)
-            if cfg.channels_last:
-                xb = xb.contiguous(memory_format=torch.channels_last)
+            xb, yb = feed.batch(step)
             with autocast, recording_parts() as parts:
                 value, logits = loss_fn(model, xb, yb, loss_params)
             for k, v in parts.items():
                 part_sums[k] = part_sums.get(k, 0) + v.float() * len(yb)
-            if not torch.isfinite(value):
-                raise NonFiniteLossError(
-                    f"non-finite training loss ({value.item()}) at epoch {epoch + 1}, step {step + 1}: "
-                    f"lower the learning rate ({cfg.lr}) or the loss's weights ({loss_params})")
+            detached = value.detach()
+            newly = ~torch.isfinite(detached) & (bad_step < 0)
+            bad_step.masked_fill_(newly, step)
+            bad_value = torch.where(newly, detached.double(), bad_value)
             opt.zero_grad(set_to_none=True)
             value.backward()
             if cfg.grad_clip:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
             opt.step()
             sched.step()
-            loss_sum += value.item() * len(yb)
-            correct += (logits.detach().argmax(1) == yb).sum().item()
+            loss_sum += detached.double() * len(yb)
+            correct += (logits.detach().argmax(1) == yb).sum()
             seen += len(yb)
-            bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{100 * correct / seen:.1f}")
+        names = sorted(part_sums)
+        totals = _to_host(torch.stack([loss_sum, correct.double(), bad_step.double(), bad_value,
+                                       *(part_sums[k].double() for k in names)]), "epoch")
+        if totals[2] >= 0:
+            raise NonFiniteLossError(
+                f"non-finite training loss ({totals[3]}) at epoch {epoch + 1}, step {int(totals[2]) + 1}: "
+                f"lower the learning rate ({cfg.lr}) or the loss's weights ({loss_params})")
+        loss_total, correct_total = totals[0], totals[1]
+        bar.set_postfix(loss=f"{loss_total / seen:.3f}", acc=f"{100 * correct_total / seen:.1f}")
         bar.close()
         test_loss, test_acc = evaluate_loss_accuracy(model, data.test_x, data.test_y, cfg.eval_batch_size, device)
-        row = dict(epoch=epoch + 1, train_loss=loss_sum / seen, train_acc=100.0 * correct / seen,
+        row = dict(epoch=epoch + 1, train_loss=loss_total / seen, train_acc=100.0 * correct_total / seen,
                    test_loss=test_loss, test_acc=test_acc, lr=opt.param_groups[0]["lr"],
                    seconds=time.perf_counter() - t0)
-        row.update({f"train_{k}": float(v) / seen for k, v in part_sums.items()})
+        row.update({f"train_{k}": v / seen for k, v in zip(names, totals[4:])})
         if epoch_metrics is not None:
             row.update(epoch_metrics(model))
             model.train()

@@ -22,8 +22,13 @@ MODEL_JOB = "--model {input.model} --data {input.data} --device {params.device} 
 
 
 def res(stage, key):
-    """A stage's resources (train / evaluate / prepare) from the config's `resources`."""
-    return P.res(stage, key, {"gpu": 0, "mem_mb": 8000, "runtime": 60}[key])
+    """A job's resources: `gpu` per stage (train / evaluate / prepare, the config's `resources`);
+    `runtime` and `mem_mb` per job from the FLOP model (cost.job_resources, rule cost_resources) when
+    it has been made, else per stage; a retry asks for `attempt` times as much."""
+    default = {"gpu": 0, "mem_mb": 8000, "runtime": 60}[key]
+    if key == "gpu":
+        return P.res(stage, key, default)
+    return lambda wildcards, rulename, attempt: P.job_res(stage, key, default, rulename, wildcards, attempt)
 
 
 # Wildcards never contain a slash; each is restricted to the names the config can produce.

@@ -7,6 +7,7 @@
 localrules:
     job_listing,
     cost_estimate,
+    cost_resources,
 
 
 rule job_listing:
@@ -42,8 +43,27 @@ rule cost_estimate:
         "results/logs/cost/estimate.log",
     params:
         speedup=P.config["cost"]["speedup"],
+        flop=P.cost.flop_args(),
     conda:
         "../../envs/pipeline.yaml"
     shell:
         "python -m interprobust estimate --measured {input.measured} --target {input.target} --parts {input.parts}"
-        " --speedup {params.speedup} --md {output.md} --csv {output.csv} --jobs-csv {output.jobs} 2>&1 | tee {log}"
+        " --speedup {params.speedup} {params.flop} --md {output.md} --csv {output.csv} --jobs-csv {output.jobs}"
+        " 2>&1 | tee {log}"
+
+
+# The FLOP model's per-job SLURM requests for this run (read by common.smk's res() at the next parse):
+#   snakemake --profile profiles/slurm results/cost/resources.json   (seconds, runs locally), then the run.
+rule cost_resources:
+    input:
+        "results/cost/jobs/measured/all.txt",
+    output:
+        P.config["cost"].get("job_resources") or "results/cost/resources.json",
+    log:
+        "results/logs/cost/resources.log",
+    params:
+        flop=P.cost.flop_args(),
+    conda:
+        "../../envs/pipeline.yaml"
+    shell:
+        "python -m interprobust resources --listing {input} {params.flop} --out {output} > {log} 2>&1"

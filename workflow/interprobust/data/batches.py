@@ -47,21 +47,34 @@ def iterate(x, y, batch_size: int, device: str | torch.device = "cpu",
         yield as_images(x[i:j], device), yb.to(device=device, dtype=torch.long)
 
 
-def random_crop_flip(x: torch.Tensor, padding: int, flip: bool, generator: torch.Generator) -> torch.Tensor:
-    """Batched augmentation on the batch's device: random crop with zero padding and horizontal flip.
+def crop_flip_draws(b: int, padding: int, flip: bool, generator: torch.Generator):
+    """The random numbers :func:`random_crop_flip` draws for a batch of ``b`` images, in its order:
+    crop offsets (b, 2) or None, flip mask (b,) or None (CPU tensors from ``generator``)."""
+    off = torch.randint(0, 2 * padding + 1, (b, 2), generator=generator) if padding > 0 else None
+    mask = (torch.rand(b, generator=generator) < 0.5) if flip else None
+    return off, mask
 
-    Offsets come from ``generator`` (a CPU generator, so runs are reproducible on any device).
-    """
+
+def apply_crop_flip(x: torch.Tensor, padding: int, off: torch.Tensor | None, mask: torch.Tensor | None) -> torch.Tensor:
+    """Crop (zero padding ``padding``, offsets ``off``) and flip (``mask``) a batch on its device; the
+    draws may already be on that device (no host copy then)."""
     b, c, h, w = x.shape
-    if padding > 0:
-        off = torch.randint(0, 2 * padding + 1, (b, 2), generator=generator).to(x.device)
+    if off is not None:
+        off = off.to(x.device)
         padded = torch.nn.functional.pad(x, (padding, padding, padding, padding))
         rows = (off[:, 0, None] + torch.arange(h, device=x.device))[:, None, :, None]
         cols = (off[:, 1, None] + torch.arange(w, device=x.device))[:, None, None, :]
         bidx = torch.arange(b, device=x.device)[:, None, None, None]
         cidx = torch.arange(c, device=x.device)[None, :, None, None]
         x = padded[bidx, cidx, rows, cols]
-    if flip:
-        mask = (torch.rand(b, generator=generator) < 0.5).to(x.device)
-        x = torch.where(mask[:, None, None, None], x.flip(-1), x)
+    if mask is not None:
+        x = torch.where(mask.to(x.device)[:, None, None, None], x.flip(-1), x)
     return x
+
+
+def random_crop_flip(x: torch.Tensor, padding: int, flip: bool, generator: torch.Generator) -> torch.Tensor:
+    """Batched augmentation on the batch's device: random crop with zero padding and horizontal flip.
+
+    Offsets come from ``generator`` (a CPU generator, so runs are reproducible on any device).
+    """
+    return apply_crop_flip(x, padding, *crop_flip_draws(len(x), padding, flip, generator))
