@@ -19,7 +19,9 @@ def download(a):
 
 def miniature(a):
     from ..data.miniature import write_overlay
-    path = write_overlay(a.out, a.datasets, seed=a.seed)
+    from ..config import DEFAULT_FILES
+    recipes_from = [f for f in (a.recipes_from if a.recipes_from is not None else DEFAULT_FILES) if Path(f).is_file()]
+    path = write_overlay(a.out, a.datasets, seed=a.seed, recipes_from=recipes_from)
     print(f"miniature archives in {a.out}; use them with --configfile config/paper-shaped.yaml {path}")
 
 
@@ -51,6 +53,8 @@ def register(sub) -> None:
     d.add_argument("--out", required=True, help="folder for the archives; overlay.yaml (data: ...) is written there")
     d.add_argument("--datasets", nargs="*", help="which (default: every real dataset)")
     d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--recipes-from", nargs="*", help="config files whose recipes get one epoch in overlay.yaml "
+                   "(default: config.yaml and config/papers/*.yaml of the working folder)")
     d.set_defaults(func=miniature)
     d = data.add_parser("prepare", help="prepare a dataset into the uniform array format")
     d.add_argument("--dataset", required=True)

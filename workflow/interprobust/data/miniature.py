@@ -248,14 +248,33 @@ def build(out_dir: str | Path, datasets: list[str] | None = None, *, seed: int =
     return fragment
 
 
-def write_overlay(out_dir: str | Path, datasets: list[str] | None = None, *, seed: int = 0) -> Path:
-    """``build`` and write its fragment as ``out_dir/overlay.yaml`` (a config file: ``data: {...}``)."""
+def epoch_caps(config_files: list[str | Path], epochs: int = 1) -> dict:
+    """``{recipe: {"training": {"epochs": epochs}}}`` for every recipe of ``config_files`` (merged in
+    order) that sets its own ``training.epochs``: a recipe's epochs win over ``training.epochs``, so an
+    overlay that cuts epochs must name each such recipe (its ``base`` children inherit the cut)."""
+    import yaml
+
+    from ..config import merge
+    cfg: dict = {}
+    for f in config_files:
+        cfg = merge(cfg, yaml.safe_load(Path(f).read_text()) or {})
+    return {name: {"training": {"epochs": epochs}} for name, r in sorted((cfg.get("recipes") or {}).items())
+            if "epochs" in ((r or {}).get("training") or {})}
+
+
+def write_overlay(out_dir: str | Path, datasets: list[str] | None = None, *, seed: int = 0,
+                  recipes_from: list[str | Path] | None = None) -> Path:
+    """``build`` and write its fragment as ``out_dir/overlay.yaml`` (a config file: ``data: {...}``), with
+    ``recipes:`` capping every recipe of ``recipes_from`` (config files) that sets epochs to one epoch."""
     import yaml
 
     from ..io import atomic_path
-    fragment = build(out_dir, datasets, seed=seed)
+    cfg = {"data": build(out_dir, datasets, seed=seed)}
+    if recipes_from:
+        cfg["recipes"] = epoch_caps(recipes_from)
     path = Path(out_dir) / "overlay.yaml"
     with atomic_path(path) as tmp:
-        Path(tmp).write_text("# written by `interprobust data miniature`: the miniature archives and their checksums\n"
-                             + yaml.safe_dump({"data": fragment}, sort_keys=True))
+        Path(tmp).write_text("# written by `interprobust data miniature`: the miniature archives, their checksums"
+                             + (" and one epoch per recipe" if recipes_from else "") + "\n"
+                             + yaml.safe_dump(cfg, sort_keys=True))
     return path
