@@ -33,7 +33,7 @@ from .registry import CORRUPTIONS, DATASETS
 
 # what each dataset's miniature holds by default: (train images per class, test images per class)
 PER_CLASS = {"mnist": (3, 2), "fmnist": (3, 2), "cifar10": (3, 2), "cifar100": (2, 1), "cifar10c": (0, 2),
-             "tinyimagenet": (2, 1), "cub200": (2, 1), "imagenet100": (2, 1)}
+             "tinyimagenet": (2, 1), "cub200": (1, 1), "imagenet100": (1, 1)}   # 224 px sets: one per class
 
 
 # ---------------------------------------------------------------------------------------- writers
