@@ -61,3 +61,13 @@ def test_a_malformed_checksum_is_a_clear_error(mini, tmp_path):
     with pytest.raises(DataError, match=r"sha256:<64 hex digits>"):
         download_dataset(registry.get("cifar10"), tmp_path / "raw", data["url_overrides"],
                          checksums={"cifar-10-python.tar.gz": "sha256:abc"}, progress=False)
+
+
+def test_epoch_caps_name_every_recipe_that_sets_its_own_epochs(tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(yaml.safe_dump({"recipes": {"a": {"loss": "ce", "training": {"epochs": 25, "lr": 0.1}},
+                                               "b": {"base": "a", "params": {}}, "c": {"loss": "ce"}}}))
+    more = tmp_path / "d.yaml"
+    more.write_text(yaml.safe_dump({"recipes": {"c": {"training": {"epochs": 9}}}}))
+    assert miniature.epoch_caps([cfg]) == {"a": {"training": {"epochs": 1}}}
+    assert miniature.epoch_caps([cfg, more]) == {"a": {"training": {"epochs": 1}}, "c": {"training": {"epochs": 1}}}

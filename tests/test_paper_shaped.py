@@ -150,7 +150,8 @@ def test_the_ci_subset_runs(workdir):
         targets = [shaped[i]["output"][0] for i in picks]
     cores = os.environ.get("INTERPROBUST_PAPER_SHAPED_CORES", "1")
     start = time.monotonic()
-    proc = snakemake(workdir, "--cores", cores, "--keep-going", *overlay_args(workdir), *targets,
+    proc = snakemake(workdir, *targets, "--cores", cores, "--keep-going", *overlay_args(workdir),  # targets first:
+                     # --configfile takes every argument after it
                      timeout=float(os.environ.get("INTERPROBUST_PAPER_SHAPED_TIMEOUT", 7200)))
     took = time.monotonic() - start
     print(f"paper-shaped {'full run' if MODE == 'full' else f'CI subset ({len(targets)} targets)'}: "
