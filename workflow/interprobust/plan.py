@@ -119,7 +119,10 @@ class Plan:
         strong = attacks == "strong_attacks"
         eps = (e.get("strong_eps") or e["eps"]) if strong else e["eps"]
         n = (e.get("strong_max_samples") or e["max_samples"]) if strong else e["max_samples"]
-        return quoted_json({"eps": eps, "attacks": e[attacks], "batch_size": e["batch_size"], "max_samples": n})
+        settings = {"eps": eps, "attacks": e[attacks], "batch_size": e["batch_size"], "max_samples": n}
+        if strong:  # the strong set's per-sample worst case (the honesty check reads it)
+            settings["worst_case"] = True
+        return quoted_json(settings)
 
     def corrupted_attack_settings(self) -> str:
         e = self.config["evaluate"]

@@ -22,6 +22,7 @@ ATTACKS = {
     "pgd": {"steps": NUMBER, "step_size": NUMBER, "restarts": NUMBER, "random_start": FLAG, "seed": NUMBER,
             "loss": ATTACK_LOSSES, "restart_batch": NUMBER},
     "apgd": {"steps": NUMBER, "restarts": NUMBER, "loss": ATTACK_LOSSES, "seed": NUMBER, "restart_batch": NUMBER},
+    "square": {"n_queries": NUMBER, "p_init": NUMBER, "restarts": NUMBER, "seed": NUMBER, "check_every": NUMBER},
 }
 # keys make_attack takes off a config entry before the constructor: `attack` names the attack (the entry's
 # label otherwise) and `step_size_rel` becomes step_size (so it goes only with attacks that take one)
