@@ -51,7 +51,7 @@ LOSS_PARAMS = {
     "gradient_alignment": {"lam_l2": NUMBER, "lam_cos": NUMBER, "eps": NUMBER},
     "hessian": {"lam": NUMBER},
     "limeref": {"spurious": TEXT, "masking": FLAG, "masking_prob": NUMBER, "alpha": NUMBER, "fgsm_eps": NUMBER,
-                "restrict_fgsm": FLAG, "lam": NUMBER},
+                "restrict_fgsm": FLAG, "lam": NUMBER, "reg_fraction": NUMBER, "reg_normalise": ("pixels", "patches")},
     "sep": {"base": SEP_BASES, "gamma": NUMBER, "sigma": NUMBER, "explain": tuple(ATTRIBUTIONS)},
 }
 LOSS_BASE = {"sep": ("base", "madry")}        # loss -> (the key naming its base loss, the default base)
