@@ -296,8 +296,9 @@ def test_resolved_shape():
     r = C.resolve(C.load(FILES))
     assert all(set(x) == set(C.RECIPE_KEYS) for x in r["recipes"].values())
     assert all(set(m) == {"dataset", "arch", "recipe", "seed"} for m in r["models"])
-    assert set(r["limeref"]) == {"arch", "seed", "baseline_recipe", "refined_recipe", "rounds", "refine_from",
-                                 "datasets", "corrupted", "planted", "detection"}
+    assert set(r["limeref"]) == {"arch", "seed", "baseline_recipe", "refined_recipe", "rounds", "schedule",
+                                 "datasets", "corrupted", "planted", "detection", "control_recipe",
+                                 "budget_recipe"}
     for s in r["glime"]["settings"] + r["glime"]["networks"]:
         assert set(s) == {"name", "stands_for", "dataset", "arch", "recipe", "seed"}
     assert all(set(s) == {"name", "stands_for", "dataset", "arch", "attack_eps", "recipes"} for s in r["aga"]["settings"])

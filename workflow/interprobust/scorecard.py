@@ -59,6 +59,22 @@ def _lookups() -> dict:
     return {"LIMEREF": limeref, "GLIME": glime, "AGA": aga, "SEP": sep}
 
 
+def _flags() -> dict:
+    """paper -> its honesty flag on a cell (e.g. LIMEREF's ``inflated``), when it has one."""
+    from .papers.limeref.scorecard import flag as limeref
+    return {"LIMEREF": limeref}
+
+
+def flag(cell: dict, results: Results, ours: float | None) -> str | None:
+    """A verdict that overrides the tolerance check (``inflated``: the number does not survive the strong
+    attacks), or None."""
+    check = _flags().get(cell["paper"])
+    try:
+        return check(results, cell["table"], cell["key"], ours) if check else None
+    except NotRun:
+        return None
+
+
 def our_value(cell: dict, results: Results) -> tuple[float | None, str]:
     """This run's counterpart of one paper cell and the file it comes from; None when not produced."""
     try:
@@ -86,7 +102,8 @@ def verdict(paper: float, ours: float | None, kind: str, tol: float) -> str:
 
 def scorecard(values: dict, manifest: dict) -> pd.DataFrame:
     """One row per paper number: paper, table, key, paper value, ours, difference, tolerance, scale,
-    verdict ("within tolerance", "differs", "not run") and the file our value comes from. ``manifest``
+    verdict ("within tolerance", "differs", "not run", or a paper's honesty flag such as LIMEREF's
+    "inflated": the number does not survive the strong attacks) and the file our value comes from. ``manifest``
     is the registry's (``registry.manifest``): which artifact instances this run built, and their files."""
     rows = []
     results = Results(manifest)
@@ -98,7 +115,8 @@ def scorecard(values: dict, manifest: dict) -> pd.DataFrame:
                          paper_value=cell["paper_value"], ours=ours,
                          difference=None if ours is None else ours - cell["paper_value"],
                          tolerance=f"±{tol:g} points" if kind == "points" else f"±{tol:.0%}",
-                         scale=scale if ours is not None else "", verdict=verdict(cell["paper_value"], ours, kind, tol),
+                         scale=scale if ours is not None else "",
+                         verdict=flag(cell, results, ours) or verdict(cell["paper_value"], ours, kind, tol),
                          source=source if ours is not None else ""))
     return pd.DataFrame(rows)
 

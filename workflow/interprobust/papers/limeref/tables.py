@@ -8,10 +8,69 @@ from ...render import Table, combine
 from ..overview.tables import robustness_wide
 
 
+INFLATION_POINTS = 3.0   # a PGD-40 accuracy more than this above the strong worst case is marked inflated
+
+
+def honesty_frame(sweep: pd.DataFrame, strong: pd.DataFrame) -> pd.DataFrame:
+    """Tidy rows (model, attack, eps, accuracy, n) of the sweep and the strong set, clean once per model,
+    plus per (model, eps) of the strong set ``pgd-40 − worst`` and whether it is ``inflated``."""
+    from ...evaluation.robustness import WORST_CASE
+    strong = strong[strong.attack != "clean"]
+    df = pd.concat([sweep, strong], ignore_index=True)
+    gaps = []
+    for (model, eps), g in strong[strong.attack == WORST_CASE].groupby(["model", "eps"], sort=False):
+        pgd = sweep[(sweep.model == model) & (sweep.attack == "pgd") & ((sweep.eps - eps).abs() < 1e-9)]
+        if len(pgd):
+            gap = float(pgd.accuracy.iloc[0]) - float(g.accuracy.iloc[0])
+            gaps.append(dict(model=model, attack="pgd-40 − worst", eps=eps, accuracy=gap, n=g.n.iloc[0],
+                             inflated=gap > INFLATION_POINTS))
+    out = pd.concat([df, pd.DataFrame(gaps)], ignore_index=True)
+    return out
+
+
 def honesty_table(inputs, *, labels):
-    """Baseline and refined model under the sweep's and the stronger attacks, side by side."""
-    df = combine(inputs["baseline"] + inputs["refined"], labels)
-    return Table(robustness_wide(df), tidy=df, digits=2)
+    """Baseline, controls and refined model under the sweep's attacks (FGSM, PGD-40) and the strong set
+    (PGD-100 with restarts, APGD-CE, APGD-DLR, Square, the per-sample worst case), side by side; a
+    note says whether F_spurious was empty (the refined model is then FGSM training only)."""
+    from ...io import dataframe_to_markdown, read_json
+    tidy = honesty_frame(combine(inputs["evals"], labels), combine(inputs["strong"], labels))
+    wide = robustness_wide(tidy.drop(columns=["inflated"], errors="ignore"))
+    flagged = tidy[tidy.get("inflated", pd.Series(False, index=tidy.index)).fillna(False).astype(bool)]
+    notes = [f"- **inflated**: {r.model} at ε = {r.eps:g}: PGD-40 is {r.accuracy:.1f} points above the strong "
+             f"worst case (> {INFLATION_POINTS:g})" for r in flagged.itertuples()]
+    for p in inputs.get("spurious", []):
+        rec = read_json(p)
+        size = rec.get("size", {}).get("global", int(sum(rec["sets"]["global"])))
+        status = ("EMPTY: the refined model trained with FGSM only (no masking, no L_reg); compare it with the "
+                  "FGSM-only control" if size == 0 else f"{size} of {len(rec['sets']['global'])} features")
+        notes.append(f"- F_spurious (last round, global): {status}")
+        wide["|F_spurious|"] = [size if m == "refined" else None for m in wide["model"]]
+    md = dataframe_to_markdown(wide, digits=2) + ("\n\n" + "\n".join(notes) if notes else "")
+    return Table(wide, tidy=tidy, digits=2, markdown=md)
+
+
+def spurious_rows(records: list[dict]) -> pd.DataFrame:
+    """One row per refinement round: |F| (accumulated, global), this round's own |F|, |F| per class, empty."""
+    rows = []
+    for r, rec in enumerate(records):
+        per_class = [int(sum(c)) for c in rec["sets"]["per_class"]]
+        size = int(sum(rec["sets"]["global"]))
+        rows.append({"round": r, "images analysed": rec.get("n_images"), "|F| (global)": size,
+                     "|F| this round": int(sum(rec.get("this_round", rec["sets"])["global"])),
+                     "|F| per class": " ".join(map(str, per_class)), "features": len(rec["sets"]["global"]),
+                     "empty": size == 0})
+    return pd.DataFrame(rows)
+
+
+def spurious_table(inputs):
+    """F_spurious per round; an empty F is stated in the Markdown view, loudly."""
+    from ...io import dataframe_to_markdown, read_json
+    df = spurious_rows([read_json(p) for p in inputs["spurious"]])
+    md = dataframe_to_markdown(df, digits=3)
+    if len(df) and bool(df["empty"].iloc[-1]):
+        md += ("\n\n**WARNING: F_spurious is empty after the last round: the refined model is the FGSM-only "
+               "recipe (no masking, no sensitivity term).**")
+    return Table(df, tidy=df, markdown=md)
 
 
 def planted_check_table(inputs, *, labels, device="auto", threads=None):
