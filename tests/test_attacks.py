@@ -378,3 +378,30 @@ def test_worst_case_row_is_the_per_sample_and_over_attacks(trained):
     assert worst == pytest.approx(100.0 * float((oks[0] & oks[1]).float().mean()))
     assert worst <= df[df.attack.isin(list(settings))].accuracy.min()
     assert np.isclose(df[df.attack == "fgsm"].accuracy.item(), 100.0 * float(oks[0].float().mean()))
+
+
+def test_corrupted_strong_batches_every_corruption_and_scores_each(trained):
+    """All (corruption, severity) images attacked together give, per group, the accuracy of attacking
+    that group alone (FGSM: deterministic), and the worst case is the per-sample AND."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from interprobust.evaluation.robustness import corrupted_strong
+    model, x, y = trained
+    x8 = (x[:60] * 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
+    noisy = np.clip(x8.astype(int) + 40, 0, 255).astype(np.uint8)
+    test_x = np.stack([np.stack([x8, noisy]), np.stack([noisy, x8])])     # (corruption, severity, N, H, W, C)
+    data = SimpleNamespace(meta={"corruptions": ["a", "b"], "severities": [1, 2]}, test_x=test_x,
+                           test_y=y[:60].numpy())
+    settings = {"fgsm": {}, "pgd": {"steps": 3, "step_size": 0.05}}
+    df = corrupted_strong(model, data, eps=[0.1], attack_settings=settings, max_samples=50, severities=[2],
+                          show_progress=False)
+    assert set(zip(df.corruption, df.severity)) == {("a", 2), ("b", 2)} and (df.n == 50).all()
+    xb = torch.from_numpy(noisy[:50]).permute(0, 3, 1, 2).float() / 255
+    alone = A.robust_accuracy(model, xb, y[:50], A.FGSM(0.1))
+    got = df[(df.corruption == "a") & (df.attack == "fgsm")].accuracy.item()
+    assert got == pytest.approx(alone)
+    oks = [A.robust_correct(model, xb, y[:50], A.make_attack(n, 0.1, **o)) for n, o in settings.items()]
+    worst = df[(df.corruption == "a") & (df.attack == "worst-case")].accuracy.item()
+    assert worst == pytest.approx(100.0 * float((oks[0] & oks[1]).float().mean()))

@@ -14,7 +14,7 @@ from ..attacks import clean_accuracy, make_attack, robust_correct
 from ..data.store import Prepared
 from ..io import progress
 
-__all__ = ["subset", "robustness", "WORST_CASE"]
+__all__ = ["subset", "robustness", "corrupted_strong", "WORST_CASE"]
 
 
 def subset(x, y, max_samples: int | None):
@@ -49,4 +49,41 @@ def robustness(model: torch.nn.Module, data: Prepared, *, eps: list[float], atta
     if worst_case and attack_settings:
         rows += [dict(attack=WORST_CASE, eps=e, accuracy=100.0 * float(ok.float().mean()) if len(y) else float("nan"),
                       n=len(y)) for e, ok in robust.items()]
+    return pd.DataFrame(rows)
+
+
+def corrupted_strong(model: torch.nn.Module, corrupted: Prepared, *, eps: list[float], attack_settings: dict,
+                     batch_size: int = 256, max_samples: int | None = None, severities: list[int] | None = None,
+                     device="cpu", show_progress: bool = True) -> pd.DataFrame:
+    """The strong set on a corrupted test set: one row per (corruption, severity, attack, eps) and the
+    per-sample ``worst-case`` over the attacks. The images of every (corruption, severity) (the first
+    ``max_samples`` of each, as the per-corruption sweep takes them) are attacked together, batched on the
+    device, then scored per corruption."""
+    names, sev = corrupted.meta["corruptions"], corrupted.meta["severities"]
+    groups = [(i, c, j, int(s)) for i, c in enumerate(names) for j, s in enumerate(sev)
+              if severities is None or s in severities]
+    xs, ys, gid = [], [], []
+    for g, (i, _, j, _) in enumerate(groups):
+        x, y = subset(corrupted.test_x[i, j], corrupted.test_y, max_samples)
+        xs.append(np.asarray(x))
+        ys.append(y)
+        gid.append(np.full(len(y), g))
+    x, y, gid = np.concatenate(xs), np.concatenate(ys), np.concatenate(gid)
+    counts = np.bincount(gid, minlength=len(groups))
+
+    def per_group(ok):
+        return 100.0 * np.bincount(gid, weights=ok.numpy().astype(float), minlength=len(groups)) / np.maximum(counts, 1)
+
+    rows = []
+    jobs = [(name, float(e)) for e in eps for name in attack_settings]
+    worst = {}
+    for name, e in progress(jobs, desc="corrupted x strong", disable=not show_progress):
+        ok = robust_correct(model, x, y, make_attack(name, e, **attack_settings[name]), batch_size=batch_size,
+                            device=device)
+        worst[e] = ok if e not in worst else worst[e] & ok
+        rows += [dict(corruption=c, severity=s, attack=name, eps=e, accuracy=a, n=int(n))
+                 for (_, c, _, s), a, n in zip(groups, per_group(ok), counts)]
+    for e, ok in worst.items():
+        rows += [dict(corruption=c, severity=s, attack=WORST_CASE, eps=e, accuracy=a, n=int(n))
+                 for (_, c, _, s), a, n in zip(groups, per_group(ok), counts)]
     return pd.DataFrame(rows)

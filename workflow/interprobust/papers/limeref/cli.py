@@ -37,9 +37,26 @@ def detect(a):
           f"this round: {record['size']['this_round']}; per class: {record['size']['per_class']}")
 
 
+def corrupted_strong(a):
+    from ...evaluation.robustness import corrupted_strong
+    from ...io import write_dataframe
+    model, _, data, device = load_for_eval(a)
+    if not data.corrupted:
+        raise SystemExit(f"{a.data} is not a corrupted test set")
+    s = a.settings
+    df = corrupted_strong(model, data, eps=s["eps"], attack_settings=s["attacks"], batch_size=s["batch_size"],
+                          max_samples=s.get("max_samples"), severities=s.get("severities"), device=device)
+    write_dataframe(df, a.out)
+    print(df.groupby(["attack", "eps"])["accuracy"].mean().to_string())
+
+
 def register(sub) -> None:
     group = subcommands(sub, "limeref", "LIMEREF: spurious-feature detection between refinement rounds")
     e = group.add_parser("detect", help="LIME + sensitivity + instability on a seeded class-stratified split of "
                                         "the training set held out of every LIMEREF model's training -> F_spurious")
     e.add_argument("--previous", help="the previous round's spurious.json (F accumulates)")
     model_job(e, settings_help="the config's limeref.detection (JSON)").set_defaults(func=detect)
+    c = group.add_parser("corrupted-strong", help="the strong attack set (and its per-sample worst case) on a "
+                                                  "corrupted test set, every corruption batched together")
+    model_job(c, settings_help='JSON {"eps", "attacks", "batch_size", "max_samples", "severities"}').set_defaults(
+        func=corrupted_strong)

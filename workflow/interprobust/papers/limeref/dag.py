@@ -188,6 +188,14 @@ class LimerefPlan(Section):
         inputs = self.round_inputs(w)
         return f" --init-from {inputs['init']}" if "init" in inputs else ""
 
+    def corrupted_strong_settings(self) -> str:
+        """The strong set on the corrupted test set (Fig. 12-15's honesty check): the same images as the
+        per-corruption sweep (``evaluate.corrupted_max_samples``, ``corrupted_severities``)."""
+        e = self.plan.config["evaluate"]
+        return quoted_json({"eps": self.s.get("corrupted_strong_eps", []), "attacks": e["strong_attacks"],
+                            "batch_size": e["batch_size"], "max_samples": e.get("corrupted_max_samples"),
+                            "severities": e.get("corrupted_severities")})
+
     def planted_inputs(self) -> dict[str, list[str]]:
         d = self.s.get("planted") if self.s else None
         if not d:

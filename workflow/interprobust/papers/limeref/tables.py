@@ -49,6 +49,28 @@ def honesty_table(inputs, *, labels):
     return Table(wide, tidy=tidy, digits=2, markdown=md)
 
 
+def corrupted_honesty_table(inputs, *, labels):
+    """Per (model, corruption), mean over severities: PGD-40 and the strong set's attacks and worst case
+    at each eps of the strong set, the gap and whether it is inflated (> 3 points)."""
+    from ...evaluation.robustness import WORST_CASE
+    sweep = combine(inputs["evals"], labels)
+    strong = combine(inputs["strong"], labels)
+    eps = sorted(strong.eps.unique())
+    sweep = sweep[(sweep.attack == "pgd") & sweep.eps.round(9).isin([round(e, 9) for e in eps])]
+    df = pd.concat([sweep, strong], ignore_index=True)
+    mean = df.groupby(["model", "corruption", "attack", "eps"], sort=False)["accuracy"].mean().reset_index()
+    wide = mean.assign(column=[f"{a} ε={e:g}" for a, e in zip(mean.attack, mean.eps)]).pivot_table(
+        index=["model", "corruption"], columns="column", values="accuracy", sort=False).reset_index()
+    for e in eps:
+        p, w = f"pgd ε={e:g}", f"{WORST_CASE} ε={e:g}"
+        if p in wide and w in wide:
+            wide[f"pgd-40 − worst ε={e:g}"] = wide[p] - wide[w]
+            wide[f"inflated ε={e:g}"] = wide[p] - wide[w] > INFLATION_POINTS
+    order = {m: i for i, m in enumerate(labels)}
+    wide = wide.sort_values("model", key=lambda s: s.map(order), kind="stable").reset_index(drop=True)
+    return Table(wide, tidy=mean, digits=2)
+
+
 def spurious_rows(records: list[dict]) -> pd.DataFrame:
     """One row per refinement round: |F| (accumulated, global), this round's own |F|, |F| per class, empty."""
     rows = []
