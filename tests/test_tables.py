@@ -105,3 +105,10 @@ def test_limeref_curves_on_a_cumulative_epoch_axis():
     assert own_only[1].test_acc.tolist() == [3.0, 3.0]
     with pytest.raises(ValueError, match="chains"):
         chain_histories([base], [2])
+
+
+def test_limeref_worst_case_label_is_the_evaluations():
+    from interprobust.evaluation.robustness import WORST_CASE
+    from interprobust.papers.limeref import claims, scorecard, tables
+    assert tables.WORST_CASE == scorecard.WORST == claims.WORST == WORST_CASE
+    assert tables.INFLATION_POINTS == scorecard.INFLATION_POINTS == 3.0

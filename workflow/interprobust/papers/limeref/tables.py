@@ -9,12 +9,12 @@ from ..overview.tables import robustness_wide
 
 
 INFLATION_POINTS = 3.0   # a PGD-40 accuracy more than this above the strong worst case is marked inflated
+WORST_CASE = "worst-case"   # evaluation.robustness.WORST_CASE (not imported: tables do not import torch)
 
 
 def honesty_frame(sweep: pd.DataFrame, strong: pd.DataFrame) -> pd.DataFrame:
     """Tidy rows (model, attack, eps, accuracy, n) of the sweep and the strong set, clean once per model,
     plus per (model, eps) of the strong set ``pgd-40 − worst`` and whether it is ``inflated``."""
-    from ...evaluation.robustness import WORST_CASE
     strong = strong[strong.attack != "clean"]
     df = pd.concat([sweep, strong], ignore_index=True)
     gaps = []
@@ -52,7 +52,6 @@ def honesty_table(inputs, *, labels):
 def corrupted_honesty_table(inputs, *, labels):
     """Per (model, corruption), mean over severities: PGD-40 and the strong set's attacks and worst case
     at each eps of the strong set, the gap and whether it is inflated (> 3 points)."""
-    from ...evaluation.robustness import WORST_CASE
     sweep = combine(inputs["evals"], labels)
     strong = combine(inputs["strong"], labels)
     eps = sorted(strong.eps.unique())
