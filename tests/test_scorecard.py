@@ -139,3 +139,20 @@ def test_cifar10c_clean_accuracy_is_read_from_fig10_and_fig11(tmp_path):
     assert card.loc["clean_accuracy/baseline_peak", "ours"] == 76.0     # the peak over epochs
     assert card.loc["clean_accuracy/refined", "ours"] == 69.0           # the last epoch
     assert (card.verdict == "within tolerance").all()
+
+
+def test_a_cifar10c_cell_is_inflated_from_the_corrupted_honesty_table(tmp_path):
+    values = {"LIMEREF": {"cifar10c": {"pgd_0.01": {"brightness": {"baseline": 73.79, "refined": 90.72}}}}}
+    fig = _write(tmp_path, "limeref/fig14_d.csv", [
+        dict(model=m, corruption="brightness", severity=3, attack="pgd", eps=0.01, accuracy=a)
+        for m, a in (("baseline", 74.0), ("refined", 90.0))])
+    tidy = _write(tmp_path, "limeref/corrupted_honesty_d_tidy.csv", [
+        dict(model=m, corruption="brightness", attack=a, eps=0.01, accuracy=v)
+        for m, a, v in (("baseline", "pgd", 74.0), ("baseline", "worst-case", 73.0),
+                        ("refined", "pgd", 90.0), ("refined", "worst-case", 85.0))])
+    corr = {"dataset": "d", "role": "corrupted"}
+    manifest = {"artifacts": {"limeref/fig14": [{**corr, "files": {"csv": fig}}],
+                              "limeref/corrupted_honesty": [{**corr, "files": {"tidy": tidy}}]}}
+    card = S.scorecard(values, manifest).set_index("key")
+    assert card.loc["pgd_0.01/brightness/refined", "verdict"] == "inflated"
+    assert card.loc["pgd_0.01/brightness/baseline", "verdict"] == "within tolerance"

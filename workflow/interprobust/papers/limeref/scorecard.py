@@ -31,13 +31,29 @@ def strong_cell(results: Results, role: str, model: str, eps: float) -> tuple[bo
 def flag(results: Results, table: str, key: tuple, ours: float | None) -> str | None:
     """``inflated`` for a robustness cell (FGSM / PGD, CIFAR-10 / CIFAR-100) whose model's strong-set worst
     case is more than 3 points below its PGD-40 accuracy at the same eps; None otherwise."""
-    if ours is None or table not in ("cifar10", "cifar100") or len(key) != 3 or key[0] not in ("fgsm", "pgd"):
+    if ours is None or len(key) != 3:
         return None
     try:
-        inflated, _, _ = strong_cell(results, table, key[2], float(key[1]))
+        if table in ("cifar10", "cifar100") and key[0] in ("fgsm", "pgd"):
+            inflated, _, _ = strong_cell(results, table, key[2], float(key[1]))
+        elif table == "cifar10c" and "_" in key[0] and key[0] != "clean_accuracy":
+            inflated = _corrupted_inflated(results, key[2], key[1], float(key[0].split("_")[1]))
+        else:
+            return None
     except (NotRun, ValueError):
         return None
     return "inflated" if inflated else None
+
+
+def _corrupted_inflated(results: Results, model: str, corruption: str, eps: float) -> bool:
+    """The CIFAR-10-C cells (Fig. 12-15): PGD-40 vs the strong worst case on that corruption (mean over
+    severities), from the corrupted honesty table."""
+    df, _ = results.read("limeref/corrupted_honesty", "tidy")
+    pgd = one(df, "accuracy", model=model, corruption=corruption, attack="pgd", eps=eps)
+    worst = one(df, "accuracy", model=model, corruption=corruption, attack=WORST, eps=eps)
+    if pgd is None or worst is None:
+        raise NotRun(f"no corrupted PGD-40 or worst case for {model} / {corruption} at eps {eps}")
+    return pgd - worst > INFLATION_POINTS
 
 
 def lookup(results: Results, table: str, key: tuple) -> tuple[float | None, str]:
