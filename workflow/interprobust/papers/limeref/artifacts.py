@@ -98,7 +98,8 @@ ARTIFACTS = [
     Artifact("limeref", "honesty", "baseline, controls and refined model under PGD-40 and the strong set "
              "(APGD-CE/DLR, Square, per-sample worst case)",
              "results/limeref/honesty_{dataset}", (*TABLE_FORMATS, "tidy"), "papers.limeref.tables:honesty_table",
-             _honesty_inputs, _honesty_instances, lambda plan, w: {"labels": plan.limeref.labels()},
+             _honesty_inputs, _honesty_instances,
+             lambda plan, w: {"labels": plan.limeref.labels(), "schedule": plan.limeref.s.get("schedule", "from_scratch")},
              caption="limeref_honesty.rst", category="LIMEREF", extra={"table": "honesty"}),
     Artifact("limeref", "corrupted_honesty", "per corruption: PGD-40 vs the strong set and its worst case "
              "(the honesty check of Fig. 14/15)",

@@ -28,7 +28,7 @@ def honesty_frame(sweep: pd.DataFrame, strong: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def honesty_table(inputs, *, labels):
+def honesty_table(inputs, *, labels, schedule="from_scratch"):
     """Baseline, controls and refined model under the sweep's attacks (FGSM, PGD-40) and the strong set
     (PGD-100 with restarts, APGD-CE, APGD-DLR, Square, the per-sample worst case), side by side; a
     note says whether F_spurious was empty (the refined model is then FGSM training only)."""
@@ -45,6 +45,9 @@ def honesty_table(inputs, *, labels):
                   "FGSM-only control" if size == 0 else f"{size} of {len(rec['sets']['global'])} features")
         notes.append(f"- F_spurious (last round, global): {status}")
         wide["|F_spurious|"] = [size if m == "refined" else None for m in wide["model"]]
+    if schedule == "from_scratch":
+        notes.append("- schedule from_scratch: every model trains from new weights for the same epochs, so the "
+                     "baseline is the equal-budget baseline")
     md = dataframe_to_markdown(wide, digits=2) + ("\n\n" + "\n".join(notes) if notes else "")
     return Table(wide, tidy=tidy, digits=2, markdown=md)
 
