@@ -290,7 +290,7 @@ def test_reported_loss_parts_are_recorded_only_inside_a_recorder():
 # ------------------------------------------------------------------------------ LIMEREF: loss parts
 def _spurious(tmp_path, cells=(1, 0, 0, 0)):
     spec = {"patch": 4, "image_size": [8, 8], "sets": {"global": list(cells), "per_class": [list(cells)] * 3}}
-    path = tmp_path / "spurious.json"
+    path = tmp_path / f"spurious_{''.join(map(str, cells))}.json"     # one file per F (the loader caches by path)
     path.write_text(json.dumps(spec))
     return str(path)
 
@@ -305,14 +305,22 @@ def test_limeref_reports_its_parts_and_the_total_is_their_weighted_sum(tmp_path)
     assert total.item() == pytest.approx(float(parts["task"] + 0.5 * parts["adv"] + 2.0 * parts["reg"]), rel=1e-5)
 
 
-def test_reg_fraction_sets_lambda_reg_to_that_share_of_the_task_loss(tmp_path):
+def test_reg_fraction_sets_lambda_once_so_lambda_reg_is_that_share_of_the_task_loss(tmp_path):
     from interprobust.losses import recording_parts
     m, x, y = _model(), torch.rand(4, 3, 8, 8), torch.tensor([0, 1, 2, 0])
     params = {"spurious": _spurious(tmp_path), "masking": False, "alpha": 0.0, "reg_fraction": 0.25, "lam": 1e-9}
+    with pytest.raises(ValueError, match="calibrate"):
+        losses.get_loss("limeref")(m, x, y, params)          # an uncalibrated fraction is an error, not a guess
+    cal = limeref.calibrate_lambda(m, x, y, params)
+    assert cal["lam"] != 1e-9 and params["lam"] == 1e-9      # a new dict
     with recording_parts() as parts:
-        total, _ = losses.get_loss("limeref")(m, x, y, params)
+        total, _ = losses.get_loss("limeref")(m, x, y, cal)
     assert float(parts["reg"]) > 0
-    assert total.item() == pytest.approx(1.25 * float(parts["task"]), rel=1e-5)   # lam is ignored
+    assert total.item() == pytest.approx(1.25 * float(parts["task"]), rel=1e-5)   # at the start: 0.25 of L_task
+    assert cal["lam_calibrated"]["reg"] == pytest.approx(float(parts["reg"]), rel=1e-5)
+    assert limeref.calibrate_lambda(m, x, y, params)["lam"] == cal["lam"]        # deterministic (resume-safe)
+    empty = limeref.calibrate_lambda(m, x, y, {**params, "spurious": _spurious(tmp_path, (0, 0, 0, 0))})
+    assert empty["lam"] == 0.0
 
 
 def test_reg_per_patch_is_the_pixel_mean_times_patch_squared(tmp_path):
@@ -340,9 +348,10 @@ def test_limeref_loss_parts_reach_the_training_history(embedded_dir, tmp_path):
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.Softplus(),
                                 torch.nn.AdaptiveAvgPool2d(4), torch.nn.Flatten(), torch.nn.Linear(64, 10))
+    params = limeref.calibration_batch(model, data, {"spurious": str(tmp_path / "sp.json"), "alpha": 1.0,
+                                                     "reg_fraction": 0.1, "reg_normalise": "patches"}, 32, 0, "cpu")
     history = train.fit(model, data, loss="limeref", config=train.TrainConfig(epochs=2, batch_size=32, lr=0.01),
-                        loss_params={"spurious": str(tmp_path / "sp.json"), "alpha": 1.0, "reg_fraction": 0.1,
-                                     "reg_normalise": "patches"}, show_progress=False)
+                        loss_params=params, show_progress=False)
     assert len(history) == 2
     for part in ("train_task", "train_adv", "train_reg"):
         assert all(np.isfinite(h[part]) and h[part] > 0 for h in history), (part, history)

@@ -38,6 +38,11 @@ def train(a):
         model.load_state_dict(start.state_dict())
     device = resolve_device(a.device)
     cfg = TrainConfig.from_dict(s.get("training", {}))
+    if s["loss"] == "limeref" and s.get("loss_params", {}).get("reg_fraction") is not None:
+        # LIMEREF: lambda so that lambda * L_reg is the stated fraction of L_task at the start (fixed then)
+        from ..losses.limeref import calibration_batch
+        s = {**s, "loss_params": calibration_batch(model, data, s["loss_params"], cfg.batch_size, a.seed, device)}
+        print(f"limeref: lambda = {s['loss_params']['lam']:.4g} from {s['loss_params']['lam_calibrated']}", flush=True)
     print(f"training {a.arch} on {data.meta['name']} with recipe {a.recipe} (loss {s['loss']}), seed {a.seed}, "
           f"device {device}, {cfg.epochs} epochs", flush=True)
     epoch_metrics = None

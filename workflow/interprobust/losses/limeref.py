@@ -71,8 +71,8 @@ def limeref_loss(model, x, y, params):
     params: spurious (path to the detection artefact; absent or null = F empty), masking (bool),
     masking_prob (share of each batch's images that are masked, drawn from torch's global generator,
     which ``train.fit`` seeds per epoch), alpha, fgsm_eps, restrict_fgsm (bool), lam, reg_fraction
-    (null: lambda = lam; a number r: lambda = r * L_task / L_reg of the batch, detached, so that
-    lambda * L_reg is the fraction r of L_task), reg_normalise ("pixels": L_reg averages over F's
+    (null: lambda = lam; a number r: lambda is set once before training by :func:`calibrate_lambda`
+    so that lambda * L_reg = r * L_task at the start), reg_normalise ("pixels": L_reg averages over F's
     pixels; "patches": over F's grid patches, as the paper's 1/|F| sum over features).
     """
     path = params.get("spurious")
@@ -94,15 +94,56 @@ def limeref_loss(model, x, y, params):
         adv = F.cross_entropy(model(x_adv), y)
         report_part("adv", adv)
         loss = loss + alpha * adv
-    lam, fraction = float(params.get("lam", 0.0)), params.get("reg_fraction")
-    if (lam or fraction) and path:
-        norm = params.get("reg_normalise", "pixels")
-        if norm not in REG_NORMALISE:
-            raise ValueError(f"reg_normalise is one of {REG_NORMALISE}; got {norm!r}")
-        per_feature = spurious_patch(path) ** 2 if norm == "patches" else 1
-        reg = sensitivity_penalty(model, x, y, mask, per_feature)
+    if params.get("reg_fraction") is not None and "lam_calibrated" not in params:
+        raise ValueError("recipe param reg_fraction sets lambda from the loss parts at the start of training: "
+                         "calibrate it first (losses.limeref.calibrate_lambda; `interprobust train` does)")
+    lam = float(params.get("lam", 0.0))
+    if lam and path:
+        reg = _reg(model, x, y, mask, path, params)
         report_part("reg", reg)
-        if fraction is not None:
-            lam = float(fraction) * task.detach() / reg.detach().clamp_min(1e-12)
         loss = loss + lam * reg
     return loss, logits
+
+
+def _reg(model, x, y, mask, path, params):
+    norm = params.get("reg_normalise", "pixels")
+    if norm not in REG_NORMALISE:
+        raise ValueError(f"reg_normalise is one of {REG_NORMALISE}; got {norm!r}")
+    per_feature = spurious_patch(path) ** 2 if norm == "patches" else 1
+    return sensitivity_penalty(model, x, y, mask, per_feature)
+
+
+def calibrate_lambda(model, x: torch.Tensor, y: torch.Tensor, params: dict) -> dict:
+    """``params`` with ``lam`` set so that lambda * L_reg = ``reg_fraction`` * L_task on (x, y) for
+    ``model`` as it starts training (eval mode, no masking): the paper gives no lambda, and a fixed
+    1e-3 made the term ~1e-5 of the task loss. Fixed afterwards (a lambda recomputed per batch would
+    reward driving L_reg to zero without bound: the model collapses). Returns a new dict with
+    ``lam``, ``lam_calibrated`` (the L_task and L_reg it came from); unchanged without ``reg_fraction``
+    or without F. Deterministic in (model, x, y), so a resumed run computes the same lambda."""
+    from ..nn import eval_mode
+    fraction, path = params.get("reg_fraction"), params.get("spurious")
+    if fraction is None:
+        return dict(params)
+    out = dict(params)
+    if not path or not bool(load_spurious_pixels(path).any()):
+        out.update(lam=0.0, lam_calibrated={"task": None, "reg": None, "reason": "F is empty"})
+        return out
+    mask = load_spurious_pixels(path).to(x.device)
+    with eval_mode(model):
+        with torch.no_grad():
+            task = float(F.cross_entropy(model(x), y))
+        reg = float(_reg(model, x, y, mask, path, params).detach())
+    out.update(lam=float(fraction) * task / max(reg, 1e-12), lam_calibrated={"task": task, "reg": reg})
+    return out
+
+
+def calibration_batch(model, data, params: dict, batch_size: int, seed: int, device) -> dict:
+    """:func:`calibrate_lambda` on a seeded class-stratified batch of ``data``'s training images."""
+    import numpy as np
+
+    from ..data.batches import to_tensor
+    from ..data.subsets import stratified_indices
+    idx = stratified_indices(data.train_y, batch_size, seed)
+    x = to_tensor(np.asarray(data.train_x)[idx]).to(device)
+    y = torch.as_tensor(np.asarray(data.train_y)[idx], dtype=torch.long, device=device)
+    return calibrate_lambda(model.to(device), x, y, params)
