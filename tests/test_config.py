@@ -245,7 +245,8 @@ def test_models_and_settings_equal_the_old_ones(both):
     assert (new["limeref"]["baseline_recipe"], new["limeref"]["refined_recipe"]) == (lr["baseline_method"], lr["refined_method"])
     same = {k: v for k, v in lr.items() if k not in ("baseline_method", "refined_method", "refine_from", "detection")}
     assert {k: new["limeref"][k] for k in same} == same
-    assert new["limeref"]["schedule"] == "from_scratch"       # the paper's reading (was refine_from: previous)
+    # paper scale: the paper's reading (was refine_from: previous); embedded: fine_tune (CI exercises it)
+    assert new["limeref"]["schedule"] == ("fine_tune" if scale == "embedded" else "from_scratch")
     assert {k: v for k, v in new["limeref"]["detection"].items() if k not in LIMEREF_NEW_DETECTION} == lr["detection"]
     if scale == "embedded":   # the overlay says what runs
         assert [s["name"] for s in new["aga"]["settings"]] == ["main"]
