@@ -396,7 +396,9 @@ def test_corrupted_strong_batches_every_corruption_and_scores_each(trained):
                            test_y=y[:60].numpy())
     settings = {"fgsm": {}, "pgd": {"steps": 3, "step_size": 0.05}}
     df = corrupted_strong(model, data, eps=[0.1], attack_settings=settings, max_samples=50, severities=[2],
-                          show_progress=False)
+                          show_progress=False, reference={"fgsm-ref": {"attack": "fgsm"}})
+    ref = df[df.attack == "fgsm-ref"].set_index("corruption").accuracy
+    assert (ref == df[df.attack == "fgsm"].set_index("corruption").accuracy).all()   # same images, same attack
     assert set(zip(df.corruption, df.severity)) == {("a", 2), ("b", 2)} and (df.n == 50).all()
     xb = torch.from_numpy(noisy[:50]).permute(0, 3, 1, 2).float() / 255
     alone = A.robust_accuracy(model, xb, y[:50], A.FGSM(0.1))

@@ -315,7 +315,8 @@ def test_resolved_shape():
     assert all(set(m) == {"dataset", "arch", "recipe", "seed"} for m in r["models"])
     assert set(r["limeref"]) == {"arch", "seed", "baseline_recipe", "refined_recipe", "rounds", "schedule",
                                  "datasets", "corrupted", "planted", "detection", "control_recipe",
-                                 "budget_recipe", "corrupted_strong_eps"}
+                                 "budget_recipe", "corrupted_strong_eps",
+                                 "corrupted_strong_max_samples"}
     for s in r["glime"]["settings"] + r["glime"]["networks"]:
         assert set(s) == {"name", "stands_for", "dataset", "arch", "recipe", "seed"}
     assert all(set(s) == {"name", "stands_for", "dataset", "arch", "attack_eps", "recipes"} for s in r["aga"]["settings"])

@@ -237,6 +237,7 @@ def resolve(raw: dict) -> dict:
     for k in ("control_recipe", "budget_recipe"):   # LIMEREF's controls (null: left out)
         out["limeref"][k] = raw["limeref"].get(k)
     out["limeref"]["corrupted_strong_eps"] = list(raw["limeref"].get("corrupted_strong_eps") or [])
+    out["limeref"]["corrupted_strong_max_samples"] = raw["limeref"].get("corrupted_strong_max_samples")
     g = raw["glime"]
     out["glime"] = {**copy.deepcopy(g), "settings": _settings(g["settings"], g["seed"]),
                     "networks": _settings(g["networks"], g["seed"])}

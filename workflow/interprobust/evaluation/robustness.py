@@ -54,11 +54,12 @@ def robustness(model: torch.nn.Module, data: Prepared, *, eps: list[float], atta
 
 def corrupted_strong(model: torch.nn.Module, corrupted: Prepared, *, eps: list[float], attack_settings: dict,
                      batch_size: int = 256, max_samples: int | None = None, severities: list[int] | None = None,
-                     device="cpu", show_progress: bool = True) -> pd.DataFrame:
+                     device="cpu", show_progress: bool = True, reference: dict | None = None) -> pd.DataFrame:
     """The strong set on a corrupted test set: one row per (corruption, severity, attack, eps) and the
     per-sample ``worst-case`` over the attacks. The images of every (corruption, severity) (the first
     ``max_samples`` of each, as the per-corruption sweep takes them) are attacked together, batched on the
-    device, then scored per corruption."""
+    device, then scored per corruption. ``reference`` attacks (label -> arguments, e.g. the sweep's PGD-40)
+    run on the same images and get rows, but do not enter the worst case."""
     names, sev = corrupted.meta["corruptions"], corrupted.meta["severities"]
     groups = [(i, c, j, int(s)) for i, c in enumerate(names) for j, s in enumerate(sev)
               if severities is None or s in severities]
@@ -75,12 +76,14 @@ def corrupted_strong(model: torch.nn.Module, corrupted: Prepared, *, eps: list[f
         return 100.0 * np.bincount(gid, weights=ok.numpy().astype(float), minlength=len(groups)) / np.maximum(counts, 1)
 
     rows = []
-    jobs = [(name, float(e)) for e in eps for name in attack_settings]
+    settings = {**(reference or {}), **attack_settings}
+    jobs = [(name, float(e)) for e in eps for name in settings]
     worst = {}
     for name, e in progress(jobs, desc="corrupted x strong", disable=not show_progress):
-        ok = robust_correct(model, x, y, make_attack(name, e, **attack_settings[name]), batch_size=batch_size,
+        ok = robust_correct(model, x, y, make_attack(name, e, **settings[name]), batch_size=batch_size,
                             device=device)
-        worst[e] = ok if e not in worst else worst[e] & ok
+        if name in attack_settings:
+            worst[e] = ok if e not in worst else worst[e] & ok
         rows += [dict(corruption=c, severity=s, attack=name, eps=e, accuracy=a, n=int(n))
                  for (_, c, _, s), a, n in zip(groups, per_group(ok), counts)]
     for e, ok in worst.items():

@@ -45,7 +45,8 @@ def corrupted_strong(a):
         raise SystemExit(f"{a.data} is not a corrupted test set")
     s = a.settings
     df = corrupted_strong(model, data, eps=s["eps"], attack_settings=s["attacks"], batch_size=s["batch_size"],
-                          max_samples=s.get("max_samples"), severities=s.get("severities"), device=device)
+                          max_samples=s.get("max_samples"), severities=s.get("severities"), device=device,
+                          reference=s.get("reference"))
     write_dataframe(df, a.out)
     print(df.groupby(["attack", "eps"])["accuracy"].mean().to_string())
 

@@ -189,11 +189,14 @@ class LimerefPlan(Section):
         return f" --init-from {inputs['init']}" if "init" in inputs else ""
 
     def corrupted_strong_settings(self) -> str:
-        """The strong set on the corrupted test set (Fig. 12-15's honesty check): the same images as the
-        per-corruption sweep (``evaluate.corrupted_max_samples``, ``corrupted_severities``)."""
+        """The strong set on the corrupted test set (Fig. 12-15's honesty check), with the sweep's PGD-40 as
+        the reference on the same images (the first ``corrupted_strong_max_samples`` of each corruption and
+        severity; null = ``evaluate.corrupted_max_samples``)."""
         e = self.plan.config["evaluate"]
+        n = self.s.get("corrupted_strong_max_samples") or e.get("corrupted_max_samples")
+        reference = {"pgd": e["attacks"]["pgd"]} if "pgd" in e["attacks"] else {}
         return quoted_json({"eps": self.s.get("corrupted_strong_eps", []), "attacks": e["strong_attacks"],
-                            "batch_size": e["batch_size"], "max_samples": e.get("corrupted_max_samples"),
+                            "reference": reference, "batch_size": e["batch_size"], "max_samples": n,
                             "severities": e.get("corrupted_severities")})
 
     def planted_inputs(self) -> dict[str, list[str]]:

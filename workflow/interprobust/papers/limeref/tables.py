@@ -58,8 +58,9 @@ def corrupted_honesty_table(inputs, *, labels):
     sweep = combine(inputs["evals"], labels)
     strong = combine(inputs["strong"], labels)
     eps = sorted(strong.eps.unique())
+    # PGD-40 on the strong job's own images when it ran it (the reference), else the sweep's
     sweep = sweep[(sweep.attack == "pgd") & sweep.eps.round(9).isin([round(e, 9) for e in eps])]
-    df = pd.concat([sweep, strong], ignore_index=True)
+    df = strong if (strong.attack == "pgd").any() else pd.concat([sweep, strong], ignore_index=True)
     mean = df.groupby(["model", "corruption", "attack", "eps"], sort=False)["accuracy"].mean().reset_index()
     wide = mean.assign(column=[f"{a} ε={e:g}" for a, e in zip(mean.attack, mean.eps)]).pivot_table(
         index=["model", "corruption"], columns="column", values="accuracy", sort=False).reset_index()
