@@ -112,3 +112,15 @@ def test_limeref_worst_case_label_is_the_evaluations():
     from interprobust.papers.limeref import claims, scorecard, tables
     assert tables.WORST_CASE == scorecard.WORST == claims.WORST == WORST_CASE
     assert tables.INFLATION_POINTS == scorecard.INFLATION_POINTS == 3.0
+
+
+def test_limeref_honesty_compares_pgd40_and_the_worst_case_on_the_same_images():
+    from interprobust.papers.limeref.tables import honesty_frame
+    sweep = pd.DataFrame([dict(model="refined", attack="pgd", eps=e, accuracy=a, n=64) for e, a in ((0.03, 40.0), (0.1, 5.0))])
+    strong = pd.DataFrame([dict(model="refined", attack="pgd", eps=0.03, accuracy=36.0, n=32),   # the reference
+                           dict(model="refined", attack="worst-case", eps=0.03, accuracy=34.0, n=32)])
+    df = honesty_frame(sweep, strong)
+    gap = df[df.attack == "pgd-40 − worst"]
+    assert gap.accuracy.tolist() == [2.0] and not gap.inflated.iloc[0]     # 36 - 34 on the strong images, not 40 - 34
+    assert df[(df.attack == "pgd") & (df.eps == 0.1)].accuracy.tolist() == [5.0]   # other eps keep the sweep's
+    assert len(df[(df.attack == "pgd") & (df.eps == 0.03)]) == 1

@@ -121,8 +121,10 @@ class Plan:
         eps = (e.get("strong_eps") or e["eps"]) if strong else e["eps"]
         n = (e.get("strong_max_samples") or e["max_samples"]) if strong else e["max_samples"]
         settings = {"eps": eps, "attacks": e[attacks], "batch_size": e["batch_size"], "max_samples": n}
-        if strong:  # the strong set's per-sample worst case (the honesty check reads it)
+        if strong:  # the strong set's per-sample worst case, and PGD-40 on its images (the honesty check)
             settings["worst_case"] = True
+            if "pgd" in e["attacks"]:
+                settings["reference"] = {"pgd": e["attacks"]["pgd"]}
         return quoted_json(settings)
 
     def corrupted_attack_settings(self) -> str:

@@ -28,22 +28,25 @@ WORST_CASE = "worst-case"   # the row label of the per-sample worst case over a 
 
 def robustness(model: torch.nn.Module, data: Prepared, *, eps: list[float], attack_settings: dict,
                batch_size: int = 256, max_samples: int | None = None, device="cpu",
-               show_progress: bool = True, worst_case: bool = False) -> pd.DataFrame:
+               show_progress: bool = True, worst_case: bool = False, reference: dict | None = None) -> pd.DataFrame:
     """Clean accuracy plus one row per (attack, eps) for every entry of ``attack_settings``: label ->
     arguments, with ``attack`` naming the method when the label is not its name
     (e.g. ``{"fgsm": {}, "pgd": {"steps": 40}, "pgd100x5": {"attack": "pgd", "steps": 100, "restarts": 5}}``).
 
     With ``worst_case`` (the strong set) a row ``attack = "worst-case"`` per eps gives the accuracy
-    over the samples that every attack fails on (AutoAttack's per-sample worst case)."""
+    over the samples that every attack fails on (AutoAttack's per-sample worst case); ``reference``
+    attacks (e.g. the sweep's PGD-40, to compare on the same images) get rows but stay out of it."""
     x, y = subset(data.test_x, data.test_y, max_samples)
     rows = [dict(attack="clean", eps=0.0, accuracy=clean_accuracy(model, x, y, batch_size=batch_size,
                                                                           device=device), n=len(y))]
-    jobs = [(name, e) for name in attack_settings for e in eps]
+    settings = {**(reference or {}), **attack_settings}
+    jobs = [(name, e) for name in settings for e in eps]
     robust = {}
     for name, e in progress(jobs, desc="attacks", disable=not show_progress):
-        attack = make_attack(name, float(e), **attack_settings[name])
+        attack = make_attack(name, float(e), **settings[name])
         ok = robust_correct(model, x, y, attack, batch_size=batch_size, device=device)
-        robust[float(e)] = ok if float(e) not in robust else robust[float(e)] & ok
+        if name in attack_settings:
+            robust[float(e)] = ok if float(e) not in robust else robust[float(e)] & ok
         rows.append(dict(attack=name, eps=float(e), accuracy=100.0 * float(ok.float().mean()) if len(y) else
                          float("nan"), n=len(y)))
     if worst_case and attack_settings:

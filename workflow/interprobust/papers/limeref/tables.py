@@ -16,7 +16,14 @@ def honesty_frame(sweep: pd.DataFrame, strong: pd.DataFrame) -> pd.DataFrame:
     """Tidy rows (model, attack, eps, accuracy, n) of the sweep and the strong set, clean once per model,
     plus per (model, eps) of the strong set ``pgd-40 − worst`` and whether it is ``inflated``."""
     strong = strong[strong.attack != "clean"]
+    # the strong job runs PGD-40 on its own images (the reference): at those eps it replaces the sweep's,
+    # so PGD-40 and the worst case are compared on the same images
+    ref = strong[strong.attack == "pgd"]
+    if len(ref):
+        same = sweep.attack.eq("pgd") & sweep.eps.round(9).isin(ref.eps.round(9))
+        sweep = sweep[~same]
     df = pd.concat([sweep, strong], ignore_index=True)
+    sweep = df
     gaps = []
     for (model, eps), g in strong[strong.attack == WORST_CASE].groupby(["model", "eps"], sort=False):
         pgd = sweep[(sweep.model == model) & (sweep.attack == "pgd") & ((sweep.eps - eps).abs() < 1e-9)]
