@@ -106,6 +106,8 @@ ALL_ATTACKS = [
     ("pgd", {"steps": 5, "step_size": 0.05, "random_start": False}),
     ("apgd", {"steps": 10}),
     ("apgd", {"steps": 10, "loss": "dlr", "restarts": 2}),
+    ("square", {"n_queries": 30}),
+    ("square", {"n_queries": 30, "restarts": 2, "p_init": 0.3}),
 ]
 
 
@@ -211,7 +213,7 @@ def test_model_mode_and_parameter_grads_untouched(trained, name):
     marker = torch.full_like(model[0].weight, 0.5)
     model[0].weight.grad = marker.clone()
     try:
-        kwargs = {} if name == "fgsm" else {"steps": 3}
+        kwargs = {"fgsm": {}, "square": {"n_queries": 3}}.get(name, {"steps": 3})
         A.make_attack(name, eps=0.1, **kwargs)(spy, x[:32], y[:32])
         assert spy.seen and not any(spy.seen), "the attack must run the model in eval mode"
         assert spy.training and model.training and not model[0].training and model[1].training
@@ -285,3 +287,124 @@ def test_apgd_at_least_as_strong_as_pgd_and_comparable_to_torchattacks(trained, 
     assert abs(apgd - theirs) <= 3.0, (apgd, theirs)
     dlr = A.robust_accuracy(model, x, y, A.APGD(eps, steps=steps, loss="dlr"))
     assert dlr <= A.clean_accuracy(model, x, y) - 20.0  # the DLR variant works too
+
+
+# ---------------------------------------------------------------- APGD-DLR and Square: the strong set
+
+
+@pytest.mark.parametrize("eps", [0.1, 0.15])
+def test_apgd_dlr_comparable_to_torchattacks_dlr(trained, eps):
+    model, x, y = trained
+    steps = 20
+    ours = A.robust_accuracy(model, x, y, A.make_attack("apgd", eps, loss="dlr", steps=steps))
+    theirs = _acc(model, torchattacks.APGD(model, eps=eps, steps=steps, loss="dlr", seed=0)(x, y), y)
+    assert abs(ours - theirs) <= 4.0, (ours, theirs)
+    assert ours <= A.clean_accuracy(model, x, y) - 20.0
+
+
+class _Counter(nn.Module):
+    def __init__(self, inner):
+        super().__init__()
+        self.inner, self.calls, self.rows = inner, 0, 0
+
+    def forward(self, x):
+        self.calls += 1
+        self.rows += len(x)
+        return self.inner(x)
+
+
+def test_square_p_schedule_follows_the_reference():
+    # the reference's p_selection at 10 000 queries, rescaled linearly to other budgets
+    assert A.square_p(0.8, 0, 10000) == 0.8 and A.square_p(0.8, 10, 10000) == 0.8
+    assert A.square_p(0.8, 11, 10000) == 0.4 and A.square_p(0.8, 600, 10000) == 0.8 / 16
+    assert A.square_p(0.8, 9000, 10000) == 0.8 / 512
+    assert A.square_p(0.8, 60, 1000) == A.square_p(0.8, 600, 10000)
+
+
+def test_square_is_gradient_free_within_budget_and_in_the_ball(trained):
+    model, x, y = trained
+    spy = _Counter(model)
+    eps, q = 0.15, 200
+    x_adv = A.Square(eps, n_queries=q, check_every=q + 1)(spy, x, y)
+    assert spy.calls == q and spy.rows == q * len(y)        # one batched query per step, start included
+    assert (x_adv - x).abs().max().item() <= eps + 1e-6 and 0.0 <= x_adv.min() and x_adv.max() <= 1.0
+    assert all(p.grad is None for p in model.parameters())
+    # a sample is fooled only by points the search kept: the attack is not weaker than its own start
+    acc = _acc(model, x_adv, y)
+    assert acc <= A.clean_accuracy(model, x, y) - 20.0, acc
+
+
+def test_square_agrees_with_torchattacks_square(trained):
+    model, x, y = trained
+    eps, q = 0.15, 300
+    ours = A.robust_accuracy(model, x, y, A.Square(eps, n_queries=q, seed=0))
+    ref = torchattacks.Square(model, norm="Linf", eps=eps, n_queries=q, n_restarts=1, p_init=0.8, loss="margin",
+                              resc_schedule=True, seed=0)(x, y)
+    assert (ref - x).abs().max().item() <= eps + 1e-6
+    theirs = _acc(model, ref, y)
+    # torchattacks 3.5.1 draws ONE square position and sign pattern for the whole batch per step; ours
+    # (as the authors' code) draws them per image, so at the same budget ours is at least as strong
+    assert ours <= theirs + 2.0, (ours, theirs)
+    assert theirs - ours <= 15.0, (ours, theirs)
+    assert theirs <= A.clean_accuracy(model, x, y) - 20.0
+
+
+def test_square_early_stop_and_determinism(trained):
+    model, x, y = trained
+    a = A.Square(0.3, n_queries=500, check_every=10)
+    spy = _Counter(model)
+    out = a(spy, x[:16], y[:16])
+    assert _acc(model, out, y[:16]) == 0.0 and spy.calls < 500          # stops once every sample is fooled
+    assert torch.equal(out, a(model, x[:16], y[:16]))
+    with pytest.raises(ValueError, match="init_delta"):
+        a(model, x[:4], y[:4], init_delta=torch.zeros_like(x[:4]))
+
+
+def test_worst_case_row_is_the_per_sample_and_over_attacks(trained):
+    import numpy as np
+
+    from interprobust.evaluation import robustness
+
+    model, x, y = trained
+
+    class Data:
+        test_x = (x[:64] * 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
+        test_y = y[:64].numpy()
+    settings = {"fgsm": {}, "square": {"n_queries": 50}}
+    df = robustness(model, Data, eps=[0.1], attack_settings=settings, worst_case=True, show_progress=False,
+                    reference={"pgd": {"steps": 0}})           # a reference (PGD with 0 steps: weak) stays out
+    xq = torch.from_numpy(Data.test_x).permute(0, 3, 1, 2).float() / 255
+    oks = [A.robust_correct(model, xq, y[:64], A.make_attack(n, 0.1, **o)) for n, o in settings.items()]
+    worst = df[df.attack == "worst-case"].accuracy.item()
+    assert worst == pytest.approx(100.0 * float((oks[0] & oks[1]).float().mean()))
+    assert worst <= df[df.attack.isin(list(settings))].accuracy.min()
+    assert np.isclose(df[df.attack == "fgsm"].accuracy.item(), 100.0 * float(oks[0].float().mean()))
+
+
+def test_corrupted_strong_batches_every_corruption_and_scores_each(trained):
+    """All (corruption, severity) images attacked together give, per group, the accuracy of attacking
+    that group alone (FGSM: deterministic), and the worst case is the per-sample AND."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from interprobust.evaluation.robustness import corrupted_strong
+    model, x, y = trained
+    x8 = (x[:60] * 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
+    noisy = np.clip(x8.astype(int) + 40, 0, 255).astype(np.uint8)
+    test_x = np.stack([np.stack([x8, noisy]), np.stack([noisy, x8])])     # (corruption, severity, N, H, W, C)
+    data = SimpleNamespace(meta={"corruptions": ["a", "b"], "severities": [1, 2]}, test_x=test_x,
+                           test_y=y[:60].numpy())
+    settings = {"fgsm": {}, "pgd": {"steps": 3, "step_size": 0.05}}
+    df = corrupted_strong(model, data, eps=[0.1], attack_settings=settings, max_samples=50, severities=[2],
+                          show_progress=False, reference={"fgsm-ref": {"attack": "fgsm"}})
+    ref = df[df.attack == "fgsm-ref"].set_index("corruption").accuracy
+    assert (ref == df[df.attack == "fgsm"].set_index("corruption").accuracy).all()   # same images, same attack
+    assert set(zip(df.corruption, df.severity)) == {("a", 2), ("b", 2)} and (df.n == 50).all()
+    xb = torch.from_numpy(noisy[:50]).permute(0, 3, 1, 2).float() / 255
+    alone = A.robust_accuracy(model, xb, y[:50], A.FGSM(0.1))
+    got = df[(df.corruption == "a") & (df.attack == "fgsm")].accuracy.item()
+    assert got == pytest.approx(alone)
+    oks = [A.robust_correct(model, xb, y[:50], A.make_attack(n, 0.1, **o)) for n, o in settings.items()]
+    worst = df[(df.corruption == "a") & (df.attack == "worst-case")].accuracy.item()
+    assert worst == pytest.approx(100.0 * float((oks[0] & oks[1]).float().mean()))

@@ -13,6 +13,7 @@ def manifest(results):
     return {"scale": "embedded", "artifacts": {
         "limeref/fig04": [{"dataset": "d", "role": "cifar10", "files": f("limeref/fig04_d.csv")}],
         "limeref/fig05": [{"dataset": "d", "role": "cifar10", "files": f("limeref/fig05_d.csv")}],
+        "limeref/honesty": [{"dataset": "d", "files": f("limeref/honesty_d_tidy.csv", "tidy")}],
         **{f"glime/table{n}": [{"name": "g", "n": 200, "files": f(f"glime/table{n}_g.csv")}] for n in (2, 3, 4, 6)},
         "aga/table1": [{"name": "a", "files": f("aga/table1_a_tidy.csv", "tidy")}],
         "aga/table2": [{"name": "a", "files": f("aga/table2_a.csv")}],
@@ -61,6 +62,8 @@ def test_claims_hold_or_fail_on_their_numbers(tmp_path):
     assert list(df.verdict) == [
         "holds",          # PGD 50 > 10
         "does not hold",  # FGSM 20 < 30
+        "not run",        # no honesty table: the worst case is unknown
+        "not run",        # no FGSM-only control
         "does not hold",  # G-LIME-AVG deletion 0.21 is not below LIME's 0.20
         "not run",        # no table 3
         "holds",          # G-LIME-N more stable at both n
@@ -82,3 +85,30 @@ def test_null_sections_are_not_run(tmp_path):
     assert set(C.check_claims(empty).verdict) == {"not run"}
     values = {"GLIME": {"table2_deletion": {"LIME": {"100": 0.2}}}, "LIMEREF": {"cifar10": {"fgsm": {"0.01": {"baseline": 5}}}}}
     assert set(scorecard.scorecard(values, empty).verdict) == {"not run"}
+
+
+def _honesty(tmp_path, worst):
+    """PGD-40 at 0.03: baseline 10, refined 50, control 45; strong worst case as given (model -> accuracy)."""
+    pgd = {"baseline": 10.0, "refined": 50.0, "FGSM-only control": 45.0}
+    _write(tmp_path, "limeref/fig05_d.csv", [dict(model=m, attack="pgd", eps=0.03, accuracy=a) for m, a in pgd.items()])
+    _write(tmp_path, "limeref/fig04_d.csv", [dict(model=m, attack="fgsm", eps=0.03, accuracy=a + 10)
+                                             for m, a in pgd.items()])
+    _write(tmp_path, "limeref/honesty_d_tidy.csv",
+           [dict(model=m, attack="pgd", eps=0.03, accuracy=a) for m, a in pgd.items()]
+           + [dict(model=m, attack="worst-case", eps=0.03, accuracy=a) for m, a in worst.items()])
+    verdicts, df = _verdicts(tmp_path)
+    return [v for c, v in verdicts.items() if "refined" in c or "LIME adds" in c], df
+
+
+def test_a_gain_the_strong_set_breaks_holds_under_pgd40_only(tmp_path):
+    v, df = _honesty(tmp_path, {"baseline": 9.0, "refined": 8.0, "FGSM-only control": 7.0})
+    assert v == ["holds under PGD-40 only", "holds under PGD-40 only", "does not hold", "holds"], df.to_string()
+    assert "inflated" in df.numbers[0] and "refined 8.0 % vs baseline 9.0 %" in df.numbers[0]
+
+
+def test_a_gain_that_survives_the_strong_set_holds(tmp_path):
+    # refined loses 2 points under the strong set (within 3): not inflated; still above baseline and control
+    v, df = _honesty(tmp_path, {"baseline": 5.0, "refined": 48.0, "FGSM-only control": 20.0})
+    assert v == ["holds", "holds", "holds", "holds"], df.to_string()
+    v, _ = _honesty(tmp_path, {"baseline": 5.0, "refined": 30.0, "FGSM-only control": 40.0})
+    assert v == ["holds under PGD-40 only", "holds under PGD-40 only", "holds", "does not hold"]

@@ -33,7 +33,7 @@ AGA_MAIN = ("{name: main, dataset: digits_rgb32, arch: resnet18, attack_eps: 0.0
 CASES = {
     # attacks: names, options, option values
     "attack name": ("evaluate: {attacks: {pgdd: {}}}",
-                    r"at evaluate\.attacks\.pgdd: unknown attack 'pgdd'; valid attacks: apgd, fgsm, pgd$"),
+                    r"at evaluate\.attacks\.pgdd: unknown attack 'pgdd'; valid attacks: apgd, fgsm, pgd, square$"),
     "attack option": ("evaluate: {attacks: {pgd: {stepz: 10}}}",
                       r"at evaluate\.attacks\.pgd\.stepz: unknown option of attack 'pgd': 'stepz'; "
                       r"valid keys: .*restarts, .*step_size, step_size_rel, steps"),
@@ -44,7 +44,7 @@ CASES = {
                                         r"'fgsm': 'step_size_rel'; valid keys: attack, loss$"),
     "strong attack name": ("evaluate: {strong_attacks: {apgd-ce: {attack: apgdd}}}",
                            r"at evaluate\.strong_attacks\.apgd-ce\.attack: 'apgdd' is not one of "
-                           r"\['fgsm', 'pgd', 'apgd'\]"),
+                           r"\['fgsm', 'pgd', 'apgd', 'square'\]"),
     "strong attack option": ("evaluate: {strong_attacks: {pgd100-restarts: {step_size_rell: 0.1}}}",
                              r"at evaluate\.strong_attacks\.pgd100-restarts\.step_size_rell: unknown option of "
                              r"attack 'pgd': 'step_size_rell'; valid keys: .*step_size_rel"),

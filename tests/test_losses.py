@@ -285,3 +285,73 @@ def test_reported_loss_parts_are_recorded_only_inside_a_recorder():
         report_part("reg", torch.tensor(0.5))
     assert set(parts) == {"task", "reg"} and float(parts["task"]) == 2.0
     assert not parts["task"].requires_grad
+
+
+# ------------------------------------------------------------------------------ LIMEREF: loss parts
+def _spurious(tmp_path, cells=(1, 0, 0, 0)):
+    spec = {"patch": 4, "image_size": [8, 8], "sets": {"global": list(cells), "per_class": [list(cells)] * 3}}
+    path = tmp_path / f"spurious_{''.join(map(str, cells))}.json"     # one file per F (the loader caches by path)
+    path.write_text(json.dumps(spec))
+    return str(path)
+
+
+def test_limeref_reports_its_parts_and_the_total_is_their_weighted_sum(tmp_path):
+    from interprobust.losses import recording_parts
+    m, x, y = _model(), torch.rand(4, 3, 8, 8), torch.tensor([0, 1, 2, 0])
+    params = {"spurious": _spurious(tmp_path), "masking": False, "alpha": 0.5, "lam": 2.0}
+    with recording_parts() as parts:
+        total, _ = losses.get_loss("limeref")(m, x, y, params)
+    assert set(parts) == {"task", "adv", "reg"}
+    assert total.item() == pytest.approx(float(parts["task"] + 0.5 * parts["adv"] + 2.0 * parts["reg"]), rel=1e-5)
+
+
+def test_reg_fraction_sets_lambda_once_so_lambda_reg_is_that_share_of_the_task_loss(tmp_path):
+    from interprobust.losses import recording_parts
+    m, x, y = _model(), torch.rand(4, 3, 8, 8), torch.tensor([0, 1, 2, 0])
+    params = {"spurious": _spurious(tmp_path), "masking": False, "alpha": 0.0, "reg_fraction": 0.25, "lam": 1e-9}
+    with pytest.raises(ValueError, match="calibrate"):
+        losses.get_loss("limeref")(m, x, y, params)          # an uncalibrated fraction is an error, not a guess
+    cal = limeref.calibrate_lambda(m, x, y, params)
+    assert cal["lam"] != 1e-9 and params["lam"] == 1e-9      # a new dict
+    with recording_parts() as parts:
+        total, _ = losses.get_loss("limeref")(m, x, y, cal)
+    assert float(parts["reg"]) > 0
+    assert total.item() == pytest.approx(1.25 * float(parts["task"]), rel=1e-5)   # at the start: 0.25 of L_task
+    assert cal["lam_calibrated"]["reg"] == pytest.approx(float(parts["reg"]), rel=1e-5)
+    assert limeref.calibrate_lambda(m, x, y, params)["lam"] == cal["lam"]        # deterministic (resume-safe)
+    empty = limeref.calibrate_lambda(m, x, y, {**params, "spurious": _spurious(tmp_path, (0, 0, 0, 0))})
+    assert empty["lam"] == 0.0
+
+
+def test_reg_per_patch_is_the_pixel_mean_times_patch_squared(tmp_path):
+    m, x, y = _model(), torch.rand(4, 3, 8, 8), torch.tensor([0, 1, 2, 0])
+    mask = limeref.load_spurious_pixels(_spurious(tmp_path, (1, 0, 0, 1)))
+    pixels = limeref.sensitivity_penalty(m, x, y, mask)
+    patches = limeref.sensitivity_penalty(m, x, y, mask, pixels_per_feature=16)
+    assert patches.item() == pytest.approx(16 * pixels.item(), rel=1e-5)
+    with pytest.raises(ValueError, match="reg_normalise"):
+        losses.get_loss("limeref")(m, x, y, {"spurious": _spurious(tmp_path), "lam": 1.0, "reg_normalise": "x"})
+
+
+def test_limeref_loss_parts_reach_the_training_history(embedded_dir, tmp_path):
+    import numpy as np
+
+    from interprobust import train
+    from interprobust.data import store
+    d = store.load_prepared(embedded_dir / "digits_rgb32")
+    store.write_prepared(tmp_path / "small", name="small", train_x=np.asarray(d.train_x[:64]),
+                         train_y=np.asarray(d.train_y[:64]), test_x=np.asarray(d.test_x[:16]),
+                         test_y=np.asarray(d.test_y[:16]), classes=d.meta["classes"])
+    data = store.load_prepared(tmp_path / "small")
+    spec = {"patch": 8, "image_size": [32, 32], "sets": {"global": [1] + [0] * 15, "per_class": [[1] + [0] * 15] * 10}}
+    (tmp_path / "sp.json").write_text(json.dumps(spec))
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.Softplus(),
+                                torch.nn.AdaptiveAvgPool2d(4), torch.nn.Flatten(), torch.nn.Linear(64, 10))
+    params = limeref.calibration_batch(model, data, {"spurious": str(tmp_path / "sp.json"), "alpha": 1.0,
+                                                     "reg_fraction": 0.1, "reg_normalise": "patches"}, 32, 0, "cpu")
+    history = train.fit(model, data, loss="limeref", config=train.TrainConfig(epochs=2, batch_size=32, lr=0.01),
+                        loss_params=params, show_progress=False)
+    assert len(history) == 2
+    for part in ("train_task", "train_adv", "train_reg"):
+        assert all(np.isfinite(h[part]) and h[part] > 0 for h in history), (part, history)

@@ -171,3 +171,62 @@ def test_sep_flags_hold_on_the_shipped_paper_values():
     assert ("table8_trades_sep_cifar10", ("resnet18_beta5", "TRADES", "expl_start")) in flags
     assert ("table4_gamma_sweep_cifar10_convnet", ("0", "expl_end")) in flags
     assert ("table2_grad_x_input", ("fmnist", "convnet", "SEP_neg", "adv_acc")) in flags
+
+
+def test_a_robustness_cell_the_strong_attacks_break_is_inflated(tmp_path):
+    """PGD-40 at eps 0.03: refined 39 % (the paper's 39.15), but the strong worst case is 5 points lower."""
+    values = {"LIMEREF": {"cifar10": {"pgd": {"0.03": {"baseline": 2.81, "refined": 39.15}},
+                                      "fgsm": {"0.03": {"baseline": 21.95, "refined": 50.05}}}}}
+    fig05 = _write(tmp_path, "limeref/fig05_d.csv", [dict(model="baseline", attack="pgd", eps=0.03, accuracy=3.0),
+                                                     dict(model="refined", attack="pgd", eps=0.03, accuracy=39.0)])
+    fig04 = _write(tmp_path, "limeref/fig04_d.csv", [dict(model="baseline", attack="fgsm", eps=0.03, accuracy=22.0),
+                                                     dict(model="refined", attack="fgsm", eps=0.03, accuracy=50.0)])
+    tidy = _write(tmp_path, "limeref/honesty_d_tidy.csv", [
+        dict(model="baseline", attack="pgd", eps=0.03, accuracy=3.0),
+        dict(model="refined", attack="pgd", eps=0.03, accuracy=39.0),
+        dict(model="baseline", attack="worst-case", eps=0.03, accuracy=2.0),    # 1 point: honest
+        dict(model="refined", attack="worst-case", eps=0.03, accuracy=34.0)])   # 5 points: inflated
+    role = {"dataset": "d", "role": "cifar10"}
+    manifest = {"scale": "embedded", "artifacts": {
+        "limeref/fig04": [{**role, "files": {"csv": fig04}}], "limeref/fig05": [{**role, "files": {"csv": fig05}}],
+        "limeref/honesty": [{"dataset": "d", "files": {"tidy": tidy}}]}}
+    card = S.scorecard(values, manifest).set_index("key")
+    assert card.loc["pgd/0.03/refined", "verdict"] == "inflated"
+    assert card.loc["fgsm/0.03/refined", "verdict"] == "inflated"      # the same model and eps
+    assert card.loc["pgd/0.03/baseline", "verdict"] == "within tolerance"
+    assert card.loc["pgd/0.03/refined", "ours"] == 39.0
+    # without the honesty table the verdict is the tolerance check's
+    del manifest["artifacts"]["limeref/honesty"]
+    assert S.scorecard(values, manifest).set_index("key").loc["pgd/0.03/refined", "verdict"] == "within tolerance"
+
+
+def test_cifar10c_clean_accuracy_is_read_from_fig10_and_fig11(tmp_path):
+    values = {"LIMEREF": {"cifar10c": {"clean_accuracy": {"baseline_peak": 75, "refined": 70}}}}
+    rows = lambda accs: [dict(epoch=e, corruption=c, accuracy=a + d) for e, a in enumerate(accs, 1)  # noqa: E731
+                         for c, d in (("fog", -1.0), ("snow", 1.0))]
+    f10 = _write(tmp_path, "limeref/fig10_d.csv", rows([60.0, 76.0, 74.0]))
+    f11 = _write(tmp_path, "limeref/fig11_d.csv", rows([50.0, 80.0, 69.0]))
+    corr = {"dataset": "d", "role": "corrupted"}
+    manifest = {"artifacts": {"limeref/fig10": [{**corr, "files": {"csv": f10}}],
+                              "limeref/fig11": [{**corr, "files": {"csv": f11}}]}}
+    card = S.scorecard(values, manifest).set_index("key")
+    assert card.loc["clean_accuracy/baseline_peak", "ours"] == 76.0     # the peak over epochs
+    assert card.loc["clean_accuracy/refined", "ours"] == 69.0           # the last epoch
+    assert (card.verdict == "within tolerance").all()
+
+
+def test_a_cifar10c_cell_is_inflated_from_the_corrupted_honesty_table(tmp_path):
+    values = {"LIMEREF": {"cifar10c": {"pgd_0.01": {"brightness": {"baseline": 73.79, "refined": 90.72}}}}}
+    fig = _write(tmp_path, "limeref/fig14_d.csv", [
+        dict(model=m, corruption="brightness", severity=3, attack="pgd", eps=0.01, accuracy=a)
+        for m, a in (("baseline", 74.0), ("refined", 90.0))])
+    tidy = _write(tmp_path, "limeref/corrupted_honesty_d_tidy.csv", [
+        dict(model=m, corruption="brightness", attack=a, eps=0.01, accuracy=v)
+        for m, a, v in (("baseline", "pgd", 74.0), ("baseline", "worst-case", 73.0),
+                        ("refined", "pgd", 90.0), ("refined", "worst-case", 85.0))])
+    corr = {"dataset": "d", "role": "corrupted"}
+    manifest = {"artifacts": {"limeref/fig14": [{**corr, "files": {"csv": fig}}],
+                              "limeref/corrupted_honesty": [{**corr, "files": {"tidy": tidy}}]}}
+    card = S.scorecard(values, manifest).set_index("key")
+    assert card.loc["pgd_0.01/brightness/refined", "verdict"] == "inflated"
+    assert card.loc["pgd_0.01/brightness/baseline", "verdict"] == "within tolerance"

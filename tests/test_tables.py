@@ -61,3 +61,66 @@ def test_spearman_and_matrix_table():
     assert np.isnan(matrix_tables.spearman([1, 2], [1, 2]))
     df = pd.DataFrame([dict(model="m", pgd_acc=1.0, extra=5, clean_acc=2.0)])
     assert list(matrix_tables.matrix_table(df).columns) == ["model", "clean_acc", "pgd_acc"]
+
+
+# ---------------------------------------------------------------------------------------------- LIMEREF
+def test_limeref_honesty_table_side_by_side_with_worst_case_inflation_and_empty_F(tmp_path):
+    import json
+
+    from interprobust.papers.limeref.tables import honesty_table
+    labels = ["baseline", "FGSM-only control", "refined"]
+    evals, strong = [], []
+    for m, clean, pgd, worst in (("b", 90, 3, 2), ("c", 85, 35, 33), ("r", 84, 39, 31)):
+        e, s = tmp_path / f"{m}_sweep.csv", tmp_path / f"{m}_strong.csv"
+        pd.DataFrame([dict(attack="clean", eps=0.0, accuracy=clean, n=64), dict(attack="pgd", eps=0.03, accuracy=pgd, n=64)]
+                     ).to_csv(e, index=False)
+        pd.DataFrame([dict(attack="clean", eps=0.0, accuracy=clean, n=32),
+                      dict(attack="apgd-dlr", eps=0.03, accuracy=worst + 1, n=32),
+                      dict(attack="square", eps=0.03, accuracy=worst + 2, n=32),
+                      dict(attack="worst-case", eps=0.03, accuracy=worst, n=32)]).to_csv(s, index=False)
+        evals.append(str(e))
+        strong.append(str(s))
+    sp = tmp_path / "spurious.json"
+    sp.write_text(json.dumps({"patch": 8, "image_size": [32, 32], "sets": {"global": [0] * 16,
+                                                                            "per_class": [[0] * 16] * 10}}))
+    t = honesty_table({"evals": evals, "strong": strong, "spurious": [str(sp)]}, labels=labels)
+    wide = t.table.set_index("model")
+    assert list(wide.index) == labels
+    assert {"clean", "pgd ε=0.03", "apgd-dlr ε=0.03", "square ε=0.03", "worst-case ε=0.03"} <= set(wide.columns)
+    assert wide.loc["refined", "pgd-40 − worst ε=0.03"] == 8.0
+    inflated = t.tidy[t.tidy.inflated.fillna(False).astype(bool)]
+    assert inflated.model.tolist() == ["refined"]            # 8 points; the others lose 1 and 2
+    assert "inflated" in t.markdown and "refined at ε = 0.03" in t.markdown
+    assert "EMPTY" in t.markdown and wide.loc["refined", "|F_spurious|"] == 0
+
+
+def test_limeref_curves_on_a_cumulative_epoch_axis():
+    from interprobust.papers.limeref.figures import chain_histories
+    h = lambda n, v: pd.DataFrame({"epoch": range(1, n + 1), "test_acc": [v] * n})   # noqa: E731
+    base, rnd, own = h(3, 1.0), h(2, 2.0), h(2, 3.0)
+    joined = chain_histories([base, base, rnd, own], [1, 3], cumulative=True)
+    assert joined[0].epoch.tolist() == [1, 2, 3]
+    assert joined[1].epoch.tolist() == [1, 2, 3, 4, 5, 6, 7] and joined[1].test_acc.tolist() == [1] * 3 + [2] * 2 + [3] * 2
+    own_only = chain_histories([base, base, rnd, own], [1, 3], cumulative=False)
+    assert own_only[1].test_acc.tolist() == [3.0, 3.0]
+    with pytest.raises(ValueError, match="chains"):
+        chain_histories([base], [2])
+
+
+def test_limeref_worst_case_label_is_the_evaluations():
+    from interprobust.evaluation.robustness import WORST_CASE
+    from interprobust.papers.limeref import claims, scorecard, tables
+    assert tables.WORST_CASE == scorecard.WORST == claims.WORST == WORST_CASE
+    assert tables.INFLATION_POINTS == scorecard.INFLATION_POINTS == 3.0
+
+
+def test_limeref_honesty_compares_pgd40_and_the_worst_case_on_the_same_images():
+    from interprobust.papers.limeref.tables import honesty_frame
+    sweep = pd.DataFrame([dict(model="refined", attack="pgd", eps=e, accuracy=a, n=64) for e, a in ((0.03, 40.0), (0.1, 5.0))])
+    strong = pd.DataFrame([dict(model="refined", attack="pgd", eps=0.03, accuracy=36.0, n=32),   # the reference
+                           dict(model="refined", attack="worst-case", eps=0.03, accuracy=34.0, n=32)])
+    df = honesty_frame(sweep, strong)
+    gap = df[df.attack == "pgd-40 − worst"]
+    assert gap.accuracy.tolist() == [2.0] and not gap.inflated.iloc[0]     # 36 - 34 on the strong images, not 40 - 34
+    assert df[(df.attack == "pgd") & (df.eps == 0.1)].accuracy.tolist() == [5.0]   # other eps keep the sweep's
+    assert len(df[(df.attack == "pgd") & (df.eps == 0.03)]) == 1

@@ -2,6 +2,7 @@
 
 A claim (declared in ``papers/<paper>/claims.py``) reads tables through the run's manifest
 (:class:`interprobust.results.Results`) and returns a verdict: "holds", "does not hold", or "not run"
+(or a check's own verdict, e.g. "holds under PGD-40 only")
 when a table or row it needs was not produced, with the numbers it compared. Plain data in (the
 manifest), a DataFrame out.
 """
@@ -28,7 +29,8 @@ def check_claims(manifest: dict, claims: list[Claim] | None = None) -> pd.DataFr
     for c in claims or all_claims():
         try:
             ok, numbers = c.check(results)
-            verdict = "holds" if ok else "does not hold"
+            # a check may return its own verdict (e.g. LIMEREF's "holds under PGD-40 only")
+            verdict = ok if isinstance(ok, str) else ("holds" if ok else "does not hold")
         except NotRun as e:
             verdict, numbers = "not run", str(e)
         rows.append(dict(paper=c.paper, claim=c.text, verdict=verdict, numbers=numbers))

@@ -100,15 +100,16 @@ class Plan:
         inputs = {"data": prepared(d)}
         if self.tracked_corruptions(d) and self.is_overview_model(w):
             inputs["tracked"] = prepared(self.tracked_corruptions(d))
-        if self.uses_spurious(recipe):
-            inputs.update(self.limeref.refined_inputs(d, _get(w, "arch"), _get(w, "seed")))
+        # LIMEREF's models: the refined model's F_spurious, a fine-tuned model's start
+        inputs.update(self.limeref.train_inputs(d, _get(w, "arch"), recipe, _get(w, "seed")))
         return inputs
 
     def train_settings(self, w) -> str:
         """The train job's --settings, from wildcards and config only (so Snakemake reruns on change)."""
         d, recipe = _get(w, "dataset"), _get(w, "recipe")
         spurious = self.train_inputs(w).get("spurious")
-        return quoted_json(self.training_settings(d, recipe, spurious))
+        settings = self.training_settings(d, recipe, spurious)
+        return quoted_json(self.limeref.adjust_settings(d, _get(w, "arch"), recipe, _get(w, "seed"), settings))
 
     def train_extra_args(self, w) -> str:
         inputs = self.train_inputs(w)
@@ -125,7 +126,12 @@ class Plan:
         strong = attacks == "strong_attacks"
         eps = (e.get("strong_eps") or e["eps"]) if strong else e["eps"]
         n = (e.get("strong_max_samples") or e["max_samples"]) if strong else e["max_samples"]
-        return quoted_json({"eps": eps, "attacks": e[attacks], "batch_size": e["batch_size"], "max_samples": n})
+        settings = {"eps": eps, "attacks": e[attacks], "batch_size": e["batch_size"], "max_samples": n}
+        if strong:  # the strong set's per-sample worst case, and PGD-40 on its images (the honesty check)
+            settings["worst_case"] = True
+            if "pgd" in e["attacks"]:
+                settings["reference"] = {"pgd": e["attacks"]["pgd"]}
+        return quoted_json(settings)
 
     def corrupted_attack_settings(self) -> str:
         e = self.config["evaluate"]

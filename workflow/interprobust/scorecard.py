@@ -59,6 +59,17 @@ def _lookups() -> dict:
     return {"LIMEREF": limeref, "GLIME": glime, "AGA": aga, "SEP": sep}
 
 
+
+def flag(cell: dict, results: Results, ours: float | None) -> str | None:
+    """A verdict that overrides the tolerance check (``inflated``: the number does not survive the strong
+    attacks), or None."""
+    check = _paper_hook(cell["paper"], "flag")
+    try:
+        return check(results, cell["table"], cell["key"], ours) if check else None
+    except NotRun:
+        return None
+
+
 def our_value(cell: dict, results: Results) -> tuple[float | None, str]:
     """This run's counterpart of one paper cell and the file it comes from; None when not produced."""
     try:
@@ -110,10 +121,11 @@ def inconsistent_cells(values: dict) -> dict[tuple[str, str, tuple], str]:
 def scorecard(values: dict, manifest: dict) -> pd.DataFrame:
     """One row per paper number: paper, table, key, paper value, ours, difference, tolerance, scale,
     verdict ("within tolerance", "differs", "not run", "paper inconsistent" for a cell the paper
-    contradicts elsewhere (:func:`inconsistent_cells`, the reason in ``note``), or a paper module's reason
-    such as "scale not comparable": such cells are judged by order in the claims) and the file our value
-    comes from. ``manifest`` is the registry's (``registry.manifest``): which artifact instances this
-    run built, and their files."""
+    contradicts elsewhere (:func:`inconsistent_cells`, the reason in ``note``), a paper's honesty flag
+    such as LIMEREF's "inflated" (the number does not survive the strong attacks), or a paper module's
+    reason such as "scale not comparable": such cells are judged by order in the claims) and the file our
+    value comes from. ``manifest`` is the registry's (``registry.manifest``): which artifact instances
+    this run built, and their files."""
     rows = []
     results = Results(manifest)
     scale = results.scale
@@ -124,8 +136,11 @@ def scorecard(values: dict, manifest: dict) -> pd.DataFrame:
         note = flagged.get((cell["paper"], cell["table"], cell["key"]), "")
         judged = verdict(cell["paper_value"], ours, kind, tol)
         reason = not_comparable(cell)
+        honesty = flag(cell, results, ours)
         if note:
             judged = "paper inconsistent"       # the paper contradicts itself: not judged against ours
+        elif honesty:
+            judged = honesty                    # e.g. "inflated": our number does not survive strong attacks
         elif reason and judged != "not run":
             judged = reason                     # judged by order in the claims, not by value
         rows.append(dict(paper=cell["paper"], table=cell["table"], key="/".join(cell["key"]),

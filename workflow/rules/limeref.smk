@@ -55,3 +55,28 @@ rule limeref_round_train:
         " --seed {wildcards.seed} --settings {params.settings} --device {params.device} --threads {threads}"
         " --checkpoint-dir {params.checkpoints} --model-out {output.model} --history-out {output.history}"
         "{params.init} > {log} 2>&1"
+
+
+rule limeref_corrupted_strong:
+    input:
+        model=MODEL,
+        data=lambda w: prepared(P.corrupted_of(w.dataset)),
+    output:
+        "results/eval/{dataset}/{arch}/{recipe}/seed{seed}/corruptions_adversarial_strong.csv",
+    log:
+        "results/logs/evaluate/{dataset}/{arch}/{recipe}/seed{seed}_corruptions_adversarial_strong.log",
+    benchmark:
+        "results/benchmarks/evaluate/{dataset}/{arch}/{recipe}/seed{seed}_corruptions_adversarial_strong.tsv"
+    params:
+        settings=P.limeref.corrupted_strong_settings() if P.limeref else "{}",
+        device=P.config["device"],
+    threads: P.config["threads"]
+    resources:
+        gpu=res("evaluate", "gpu"),
+        mem_mb=res("evaluate", "mem_mb"),
+        runtime=res("evaluate", "runtime"),
+    conda:
+        "../../envs/pipeline.yaml"
+    shell:
+        f"python -m interprobust limeref corrupted-strong {MODEL_JOB} --settings {{params.settings}}"
+        " --out {output} > {log} 2>&1"

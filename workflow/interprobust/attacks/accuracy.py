@@ -9,7 +9,7 @@ from ..data.batches import iterate
 from ..nn import eval_mode, model_device
 from .base import Attack
 
-__all__ = ["clean_accuracy", "robust_accuracy"]
+__all__ = ["clean_accuracy", "robust_accuracy", "robust_correct"]
 
 
 def _percent(correct: int, n: int) -> float:
@@ -27,6 +27,23 @@ def clean_accuracy(model: nn.Module, x, y, batch_size: int = 256, device=None) -
     return _percent(correct, len(y))
 
 
+def robust_correct(model: nn.Module, x, y, attack: Attack, batch_size: int = 256, device=None,
+                   count_clean_errors: bool = True) -> torch.Tensor:
+    """Per sample (bool, on the CPU): classified correctly under ``attack`` (and, with
+    ``count_clean_errors``, clean too), batched on ``device``; what the worst case over several
+    attacks combines (a sample is robust only if every attack fails on it)."""
+    device = model_device(model) if device is None else torch.device(device)
+    out = []
+    for xb, yb in iterate(x, y, batch_size, device):
+        x_adv = attack(model, xb, yb)
+        with eval_mode(model), torch.no_grad():
+            ok = model(x_adv).argmax(1) == yb
+            if count_clean_errors:
+                ok &= model(xb).argmax(1) == yb
+        out.append(ok.cpu())
+    return torch.cat(out) if out else torch.zeros(0, dtype=torch.bool)
+
+
 def robust_accuracy(model: nn.Module, x, y, attack: Attack, batch_size: int = 256, device=None,
                     count_clean_errors: bool = True) -> float:
     """Accuracy (percent) under ``attack``, batched on ``device`` (default: the model's).
@@ -35,13 +52,5 @@ def robust_accuracy(model: nn.Module, x, y, attack: Attack, batch_size: int = 25
     correctly both clean and at ``attack``'s output (the usual convention, e.g. AutoAttack's: the
     clean input is itself in the eps-ball), so robust accuracy never exceeds clean accuracy.
     """
-    device = model_device(model) if device is None else torch.device(device)
-    correct = 0
-    for xb, yb in iterate(x, y, batch_size, device):
-        x_adv = attack(model, xb, yb)
-        with eval_mode(model), torch.no_grad():
-            ok = model(x_adv).argmax(1) == yb
-            if count_clean_errors:
-                ok &= model(xb).argmax(1) == yb
-        correct += int(ok.sum())
-    return _percent(correct, len(y))
+    ok = robust_correct(model, x, y, attack, batch_size, device, count_clean_errors)
+    return _percent(int(ok.sum()), len(y))

@@ -11,7 +11,8 @@ def robustness(a):
     model, _, data, device = load_for_eval(a)
     s = a.settings
     df = robustness(model, data, eps=s["eps"], attack_settings=s["attacks"], batch_size=s["batch_size"],
-                    max_samples=s.get("max_samples"), device=device)
+                    max_samples=s.get("max_samples"), device=device, worst_case=bool(s.get("worst_case", False)),
+                    reference=s.get("reference"))
     write_dataframe(df, a.out)
     print(df.to_string(index=False))
 

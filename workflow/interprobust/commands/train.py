@@ -20,6 +20,15 @@ def train(a):
     ensure_writable(a.model_out, a.history_out, checkpoint_path(a.checkpoint_dir) if a.checkpoint_dir else None)
     s = a.settings
     data = load_prepared(a.data)
+    if s.get("holdout"):  # LIMEREF: its detection images are held out of every one of its models' training
+        from pathlib import Path
+
+        from ..data.subsets import write_indices
+        from ..papers.limeref.split import training_view
+        labels = data.train_y
+        data, kept = training_view(data, s["holdout"])
+        write_indices(Path(a.model_out).with_name("train_indices.json"), kept, labels=labels,
+                      purpose="training (LIMEREF's detection split held out)", **s["holdout"])
     sig, model = build_for_data(a.arch, data.meta, s.get("model", {}), a.seed)
     if a.init_from:  # fine-tune: start from another run's weights (same architecture and data shape)
         start, start_meta = load_model(a.init_from, "cpu")
@@ -29,6 +38,11 @@ def train(a):
         model.load_state_dict(start.state_dict())
     device = resolve_device(a.device)
     cfg = TrainConfig.from_dict(s.get("training", {}))
+    if s["loss"] == "limeref" and s.get("loss_params", {}).get("reg_fraction") is not None:
+        # LIMEREF: lambda so that lambda * L_reg is the stated fraction of L_task at the start (fixed then)
+        from ..losses.limeref import calibration_batch
+        s = {**s, "loss_params": calibration_batch(model, data, s["loss_params"], cfg.batch_size, a.seed, device)}
+        print(f"limeref: lambda = {s['loss_params']['lam']:.4g} from {s['loss_params']['lam_calibrated']}", flush=True)
     print(f"training {a.arch} on {data.meta['name']} with recipe {a.recipe} (loss {s['loss']}), seed {a.seed}, "
           f"device {device}, {cfg.epochs} epochs", flush=True)
     epoch_metrics = None
@@ -44,7 +58,7 @@ def train(a):
     # what defines this run beyond fit's own arguments: a checkpoint of any other run is not resumed
     identity = {"model": sig, "init_from": f"sha256:{file_digest(a.init_from)}" if a.init_from else None,
                 "tracking": {"corruptions": corrupted.meta.get("arrays"), "samples": a.track_samples}
-                if a.track_corruptions else None}
+                if a.track_corruptions else None, "holdout": s.get("holdout")}
     history = fit(model, data, loss=s["loss"], loss_params=s.get("loss_params", {}), config=cfg,
                   seed=a.seed, device=device, checkpoint_dir=a.checkpoint_dir, epoch_metrics=epoch_metrics,
                   identity=identity)

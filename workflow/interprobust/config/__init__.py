@@ -211,6 +211,7 @@ def trained(resolved: dict) -> list[tuple[str, str, str]]:
     lr = resolved["limeref"]
     for d in sorted({*lr["datasets"].values(), *([lr["planted"]] if lr["planted"] else [])}):
         out += [("limeref", lr["baseline_recipe"], d), ("limeref", lr["refined_recipe"], d)]
+        out += [("limeref", lr[k], d) for k in ("control_recipe", "budget_recipe") if lr.get(k)]
     g = resolved["glime"]
     out += [("glime", s["recipe"], s["dataset"]) for s in g["settings"] + g["networks"]]
     a = resolved["aga"]
@@ -231,8 +232,12 @@ def resolve(raw: dict) -> dict:
     recipes = resolve_recipes(raw["recipes"])
     out["models"] = [_model(m) for m in raw["models"]]
     out["limeref"] = {k: copy.deepcopy(raw["limeref"][k]) for k in (
-        "arch", "seed", "baseline_recipe", "refined_recipe", "rounds", "refine_from", "datasets", "corrupted",
+        "arch", "seed", "baseline_recipe", "refined_recipe", "rounds", "schedule", "datasets", "corrupted",
         "planted", "detection")}
+    for k in ("control_recipe", "budget_recipe"):   # LIMEREF's controls (null: left out)
+        out["limeref"][k] = raw["limeref"].get(k)
+    out["limeref"]["corrupted_strong_eps"] = list(raw["limeref"].get("corrupted_strong_eps") or [])
+    out["limeref"]["corrupted_strong_max_samples"] = raw["limeref"].get("corrupted_strong_max_samples")
     g = raw["glime"]
     out["glime"] = {**copy.deepcopy(g), "settings": _settings(g["settings"], g["seed"]),
                     "networks": _settings(g["networks"], g["seed"])}

@@ -22,6 +22,7 @@ ATTACKS = {
     "pgd": {"steps": NUMBER, "step_size": NUMBER, "restarts": NUMBER, "random_start": FLAG, "seed": NUMBER,
             "loss": ATTACK_LOSSES, "restart_batch": NUMBER},
     "apgd": {"steps": NUMBER, "restarts": NUMBER, "loss": ATTACK_LOSSES, "seed": NUMBER, "restart_batch": NUMBER},
+    "square": {"n_queries": NUMBER, "p_init": NUMBER, "restarts": NUMBER, "seed": NUMBER, "check_every": NUMBER},
 }
 # keys make_attack takes off a config entry before the constructor: `attack` names the attack (the entry's
 # label otherwise) and `step_size_rel` becomes step_size (so it goes only with attacks that take one)
@@ -50,7 +51,7 @@ LOSS_PARAMS = {
     "gradient_alignment": {"lam_l2": NUMBER, "lam_cos": NUMBER, "eps": NUMBER},
     "hessian": {"lam": NUMBER},
     "limeref": {"spurious": TEXT, "masking": FLAG, "masking_prob": NUMBER, "alpha": NUMBER, "fgsm_eps": NUMBER,
-                "restrict_fgsm": FLAG, "lam": NUMBER},
+                "restrict_fgsm": FLAG, "lam": NUMBER, "reg_fraction": NUMBER, "reg_normalise": ("pixels", "patches")},
     "sep": {"base": SEP_BASES, "gamma": NUMBER, "sigma": NUMBER, "explain": tuple(ATTRIBUTIONS),
             "flat_reduction": ("mean", "sum"), "flat_normalize": ("sum", "max", "none")},
 }

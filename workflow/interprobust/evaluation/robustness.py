@@ -10,11 +10,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..attacks import clean_accuracy, make_attack, robust_accuracy
+from ..attacks import clean_accuracy, make_attack, robust_correct
 from ..data.store import Prepared
 from ..io import progress
 
-__all__ = ["subset", "robustness"]
+__all__ = ["subset", "robustness", "corrupted_strong", "WORST_CASE"]
 
 
 def subset(x, y, max_samples: int | None):
@@ -23,18 +23,73 @@ def subset(x, y, max_samples: int | None):
     return x[:n], np.asarray(y[:n])
 
 
+WORST_CASE = "worst-case"   # the row label of the per-sample worst case over a file's attacks
+
+
 def robustness(model: torch.nn.Module, data: Prepared, *, eps: list[float], attack_settings: dict,
                batch_size: int = 256, max_samples: int | None = None, device="cpu",
-               show_progress: bool = True) -> pd.DataFrame:
+               show_progress: bool = True, worst_case: bool = False, reference: dict | None = None) -> pd.DataFrame:
     """Clean accuracy plus one row per (attack, eps) for every entry of ``attack_settings``: label ->
     arguments, with ``attack`` naming the method when the label is not its name
-    (e.g. ``{"fgsm": {}, "pgd": {"steps": 40}, "pgd100x5": {"attack": "pgd", "steps": 100, "restarts": 5}}``)."""
+    (e.g. ``{"fgsm": {}, "pgd": {"steps": 40}, "pgd100x5": {"attack": "pgd", "steps": 100, "restarts": 5}}``).
+
+    With ``worst_case`` (the strong set) a row ``attack = "worst-case"`` per eps gives the accuracy
+    over the samples that every attack fails on (AutoAttack's per-sample worst case); ``reference``
+    attacks (e.g. the sweep's PGD-40, to compare on the same images) get rows but stay out of it."""
     x, y = subset(data.test_x, data.test_y, max_samples)
     rows = [dict(attack="clean", eps=0.0, accuracy=clean_accuracy(model, x, y, batch_size=batch_size,
                                                                           device=device), n=len(y))]
-    jobs = [(name, e) for name in attack_settings for e in eps]
+    settings = {**(reference or {}), **attack_settings}
+    jobs = [(name, e) for name in settings for e in eps]
+    robust = {}
     for name, e in progress(jobs, desc="attacks", disable=not show_progress):
-        attack = make_attack(name, float(e), **attack_settings[name])
-        acc = robust_accuracy(model, x, y, attack, batch_size=batch_size, device=device)
-        rows.append(dict(attack=name, eps=float(e), accuracy=acc, n=len(y)))
+        attack = make_attack(name, float(e), **settings[name])
+        ok = robust_correct(model, x, y, attack, batch_size=batch_size, device=device)
+        if name in attack_settings:
+            robust[float(e)] = ok if float(e) not in robust else robust[float(e)] & ok
+        rows.append(dict(attack=name, eps=float(e), accuracy=100.0 * float(ok.float().mean()) if len(y) else
+                         float("nan"), n=len(y)))
+    if worst_case and attack_settings:
+        rows += [dict(attack=WORST_CASE, eps=e, accuracy=100.0 * float(ok.float().mean()) if len(y) else float("nan"),
+                      n=len(y)) for e, ok in robust.items()]
+    return pd.DataFrame(rows)
+
+
+def corrupted_strong(model: torch.nn.Module, corrupted: Prepared, *, eps: list[float], attack_settings: dict,
+                     batch_size: int = 256, max_samples: int | None = None, severities: list[int] | None = None,
+                     device="cpu", show_progress: bool = True, reference: dict | None = None) -> pd.DataFrame:
+    """The strong set on a corrupted test set: one row per (corruption, severity, attack, eps) and the
+    per-sample ``worst-case`` over the attacks. The images of every (corruption, severity) (the first
+    ``max_samples`` of each, as the per-corruption sweep takes them) are attacked together, batched on the
+    device, then scored per corruption. ``reference`` attacks (label -> arguments, e.g. the sweep's PGD-40)
+    run on the same images and get rows, but do not enter the worst case."""
+    names, sev = corrupted.meta["corruptions"], corrupted.meta["severities"]
+    groups = [(i, c, j, int(s)) for i, c in enumerate(names) for j, s in enumerate(sev)
+              if severities is None or s in severities]
+    xs, ys, gid = [], [], []
+    for g, (i, _, j, _) in enumerate(groups):
+        x, y = subset(corrupted.test_x[i, j], corrupted.test_y, max_samples)
+        xs.append(np.asarray(x))
+        ys.append(y)
+        gid.append(np.full(len(y), g))
+    x, y, gid = np.concatenate(xs), np.concatenate(ys), np.concatenate(gid)
+    counts = np.bincount(gid, minlength=len(groups))
+
+    def per_group(ok):
+        return 100.0 * np.bincount(gid, weights=ok.numpy().astype(float), minlength=len(groups)) / np.maximum(counts, 1)
+
+    rows = []
+    settings = {**(reference or {}), **attack_settings}
+    jobs = [(name, float(e)) for e in eps for name in settings]
+    worst = {}
+    for name, e in progress(jobs, desc="corrupted x strong", disable=not show_progress):
+        ok = robust_correct(model, x, y, make_attack(name, e, **settings[name]), batch_size=batch_size,
+                            device=device)
+        if name in attack_settings:
+            worst[e] = ok if e not in worst else worst[e] & ok
+        rows += [dict(corruption=c, severity=s, attack=name, eps=e, accuracy=a, n=int(n))
+                 for (_, c, _, s), a, n in zip(groups, per_group(ok), counts)]
+    for e, ok in worst.items():
+        rows += [dict(corruption=c, severity=s, attack=WORST_CASE, eps=e, accuracy=a, n=int(n))
+                 for (_, c, _, s), a, n in zip(groups, per_group(ok), counts)]
     return pd.DataFrame(rows)

@@ -3,7 +3,9 @@ a fixed grid of patches, flagged by thresholds and aggregated over a dataset int
 
 Paper (LIMEREF Sec. III-C): feature j is spurious when |beta_j| > tau OR Sensitivity(x_j) > eps OR
 Instability(x_j) > delta, flags aggregated over the dataset. Thresholds are not given; ours are
-quantiles of each score's distribution (see docs/replication-notes.md).
+quantiles of each score after ranking it within its image (so images whose scores differ in scale
+count alike), and a class's F keeps the features flagged in most of its images and clearly more often
+than in the other classes' (see docs/replication-notes.md).
 """
 
 from __future__ import annotations
@@ -78,11 +80,35 @@ class SpuriousSet:
                    d["thresholds"])
 
 
+NORMALISE = ("rank", "max", "none")
+
+
+def normalise_within_image(scores: np.ndarray, how: str = "rank") -> np.ndarray:
+    """(N, d) scores made comparable across images: ``rank`` = each score's rank among its image's d
+    features, scaled to [0, 1] (ties share the mean rank; a constant image is 0.5 everywhere); ``max`` =
+    divided by the image's largest score; ``none`` = as is."""
+    s = np.asarray(scores, dtype=float)
+    if how == "none":
+        return s
+    if how == "max":
+        return s / np.maximum(np.abs(s).max(1, keepdims=True), 1e-12)
+    if how == "rank":
+        from scipy.stats import rankdata
+        d = s.shape[1]
+        return (rankdata(s, axis=1, method="average") - 1.0) / max(d - 1, 1)
+    raise ValueError(f"unknown normalise {how!r}; valid: {', '.join(NORMALISE)}")
+
+
 def detect(scores: FeatureScores, num_classes: int, *, tau_quantile: float = 0.95,
            eps_quantile: float = 0.95, delta_quantile: float = 0.95, min_frequency: float = 0.5,
-           criteria: tuple[str, ...] = ("importance", "sensitivity", "instability")) -> SpuriousSet:
-    """Flag (image, feature) pairs whose score exceeds its threshold (a quantile over all pairs), then keep,
-    per predicted class, the features flagged in at least ``min_frequency`` of that class's images."""
+           criteria: tuple[str, ...] = ("importance", "sensitivity", "instability"), normalise: str = "rank",
+           min_contrast: float = 0.0) -> SpuriousSet:
+    """Flag (image, feature) pairs whose within-image normalised score (``normalise``, see
+    :func:`normalise_within_image`) exceeds its threshold (a quantile over all pairs: with ``rank`` the
+    top ``1 - q`` of each image's features), then keep, per predicted class, the features flagged in at
+    least ``min_frequency`` of that class's images and in at least ``min_contrast`` more of them than of
+    the other classes' images (mean over the other classes present): a feature every class relies on
+    (the object's usual place) is not a class's spurious cue."""
     q = {"importance": tau_quantile, "sensitivity": eps_quantile, "instability": delta_quantile}
     unknown = set(criteria) - set(q)
     if unknown:
@@ -90,18 +116,63 @@ def detect(scores: FeatureScores, num_classes: int, *, tau_quantile: float = 0.9
     flagged = np.zeros_like(scores.importance, dtype=bool)
     thresholds = {}
     for name in criteria:
-        s = getattr(scores, name)
+        s = normalise_within_image(getattr(scores, name), normalise)
         t = float(np.quantile(s, q[name]))
         thresholds[name] = t
         flagged |= s > t
     d = flagged.shape[1]
     freq = np.zeros((num_classes, d))
+    present = np.zeros(num_classes, bool)
     for c in range(num_classes):
         rows = scores.predicted == c
         if rows.any():
             freq[c] = flagged[rows].mean(0)
-    per_class = freq >= min_frequency
+            present[c] = True
+    others = np.zeros_like(freq)
+    for c in range(num_classes):
+        rest = present.copy()
+        rest[c] = False
+        if rest.any():
+            others[c] = freq[rest].mean(0)
+    per_class = (freq >= min_frequency) & (freq - others >= min_contrast) & present[:, None]
+    thresholds = {**thresholds, "normalise": normalise, "min_frequency": min_frequency, "min_contrast": min_contrast}
     return SpuriousSet(per_class, per_class.any(0), freq, thresholds)
+
+
+class EmptySpuriousSet(UserWarning):
+    """F_spurious is empty: the refined model trains as the FGSM-only control (no masking, no L_reg)."""
+
+
+def detection_record(found: SpuriousSet, previous: dict | None, *, patch: int, image_size, n_images: int,
+                     scores: FeatureScores | None = None) -> dict:
+    """The contents of a round's ``spurious.json``: F (accumulated over rounds with ``previous``, a
+    previous record), this round's own F, |F| per class and global, and ``empty``. Warns loudly
+    (:class:`EmptySpuriousSet`, and on stderr) when the accumulated F is empty."""
+    import sys
+    import warnings
+    sets = found.to_dict()
+    if previous:  # iterative refinement: F accumulates over rounds
+        prev = previous["sets"]
+        sets["per_class"] = (np.array(prev["per_class"], bool) | found.per_class).astype(int).tolist()
+        sets["global"] = (np.array(prev["global"], bool) | found.global_mask).astype(int).tolist()
+    size = {"global": int(np.sum(sets["global"])), "this_round": int(found.global_mask.sum()),
+            "per_class": [int(v) for v in np.sum(sets["per_class"], axis=1)]}
+    empty = size["global"] == 0
+    record = {"patch": int(patch), "image_size": list(image_size), "n_images": int(n_images), "sets": sets,
+              "size": size, "empty": empty,
+              "this_round": {"per_class": found.per_class.astype(int).tolist(),
+                             "global": found.global_mask.astype(int).tolist()}}
+    if scores is not None:
+        record["mean_scores"] = {k: getattr(scores, k).mean(0).tolist()
+                                 for k in ("importance", "sensitivity", "instability")}
+    if empty:
+        msg = ("F_spurious is EMPTY: no feature passed the thresholds in enough images of any class, so the "
+               "refined model is trained with FGSM only (no masking, no sensitivity term) -- compare it with the "
+               "FGSM-only control; lower limeref.detection.min_frequency / min_contrast or the quantiles to "
+               "flag more")
+        print(f"WARNING: {msg}", file=sys.stderr, flush=True)
+        warnings.warn(msg, EmptySpuriousSet, stacklevel=2)
+    return record
 
 
 def pixel_mask(feature_mask: np.ndarray | torch.Tensor, height: int, width: int, patch: int) -> torch.Tensor:
