@@ -173,3 +173,15 @@ def small_digits(embedded_dir, tmp_path):
                          train_y=np.asarray(d.train_y[:200]), test_x=np.asarray(d.test_x[:20]),
                          test_y=np.asarray(d.test_y[:20]), classes=d.meta["classes"])
     return store.load_prepared(tmp_path / "small")
+
+
+def test_lime_scores_do_not_depend_on_the_batch_an_image_falls_in():
+    """Each image's LIME masks come from (seed, its index): batching differently gives the same scores,
+    and two images of one batch never share masks."""
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 10))
+    x = torch.rand(6, 3, 8, 8)
+    y = np.zeros(6, dtype=np.int64)
+    a = spurious.feature_scores(model, x, y, patch=4, n_samples=40, repeats=1, batch_size=2, show_progress=False)
+    b = spurious.feature_scores(model, x, y, patch=4, n_samples=40, repeats=1, batch_size=6, show_progress=False)
+    np.testing.assert_allclose(a.importance, b.importance, rtol=1e-5, atol=1e-7)

@@ -48,13 +48,16 @@ def feature_scores(model, images, labels, *, patch: int = 4, n_samples: int = 50
     model.eval().to(device)
     imp, sens, inst, pred = [], [], [], []
     it = batches.iterate(images, labels, batch_size, device)
+    start = 0                                                  # the batch's first image: masks per image
     for xb, _ in progress(it, total=-(-len(labels) // batch_size), desc="LIME", disable=not show_progress):
         with torch.no_grad():
             target = model(xb).argmax(1)
         seg = grid_segments(xb.shape[2], xb.shape[3], patch).to(device).expand(len(xb), -1, -1)
         d = int(seg.max()) + 1
         coefs = torch.stack([Lime(n_samples=n_samples, patch=patch, seed=seed + 1000 * r, **(lime_options or {}))
-                             .explain(model, xb, target, segments=seg).coef for r in range(repeats)])
+                             .explain(model, xb, target, segments=seg, index=np.arange(start, start + len(xb))).coef
+                             for r in range(repeats)])
+        start += len(xb)
         imp.append(coefs.mean(0).abs().cpu())
         inst.append(coefs.var(0, unbiased=repeats > 1).cpu() if repeats > 1 else torch.zeros_like(coefs[0]).cpu())
         sens.append(input_gradient_per_feature(model, xb, target, seg, d).detach().cpu())
