@@ -285,3 +285,78 @@ def test_reported_loss_parts_are_recorded_only_inside_a_recorder():
         report_part("reg", torch.tensor(0.5))
     assert set(parts) == {"task", "reg"} and float(parts["task"]) == 2.0
     assert not parts["task"].requires_grad
+
+
+# ------------------------------------------------- AGA: penalties in the normalised space of RobustAGA
+_MEAN, _STD = [0.49, 0.48, 0.45], [0.25, 0.24, 0.26]
+
+
+def _normalised_model(std=_STD):
+    from interprobust.models import Normalize
+    torch.manual_seed(0)
+    rest = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.Softplus(beta=3.0),
+                               torch.nn.Flatten(), torch.nn.Linear(4 * 8 * 8, 3))
+    return torch.nn.Sequential(Normalize(_MEAN, std), rest).double(), rest.double()
+
+
+def _grad_z(rest, z, y, create_graph=False):
+    z = z.detach().requires_grad_(True)
+    (g,) = torch.autograd.grad(rest(z).gather(1, y[:, None]).sum(), z, create_graph=create_graph)
+    return g
+
+
+def test_alignment_terms_equal_robustagas_formula_in_normalised_space():
+    """RobustAGA by hand: z = (x - mu) / sigma, delta = U(-1, 1) eps / sigma, gradients d g_y / dz."""
+    m, rest = _normalised_model()
+    x, y, eps = torch.rand(4, 3, 8, 8, dtype=torch.float64), torch.tensor([0, 1, 2, 0]), 4 / 255
+    mu, sigma = m[0].mean.double(), m[0].std.double()
+    torch.manual_seed(7)
+    l2, cosd = aga.gradient_alignment_terms(m, x, y, eps=eps)
+    torch.manual_seed(7)
+    z = (x - mu) / sigma
+    z_r = z + torch.empty_like(x).uniform_(-1, 1) * eps / sigma
+    g0, g1 = _grad_z(rest, z, y).flatten(1), _grad_z(rest, z_r, y).flatten(1)
+    assert l2.item() == pytest.approx((g0 - g1).pow(2).sum(1).mean().item(), rel=1e-6)
+    cos = (g0 * g1).sum(1) / (g0.norm(dim=1) * g1.norm(dim=1))
+    assert cosd.item() == pytest.approx(((1 - cos) / 2).mean().item(), rel=1e-6, abs=1e-12)
+    # the pixel-space criterion is ~1/sigma^2 larger: the defect this replaces
+    torch.manual_seed(7)
+    delta = torch.empty_like(x).uniform_(-eps, eps)
+    p0 = _grad_z(m, x, y).flatten(1)
+    p1 = _grad_z(m, x + delta, y).flatten(1)
+    assert (p0 - p1).pow(2).sum(1).mean().item() > 10 * l2.item()
+    # and the training loss uses the same terms
+    torch.manual_seed(7)
+    loss, _ = losses.get_loss("gradient_alignment")(m, x, y, {"lam_l2": 2.0, "lam_cos": 0.5, "eps": eps})
+    ce, _ = losses.get_loss("ce")(m, x, y, {})
+    assert loss.item() == pytest.approx((ce + 2.0 * l2 + 0.5 * cosd).item(), rel=1e-9)
+
+
+def test_hessian_estimate_equals_robustagas_formula_in_normalised_space():
+    m, rest = _normalised_model()
+    x, y = torch.rand(4, 3, 8, 8, dtype=torch.float64), torch.tensor([0, 1, 2, 0])
+    torch.manual_seed(3)
+    got = aga.hessian_norm_estimate(m, x, y)
+    torch.manual_seed(3)
+    z = ((x - m[0].mean) / m[0].std).requires_grad_(True)
+    (g,) = torch.autograd.grad(rest(z).gather(1, y[:, None]).sum(), z, create_graph=True)
+    v = torch.randn_like(z)                                     # the probe, in normalised space
+    (hv,) = torch.autograd.grad((g * v).sum(), z)
+    assert got.item() == pytest.approx(hv.pow(2).flatten(1).sum(1).mean().item(), rel=1e-6)
+
+
+def test_cosd_is_scale_free_and_l2_scales_with_sigma_squared():
+    """With one sigma for every channel the normalised gradient is sigma * the pixel gradient: the
+    cosine criterion does not change, the l2 criterion is sigma^2 times the pixel-space one."""
+    x, y, eps = torch.rand(4, 3, 8, 8, dtype=torch.float64), torch.tensor([0, 1, 2, 0]), 0.05
+    out = {}
+    for s in (1.0, 0.2):
+        m, _ = _normalised_model(std=[s] * 3)
+        m[0].mean.zero_()                                      # the same function of x up to the scale s
+        with torch.no_grad():
+            m[1][0].weight.mul_(s)                             # conv(x / s) with weights * s = conv(x)
+        torch.manual_seed(9)
+        out[s] = aga.gradient_alignment_terms(m, x, y, eps=eps)
+    (l2_1, cos_1), (l2_s, cos_s) = out[1.0], out[0.2]
+    assert cos_s.item() == pytest.approx(cos_1.item(), rel=1e-6) and cos_1.item() > 0
+    assert l2_s.item() == pytest.approx(0.2 ** 2 * l2_1.item(), rel=1e-6)

@@ -15,6 +15,7 @@ rule aga_evaluate:
         curves=f"{AGA_EVAL}/curves.csv",
         maps=f"{AGA_EVAL}/maps.npz",
         bound=f"{AGA_EVAL}/bound.csv",
+        indices=f"{AGA_EVAL}/indices.json",
     log:
         "results/logs/aga/{dataset}/{arch}/{recipe}/seed{seed}_evaluate.log",
     benchmark:
@@ -32,7 +33,7 @@ rule aga_evaluate:
     shell:
         f"python -m interprobust aga evaluate {MODEL_JOB} --settings {{params.settings}}"
         " --out {output.scores} --curves-out {output.curves} --maps-out {output.maps}"
-        " --bound-out {output.bound} > {log} 2>&1"
+        " --bound-out {output.bound} --indices-out {output.indices} > {log} 2>&1"
 
 
 rule aga_grid_evaluate:
@@ -42,6 +43,7 @@ rule aga_grid_evaluate:
     output:
         scores=f"{AGA_GRID}/scores.csv",
         curves=f"{AGA_GRID}/curves.csv",
+        indices=f"{AGA_GRID}/indices.json",
     log:
         "results/logs/aga/grid/{dataset}/{arch}/{recipe}/seed{seed}_evaluate.log",
     benchmark:
@@ -58,7 +60,7 @@ rule aga_grid_evaluate:
         "../../envs/pipeline.yaml"
     shell:
         f"python -m interprobust aga evaluate {MODEL_JOB} --settings {{params.settings}}"
-        " --out {output.scores} --curves-out {output.curves} > {log} 2>&1"
+        " --out {output.scores} --curves-out {output.curves} --indices-out {output.indices} > {log} 2>&1"
 
 
 rule aga_toy:

@@ -6,6 +6,7 @@ from ...commands.common import json_arg, load_for_eval, model_job, set_threads, 
 
 
 def evaluate(a):
+    from ...data.subsets import write_indices
     from ...io import write_arrays, write_dataframe
     from . import evaluate as E
     model, _, data, device = load_for_eval(a)
@@ -13,7 +14,11 @@ def evaluate(a):
     scores, curves = E.explanation_robustness(
         model, data, methods=s["attributions"], rps_eps=s["rps_eps"], n_noise=s.get("n_noise", 10),
         attack_eps=s["attack_eps"], attack_steps=s.get("attack_steps", 100), max_samples=s.get("max_samples"),
-        batch_size=s.get("batch_size", 64), seed=s.get("seed", 0), device=device)
+        batch_size=s.get("batch_size", 64), seed=s.get("seed", 0), device=device,
+        insertion_baseline=s.get("insertion_baseline", "mean"), insertion_points=s.get("insertion_points", 20))
+    if a.indices_out:
+        idx = E.evaluation_indices(data, s.get("max_samples"), s.get("seed", 0))   # the subset scored above
+        write_indices(a.indices_out, idx, labels=data.test_y, seed=s.get("seed", 0), what="aga explanation metrics")
     write_dataframe(curves, a.curves_out)
     if a.maps_out:
         write_arrays(a.maps_out, E.attacked_maps(
@@ -45,6 +50,7 @@ def register(sub) -> None:
     e = group.add_parser("evaluate", help="RPS, Insertion and Adv-Insertion per attribution (Table 1)")
     e.add_argument("--curves-out", required=True, help="insertion / adv-insertion curves (CSV)")
     e.add_argument("--maps-out", help="Fig. 3(a): gradient maps before / after the attack (npz)")
+    e.add_argument("--indices-out", help="the test indices of the explanation metrics (JSON)")
     e.add_argument("--bound-out", help="Fig. 3(b): Theorem 6's bound and the CRC per eps (CSV)")
     model_job(e, settings_help="the config's aga section (JSON)").set_defaults(func=evaluate)
     t = group.add_parser("toy", help="Fig. 1: two-layer nets on a 2-D toy set (npz + summary CSV)")
