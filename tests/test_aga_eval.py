@@ -1,0 +1,88 @@
+"""AGA's evaluation of one model: accuracy on the whole test set, explanation metrics on a seeded
+class-stratified subset (the same helper as every paper), every attribution attacked (LRP included),
+the insertion settings."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from interprobust import metrics
+from interprobust.attacks import clean_accuracy
+from interprobust.data.store import Prepared
+from interprobust.data.subsets import stratified_indices
+from interprobust.models import build_model
+from interprobust.papers.aga import evaluate as E
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _sorted_data(n=30, seed=0):
+    """A class-sorted test split (as ImageNet-100's is stored): 10 images of class 0, then 1, then 2."""
+    rng = np.random.default_rng(seed)
+    x = (rng.random((n, 8, 8, 3)) * 255).astype(np.uint8)
+    y = np.repeat(np.arange(3), n // 3)
+    return Prepared(Path("."), {}, None, None, x, y)
+
+
+def _model():
+    torch.manual_seed(0)
+    return build_model("lenet", num_classes=3, in_channels=3, image_size=8, mean=[0.5, 0.4, 0.3],
+                       std=[0.25] * 3, width=0.125, activation="softplus").eval()
+
+
+KW = dict(rps_eps=[0.06], n_noise=2, attack_eps=0.03, attack_steps=2, batch_size=4, seed=3, show_progress=False)
+
+
+def test_accuracy_on_the_whole_test_set_and_metrics_on_a_stratified_subset():
+    data, model = _sorted_data(), _model()
+    scores, _ = E.explanation_robustness(model, data, methods=["gradient"], max_samples=6, **KW)
+    acc = scores[scores.metric == "accuracy"].iloc[0]
+    assert acc.n == 30 and acc.value == clean_accuracy(model, data.test_x, data.test_y)
+    assert set(scores[scores.method != "none"].n) == {6}
+    idx = E.evaluation_indices(data, 6, seed=3)
+    np.testing.assert_array_equal(idx, stratified_indices(data.test_y, 6, 3))
+    assert np.bincount(data.test_y[idx]).tolist() == [2, 2, 2]        # not the first 6 (all class 0)
+    # the metrics are those of exactly that subset
+    sub = Prepared(Path("."), {}, None, None, data.test_x[idx], data.test_y[idx])
+    alone, _ = E.explanation_robustness(model, sub, methods=["gradient"], max_samples=None, **KW)
+    mine = scores[scores.method != "none"].set_index("metric").value
+    theirs = alone[alone.method != "none"].set_index("metric").value
+    assert mine.to_dict() == pytest.approx(theirs.to_dict(), rel=1e-6)
+    assert np.array_equal(E.evaluation_indices(data, None, 3), np.arange(30))
+
+
+def test_lrp_is_attacked_like_every_map():
+    data, model = _sorted_data(), _model()
+    scores, curves = E.explanation_robustness(model, data, methods=["lrp"], max_samples=3, **KW)
+    adv = scores[scores.metric == "adv_insertion"].value
+    assert len(adv) == 1 and np.isfinite(adv).all()
+    assert np.isfinite(curves[curves.kind == "adv_insertion"].probability).all()
+
+
+def test_insertion_settings_default_to_robustagas_code():
+    model = _model()
+    opts = E.insertion_settings(model)
+    assert opts["fractions"] == metrics.AGA_CODE_FRACTIONS and len(opts["fractions"]) == 20
+    assert opts["baseline"] == pytest.approx([0.5, 0.4, 0.3])    # zero in normalised space = the mean colour
+    text = E.insertion_settings(model, "black", 21)
+    assert text["baseline"] == 0.0 and text["fractions"] == metrics.INSERTION_FRACTIONS
+    with pytest.raises(ValueError, match="baseline"):
+        E.insertion_settings(model, "grey")
+    with pytest.raises(ValueError, match="20"):
+        E.insertion_settings(model, "mean", 11)
+    # at fraction 0 the model sees the mean colour everywhere: zero after its Normalize
+    x, t = torch.rand(2, 3, 8, 8), torch.tensor([0, 1])
+    curve = metrics.insertion_curve(model, x, t, torch.rand(2, 8, 8), **opts)
+    mean_img = torch.tensor([0.5, 0.4, 0.3]).view(1, 3, 1, 1).expand(2, 3, 8, 8)
+    assert torch.allclose(model.normalize(mean_img), torch.zeros(2, 3, 8, 8), atol=1e-6)
+    with torch.no_grad():
+        p0 = torch.softmax(model(mean_img), 1).gather(1, t[:, None])[:, 0]
+    assert curve.shape == (2, 20) and torch.allclose(curve[:, 0], p0, atol=1e-6)
