@@ -360,3 +360,95 @@ def test_cosd_is_scale_free_and_l2_scales_with_sigma_squared():
     (l2_1, cos_1), (l2_s, cos_s) = out[1.0], out[0.2]
     assert cos_s.item() == pytest.approx(cos_1.item(), rel=1e-6) and cos_1.item() > 0
     assert l2_s.item() == pytest.approx(0.2 ** 2 * l2_1.item(), rel=1e-6)
+
+
+# --------------------------------------------------------------------------------- AGA's ATEX and IGA rows
+from interprobust.losses import atex, iga  # noqa: E402
+
+
+class _Constant(torch.nn.Module):
+    """Logits b whatever the input (and a weight so that SmoothGrad has a graph)."""
+
+    def __init__(self, b):
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.zeros(()))
+        self.b = torch.nn.Parameter(b)
+
+    def forward(self, x):
+        return self.b.expand(x.shape[0], -1) + self.w * x.flatten(1).sum(1, keepdim=True)
+
+
+def test_atex_known_value_on_a_constant_model():
+    b = torch.tensor([0.3, -1.0, 2.0], dtype=torch.float64)
+    m = _Constant(b).double()
+    x, y = torch.rand(4, 1, 4, 4, dtype=torch.float64), torch.tensor([0, 1, 2, 0])
+    loss, _ = losses.get_loss("atex")(m, x, y, {"lam": 0.5, "temperature": 2.0})
+    ce = torch.nn.functional.cross_entropy(b.expand(4, -1), y)
+    p, q = torch.softmax(b / 2.0, 0), torch.softmax(b, 0)
+    kl = (p * (p.log() - q.log())).sum()                       # KL(softmax(b/T) || softmax(b)), each example
+    assert loss.item() == pytest.approx((ce + 0.5 * kl).item(), rel=1e-9)
+    same, _ = losses.get_loss("atex")(m, x, y, {"lam": 0.5, "temperature": 1.0})
+    assert same.item() == pytest.approx(ce.item(), rel=1e-9)   # T = 1: the same prediction, KL 0
+
+
+def test_atex_samples_lie_along_and_perpendicular_to_the_explanation():
+    m, x, y = _model(), torch.rand(4, 3, 8, 8), torch.tensor([0, 1, 2, 0])
+    params = {"mag": 0.05, "n_along": 5}
+    torch.manual_seed(0)
+    x_a, x_t, h = atex.atex_samples(m, x, y, params)
+    assert not (x_a.requires_grad or x_t.requires_grad or h.requires_grad)
+    step = (x_a - x).flatten(1).abs().amax(1)                  # |s| mag, s on ATEX's grid
+    grid = atex.along_positions(5).abs().float() * 0.05
+    assert all(torch.isclose(grid, v, atol=1e-6).any() for v in step)
+    d = h / h.pow(2).sum((2, 3), keepdim=True).sqrt()
+    assert (((x_t - x_a) * d).sum((2, 3))).abs().max() < 1e-5    # perpendicular per channel
+    assert (x_t - x_a).abs().max() > 0
+    assert torch.allclose(atex.along_positions(4), torch.tensor([-2, -1, 0, 1], dtype=torch.float64) / 3)
+
+
+def test_atex_gradient_flows_only_through_the_two_predictions():
+    m, x, y = _model(), torch.rand(4, 3, 8, 8), torch.tensor([0, 1, 2, 0])
+    params = {"lam": 2.0, "mag": 0.05, "temperature": 1.5}
+    torch.manual_seed(4)
+    loss, _ = losses.get_loss("atex")(m, x, y, params)
+    got = torch.autograd.grad(loss, list(m.parameters()))
+    torch.manual_seed(4)
+    x_a, x_t, _ = atex.atex_samples(m, x, y, params)          # the same draws
+    soft = torch.softmax(m(x_a).detach() / 1.5, 1)
+    by_hand = torch.nn.functional.cross_entropy(m(x), y) + 2.0 * torch.nn.functional.kl_div(
+        torch.log_softmax(m(x_t), 1), soft, reduction="batchmean")
+    want = torch.autograd.grad(by_hand, list(m.parameters()))
+    assert loss.item() == pytest.approx(by_hand.item(), rel=1e-6)
+    for g, w in zip(got, want):
+        torch.testing.assert_close(g, w, rtol=1e-5, atol=1e-7)
+
+
+def test_iga_known_value_on_a_linear_model():
+    torch.manual_seed(0)
+    lin = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 4 * 4, 3)).double()
+    x, y = torch.rand(4, 3, 4, 4, dtype=torch.float64), torch.tensor([0, 1, 2, 0])
+    loss, _ = losses.get_loss("iga")(lin, x, y, {"lam": 0.7, "eps": 0.0})
+    w = lin[1].weight[y]                                        # the input gradient of a linear model
+    cos = torch.nn.functional.cosine_similarity(w, x.flatten(1), dim=1)
+    ce = torch.nn.functional.cross_entropy(lin(x), y)
+    assert loss.item() == pytest.approx((ce + 0.7 * (1 - cos).mean()).item(), rel=1e-9)
+    # the alignment term's gradient reaches the weights (through the input gradient: double backprop)
+    (gw,) = torch.autograd.grad(loss - ce, lin[1].weight)
+    assert gw.abs().sum() > 0
+
+
+def test_iga_worst_case_stays_in_the_ball_and_raises_the_objective_and_trains():
+    m, x, y = _model(), torch.rand(4, 3, 8, 8), torch.tensor([0, 1, 2, 0])
+    params = {"lam": 1.0, "eps": 0.03, "steps": 5, "step_size": 0.01}
+    torch.manual_seed(2)
+    x_t = iga.iga_worst_case(m, x, y, params)
+    assert (x_t - x).abs().max() <= 0.03 + 1e-6 and x_t.min() >= 0 and x_t.max() <= 1
+    assert not x_t.requires_grad
+    assert iga.iga_objective(m, x_t, y, 1.0)[0] > iga.iga_objective(m, x, y, 1.0)[0]
+    torch.manual_seed(2)
+    loss, _ = losses.get_loss("iga")(m, x, y, params)
+    z = x_t.clone().requires_grad_(True)
+    want = torch.nn.functional.cross_entropy(m(z), y) + iga.misalignment(m, z, y).mean()
+    assert loss.item() == pytest.approx(want.item(), rel=1e-5)
+    loss.backward()                                             # double backprop through grad g_y(x~)
+    assert m[0].weight.grad is not None and m[0].weight.grad.abs().sum() > 0
