@@ -86,3 +86,56 @@ def test_insertion_settings_default_to_robustagas_code():
     with torch.no_grad():
         p0 = torch.softmax(model(mean_img), 1).gather(1, t[:, None])[:, 0]
     assert curve.shape == (2, 20) and torch.allclose(curve[:, 0], p0, atol=1e-6)
+
+
+# ----------------------------------------------------------------- seeds, grids and the selected point
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _plan(*overlays):
+    from interprobust.config import DEFAULT_FILES, load, resolve
+    from interprobust.plan import Plan
+    return Plan(resolve(load([str(ROOT / f) for f in DEFAULT_FILES] + [str(ROOT / o) for o in overlays])))
+
+
+def test_paper_scale_plan_has_every_row_with_three_seeds_and_a_grid_per_regularised_row():
+    aga = _plan().aga
+    assert aga.seeds() == [0, 1, 2]
+    for s in aga.settings():
+        rows = list(s["recipes"])
+        runs = aga.row_runs(s["name"])
+        assert [(r, sd) for r, sd, _ in runs] == [(r, sd) for r in rows for sd in (0, 1, 2)]
+        for row, seed, grid in runs:
+            assert (grid is None) == (row == "CE"), (s["name"], row)   # every regularised row is gridded
+        files = aga.row_files(s["name"], "scores.csv")
+        assert len(files) == len(set(files)) == 3 * len(rows)
+        gridded = [f for f in files if "/eval_selected/" in f]
+        assert len(gridded) == 3 * (len(rows) - 1)
+    assert {"ATEX", "IGA"} <= set(aga.setting("cifar10_lenet")["recipes"])
+    g = aga.grid_entry("cifar10_lenet_l2")
+    assert [p["label"] for p in g["points"]] == ["CE", "lam_l2=0.001", "lam_l2=0.01", "lam_l2=0.1"]
+    assert len(aga.grid_files("cifar10_lenet_l2")) == 4 * 3
+    assert aga.candidate_recipes("cifar10_lenet_l2")[1] == "aga_lenet_l2"          # its own point reuses the row
+    assert len(aga.candidate_models("cifar10_lenet_l2", 2)) == 3
+    assert all(m.endswith("/seed2/model.pt") for m in aga.candidate_models("cifar10_lenet_l2", 2))
+
+
+def test_embedded_plan_is_one_seed_and_own_points():
+    aga = _plan("config/embedded.yaml").aga
+    assert aga.seeds() == [0]
+    for g in aga.grid():
+        assert len(g["points"]) == 2 and g["points"][1]["recipe"] == aga.setting("main")["recipes"][g["row"]]
+
+
+def test_the_selected_model_is_the_candidate_the_grid_table_marks(tmp_path):
+    import pandas as pd
+    from interprobust.papers.aga.cli import selected_model
+    table = tmp_path / "grid.csv"
+    pd.DataFrame({"model": ["CE", "a", "b"], "recipe": ["", "r-a", "r-b"],
+                  "selected": [False, False, True]}).to_csv(table, index=False)
+    assert selected_model(str(table), ["m/r-a.pt", "m/r-b.pt"], ["r-a", "r-b"]) == "m/r-b.pt"
+    with pytest.raises(SystemExit, match="candidates"):
+        selected_model(str(table), ["m/r-a.pt"], ["r-a"])
+    pd.DataFrame({"model": ["CE", "a"], "recipe": ["", "r-a"], "selected": [False, False]}).to_csv(table, index=False)
+    with pytest.raises(SystemExit, match="not exactly one"):
+        selected_model(str(table), ["m/r-a.pt"], ["r-a"])

@@ -49,7 +49,8 @@ def test_cells_match_our_outputs_and_missing_ones_are_not_run(tmp_path):
     assert card.loc["cifar10_resnet18/CE/acc", "verdict"] == "within tolerance"      # 1 point off, accuracy
     assert card.loc["cifar10_resnet18/CE/acc", "source"] == tidy                      # the manifest's file
     assert card.loc["cifar10_resnet18/CE/grad/rps", "ours"] == 0.70                   # cosine at the largest eps
-    assert card.loc["cifar10_resnet18/CE/grad/rps", "verdict"] == "within tolerance"  # 3.3 % off
+    assert card.loc["cifar10_resnet18/CE/grad/rps", "verdict"] == "differs"      # 0.024 off: AGA's RPS is ±0.02 absolute
+    assert card.loc["cifar10_resnet18/CE/grad/rps", "tolerance"] == "±0.02"
     assert card.loc["cifar10_resnet18/CE/grad/ins", "verdict"] == "differs"           # 50 vs 40.8: 23 % off
     assert card.loc["cifar10_resnet18/CE/grad/a_ins", "verdict"] == "not run"         # no adv_insertion row
     assert pd.isna(card.loc["cifar10_resnet18/CE/grad/a_ins", "ours"])
@@ -97,3 +98,13 @@ def test_the_shipped_paper_values_cover_the_four_papers():
     assert set(values) == {"LIMEREF", "GLIME", "AGA", "SEP"}
     cells = S.paper_cells(values)
     assert len(cells) > 500 and {c["paper"] for c in cells} == set(values)
+
+
+def test_aga_rps_tolerance_is_absolute_and_separates_the_rows():
+    """±10 % of 0.90 (0.81..0.99) spans AGA's CE through L2+Cosd rows; ±0.02 absolute does not."""
+    cell = {"paper": "AGA", "table": "table1", "key": ("cifar10_resnet18", "L2+Cosd", "grad", "rps")}
+    assert S.tolerance(cell) == ("absolute", 0.02)
+    assert S.verdict(0.931, 0.915, "absolute", 0.02) == "within tolerance"
+    assert S.verdict(0.931, 0.905, "absolute", 0.02) == "differs"
+    assert S.tolerance({**cell, "key": cell["key"][:3] + ("ins",)}) == ("relative", 0.10)
+    assert S.tolerance({**cell, "key": ("cifar10_resnet18", "CE", "acc")}) == ("points", 3.0)

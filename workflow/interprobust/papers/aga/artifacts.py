@@ -16,7 +16,7 @@ def _rows(**names):
 
 
 def _labels(plan, w):
-    return {"labels": plan.aga.row_labels(w["name"])}
+    return {"labels": plan.aga.row_labels(w["name"]), "seeds": plan.aga.row_seeds(w["name"])}
 
 
 def _titled(plan, w):
@@ -30,8 +30,10 @@ def _cost_options(plan, w):
 
 def _grid_options(plan, w):
     g = plan.aga.grid_entry(w["name"])
-    return {"labels": [p["label"] for p in g["points"]], "reference": g.get("reference", "CE"),
-            "max_drop": plan.aga.s.get("grid_max_drop", 1.0)}
+    runs = plan.aga.grid_runs(w["name"])
+    return {"labels": [p["label"] for p, _ in runs], "seeds": [s for _, s in runs],
+            "recipes": {p["label"]: p["recipe"] for p in g["points"][1:]},
+            "reference": g.get("reference", "CE"), "max_drop": plan.aga.s.get("grid_max_drop", 1.0)}
 
 
 ARTIFACTS = [

@@ -84,15 +84,32 @@ def fig1(inputs):
     return Figure(toy_gradients(d), pd.DataFrame({"variant": d["variants"], "l2": d["l2"], "cosine": d["cosine"]}))
 
 
-def fig2(inputs, *, labels, title):
-    numbers = combine(inputs["curves"], labels)
+def mean_curves(curves: pd.DataFrame) -> pd.DataFrame:
+    """Insertion curves averaged over seeds (``probability`` = the mean, ``std`` over seeds)."""
+    g = curves.groupby(["model", "method", "kind", "fraction"], sort=False, dropna=False)["probability"]
+    return g.agg(probability="mean", std="std", seeds="count").reset_index()
+
+
+def fig2(inputs, *, labels, title, seeds=None):
+    from .tables import with_seeds
+    numbers = mean_curves(with_seeds(inputs["curves"], labels, seeds))
     return Figure(insertion_curves(numbers, title), numbers)
 
 
-def fig3(inputs, *, labels, title):
+def _first_seed(files: list, labels: list[str]) -> tuple[list, list[str]]:
+    """One file per row (its first seed): Fig. 3 shows one model per row."""
+    first = {}
+    for f, label in zip(files, labels):
+        first.setdefault(label, f)
+    return list(first.values()), list(first)
+
+
+def fig3(inputs, *, labels, title, seeds=None):
     if not (len(inputs["maps"]) == len(labels) == len(inputs["bounds"])):
         raise ValueError(f"{len(inputs['maps'])} maps, {len(labels)} labels, {len(inputs['bounds'])} bounds: "
                          "one each per model")
-    maps = [npz(p) for p in inputs["maps"]]
-    fig = attacked_maps(maps, [pd.read_csv(p) for p in inputs["bounds"]], labels, title)
-    return Figure(fig, combine(inputs["bounds"], labels))
+    map_files, rows = _first_seed(inputs["maps"], labels)
+    bound_files, _ = _first_seed(inputs["bounds"], labels)
+    maps = [npz(p) for p in map_files]
+    fig = attacked_maps(maps, [pd.read_csv(p) for p in bound_files], rows, title)
+    return Figure(fig, combine(bound_files, rows))
