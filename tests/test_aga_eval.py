@@ -139,3 +139,57 @@ def test_the_selected_model_is_the_candidate_the_grid_table_marks(tmp_path):
     pd.DataFrame({"model": ["CE", "a"], "recipe": ["", "r-a"], "selected": [False, False]}).to_csv(table, index=False)
     with pytest.raises(SystemExit, match="not exactly one"):
         selected_model(str(table), ["m/r-a.pt"], ["r-a"])
+
+
+# ------------------------------------------------------------------ Fig. 2(b), Fig. 3(b), Table 2
+def test_reconstruction_keeps_the_top_gamma_pixels_and_fills_the_rest():
+    from interprobust.papers.aga.figures import reconstruct
+    x = np.arange(2 * 2 * 5, dtype=np.float32).reshape(2, 2, 5) / 20
+    heat = np.array([[0.1, 0.9, 0.3, 0.9, 0.0], [0.5, 0.2, 0.8, 0.0, 0.4]])
+    out = reconstruct(x, heat, [0.5, 0.25], 0.2)                 # floor(0.2 * 10) = 2 pixels: the two 0.9s
+    keep = np.zeros((2, 5), dtype=bool)
+    keep[0, 1] = keep[0, 3] = True
+    assert np.array_equal(out[:, keep], x[:, keep])
+    assert np.all(out[0, ~keep] == 0.5) and np.all(out[1, ~keep] == 0.25)
+    assert np.array_equal(reconstruct(x, heat, [0, 0], 1.0), x)
+
+
+def test_bound_curve_perturbs_per_pixel_gaussian_by_default():
+    from interprobust import metrics as M
+    data, model = _sorted_data(), _model()
+    df = E.crc_bound_curve(model, data, eps=[0.01], max_samples=6, batch_size=6, seed=5)
+    assert df.direction.tolist() == ["gaussian"]
+    idx = E.evaluation_indices(data, 6, 5)
+    from interprobust.data import batches
+    x = batches.to_tensor(np.asarray(data.test_x[idx]), "cpu")
+    y = torch.tensor(data.test_y[idx])
+    bound, crc = M.crc_upper_bound(model, x, y, 0.01, seed=5, direction="gaussian")
+    assert df.bound.iloc[0] == pytest.approx(float(bound.mean()), rel=1e-5)
+    unit, _ = M.crc_upper_bound(model, x, y, 0.01, seed=5, direction="unit")
+    # the same draws: a per-pixel N(0, 1) direction is ||d|| = sqrt(CHW) ~ 13.9 times longer here
+    assert float(bound.mean()) > 5 * float(unit.mean())
+    with pytest.raises(ValueError, match="direction"):
+        M.crc_upper_bound(model, x, y, 0.01, direction="sphere")
+
+
+def test_table2_compares_rows_at_equal_batch_size_and_reports_epochs(tmp_path, monkeypatch):
+    from interprobust.papers.aga import cost, tables
+    from interprobust import train
+    calls = []
+
+    def fake(model, loss, params, x, y, steps, seed):
+        calls.append((loss, len(x)))
+        return {"seconds_per_step": {"ce": 1.0, "hessian": 4.0}[loss] * len(x) / 64, "peak_mib": float("nan")}
+
+    monkeypatch.setattr(train, "step_cost", fake)
+    data = Prepared(Path("."), {"num_classes": 3, "image_size": [8, 8], "channels": 3, "mean": [0.5] * 3,
+                                "std": [0.25] * 3}, *(_sorted_data(255).test_x, _sorted_data(255).test_y) * 2)
+    monkeypatch.setattr("interprobust.data.store.load_prepared", lambda meta: data)
+    rows = {"CE": {"loss": "ce", "loss_params": {}, "training": {"batch_size": 64}},
+            "Hessian": {"loss": "hessian", "loss_params": {}, "training": {"batch_size": 32}}}
+    df = cost.step_costs("meta.json", arch="lenet", rows=rows, steps=1, device="cpu")
+    assert calls == [("ce", 64), ("hessian", 64), ("hessian", 32)]
+    assert list(df.batch_size) == [64, 64] and list(df.own_batch_size) == [64, 32]
+    t = tables.cost_table({"data": ["meta.json"]}, arch="lenet", rows=rows, steps=1, device="cpu").table
+    assert t.time_vs_first.tolist() == pytest.approx([1.0, 4.0])            # per step, equal batch
+    assert t.epoch_time_vs_first.tolist() == pytest.approx([1.0, 4.0])      # 2.0 s x 8 steps vs 1.0 s x 4

@@ -40,10 +40,12 @@ def evaluate(a):
     if a.maps_out:
         write_arrays(a.maps_out, E.attacked_maps(
             model, data, n_images=s.get("figure_images", 4), attack_eps=s["attack_eps"],
-            attack_steps=s.get("attack_steps", 100), seed=s.get("seed", 0), device=device))
+            attack_steps=s.get("attack_steps", 100), seed=s.get("seed", 0), device=device,
+            insertion_baseline=s.get("insertion_baseline", "mean")))
     if a.bound_out:
         write_dataframe(E.crc_bound_curve(model, data, eps=s["bound_eps"], max_samples=s.get("bound_samples"),
-                                          batch_size=s.get("batch_size", 64), seed=s.get("seed", 0), device=device),
+                                          batch_size=s.get("batch_size", 64), seed=s.get("seed", 0), device=device,
+                                          direction=s.get("bound_direction", "gaussian")),
                         a.bound_out)
     write_dataframe(scores, a.out)
     print(scores.to_string(index=False))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ...layout import Section, quoted_json
 
 EVAL_KEYS = ("attributions", "rps_eps", "n_noise", "attack_steps", "max_samples", "batch_size", "seed",
-             "figure_images", "bound_eps", "bound_samples", "insertion_baseline", "insertion_points")
+             "figure_images", "bound_eps", "bound_samples", "insertion_baseline", "insertion_points", "bound_direction")
 
 
 class AgaPlan(Section):

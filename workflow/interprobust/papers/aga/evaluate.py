@@ -115,23 +115,28 @@ def explanation_robustness(model: torch.nn.Module, data: Prepared, *, methods: l
 
 def attacked_maps(model: torch.nn.Module, data: Prepared, *, n_images: int = 4, method: str = "gradient",
                   attack_eps: float = 2 / 255, attack_steps: int = 100, seed: int = 0,
-                  device="cpu") -> dict[str, np.ndarray]:
+                  device="cpu", insertion_baseline: str = "mean") -> dict[str, np.ndarray]:
     """AGA Fig. 3(a): ``n_images`` test images (seeded, class-stratified), their ``method`` heatmaps, the
-    images after the targeted attack towards the frame map and the heatmaps of those."""
+    images after the targeted attack towards the frame map and the heatmaps of those; ``fill`` = the
+    insertion baseline's colour (per channel, [0, 1]) for Fig. 2(b)'s reconstructions."""
     x_np, y_np = _take(data, evaluation_indices(data, n_images, seed))
     x = batches.to_tensor(x_np, device)
     y = torch.tensor(y_np, dtype=torch.long, device=device)
     attack = ExplanationAttack.aga(attack_eps, explain=method, steps=attack_steps, seed=seed)
     x_adv = attack(model, x, y, target_map=frame_map(*x.shape[-2:]).to(device))
     maps = [metrics.heatmap(attribute(method, model, z, y)).cpu().numpy() for z in (x, x_adv)]
+    fill = insertion_settings(model, insertion_baseline)["baseline"]
+    fill = np.broadcast_to(np.asarray(fill, dtype=np.float32), (x.shape[1],)).copy()
     return {"x": x.cpu().numpy(), "x_adv": x_adv.detach().cpu().numpy(), "map": maps[0], "map_adv": maps[1],
-            "target": frame_map(*x.shape[-2:]).numpy(), "label": y_np}
+            "target": frame_map(*x.shape[-2:]).numpy(), "label": y_np, "fill": fill}
 
 
 def crc_bound_curve(model: torch.nn.Module, data: Prepared, *, eps: list[float], max_samples: int | None = 100,
-                    batch_size: int = 64, seed: int = 0, device="cpu") -> pd.DataFrame:
+                    batch_size: int = 64, seed: int = 0, device="cpu", direction: str = "gaussian") -> pd.DataFrame:
     """AGA Fig. 3(b): mean and standard deviation over test images of Theorem 6's bound and of the CRC
-    (``metrics.crc_upper_bound``, true class) at each eps, on a seeded class-stratified subset."""
+    (``metrics.crc_upper_bound``, true class) at each eps, on a seeded class-stratified subset.
+    ``direction`` = ``gaussian`` (default): x + eps * N(0, I) per pixel, RobustAGA's perturbation, so eps
+    reads as the authors' axis; ``unit``: x + eps * d with a unit-L2 direction d."""
     x_all, y_all = _take(data, evaluation_indices(data, max_samples, seed))
     rows = []
     model.eval()
@@ -140,8 +145,9 @@ def crc_bound_curve(model: torch.nn.Module, data: Prepared, *, eps: list[float],
         for i in range(0, len(y_all), batch_size):
             x = batches.to_tensor(x_all[i:i + batch_size], device)
             y = torch.tensor(y_all[i:i + batch_size], dtype=torch.long, device=device)
-            parts.append(torch.stack(metrics.crc_upper_bound(model, x, y, float(e), seed=seed + i)).cpu())
+            parts.append(torch.stack(metrics.crc_upper_bound(model, x, y, float(e), seed=seed + i,
+                                                                   direction=direction)).cpu())
         bound, crc = torch.cat(parts, dim=1)
         rows.append(dict(eps=float(e), bound=float(bound.mean()), bound_std=float(bound.std()),
-                         crc=float(crc.mean()), crc_std=float(crc.std()), n=len(y_all)))
+                         crc=float(crc.mean()), crc_std=float(crc.std()), n=len(y_all), direction=direction))
     return pd.DataFrame(rows)

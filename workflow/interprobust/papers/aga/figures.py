@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import pandas as pd
 
 from ...plotting import plt
@@ -9,11 +12,44 @@ from ...io import read_arrays as npz
 from ...render import Figure, combine
 
 
-def insertion_curves(curves: pd.DataFrame, title: str = ""):
-    """AGA Fig. 2: insertion (solid) and adv-insertion (dashed) curves, one panel per attribution,
-    one colour per model (``model`` column)."""
+FIG2B_GAMMAS = (0.05, 0.2, 0.4, 0.6)   # the paper's Fig. 2(b)
+
+
+def reconstruct(x: np.ndarray, heat: np.ndarray, fill, gamma: float) -> np.ndarray:
+    """An insertion image: the top floor(gamma * H * W) pixels of x (C, H, W) by ``heat`` (H, W), ties
+    by pixel index (as ``metrics.insertion_curve``), the ``fill`` colour (per channel) elsewhere."""
+    c, h, w = x.shape
+    order = np.argsort(-heat.reshape(-1), kind="stable")
+    keep = np.zeros(h * w, dtype=bool)
+    keep[order[:math.floor(round(gamma * h * w, 6))]] = True
+    base = np.broadcast_to(np.asarray(fill, dtype=x.dtype).reshape(-1, 1, 1), x.shape)
+    return np.where(keep.reshape(1, h, w), x, base)
+
+
+def insertion_curves(curves: pd.DataFrame, title: str = "", maps: list[dict] | None = None,
+                     labels: list[str] | None = None, gammas=FIG2B_GAMMAS):
+    """AGA Fig. 2: (a) insertion (solid) and adv-insertion (dashed) curves, one panel per attribution,
+    one colour per model (``model`` column); (b) with ``maps`` (one per model, ``labels``): the first
+    test image reconstructed from its top-gamma Gradient pixels, per model and gamma."""
     methods = list(dict.fromkeys(curves["method"]))
-    fig, axes = plt.subplots(1, len(methods), figsize=(3.6 * len(methods), 3.3), squeeze=False)
+    if maps:
+        fig = plt.figure(figsize=(max(3.6 * len(methods), 1.3 * len(gammas) * 2), 3.3 + 1.3 * len(maps)))
+        top, bottom = fig.subfigures(2, 1, height_ratios=[3.3, 1.3 * len(maps)])
+        axes = top.subplots(1, len(methods), squeeze=False)
+        grid = bottom.subplots(len(maps), len(gammas), squeeze=False)
+        for i, (m, label) in enumerate(zip(maps, labels)):
+            for j, gamma in enumerate(gammas):
+                img = reconstruct(m["x"][0], m["map"][0], m["fill"], gamma)
+                ax = grid[i][j]
+                ax.imshow(np.clip(img.transpose(1, 2, 0), 0, 1).squeeze(), cmap="gray" if img.shape[0] == 1 else None)
+                ax.set(xticks=[], yticks=[])
+                if i == 0:
+                    ax.set_title(f"γ = {gamma:g}", fontsize=8)
+                if j == 0:
+                    ax.set_ylabel(label, fontsize=8)
+        bottom.suptitle(f"{title}: reconstructed from the top-γ Gradient pixels", fontsize=9)
+    else:
+        fig, axes = plt.subplots(1, len(methods), figsize=(3.6 * len(methods), 3.3), squeeze=False)
     for ax, method in zip(axes[0], methods):
         for i, (model, g) in enumerate(curves[curves.method == method].groupby("model", sort=False)):
             for kind, ls in (("insertion", "-"), ("adv_insertion", "--")):
@@ -93,7 +129,11 @@ def mean_curves(curves: pd.DataFrame) -> pd.DataFrame:
 def fig2(inputs, *, labels, title, seeds=None):
     from .tables import with_seeds
     numbers = mean_curves(with_seeds(inputs["curves"], labels, seeds))
-    return Figure(insertion_curves(numbers, title), numbers)
+    maps, rows = None, None
+    if inputs.get("maps"):
+        files, rows = _first_seed(inputs["maps"], labels)
+        maps = [npz(p) for p in files]
+    return Figure(insertion_curves(numbers, title, maps, rows), numbers)
 
 
 def _first_seed(files: list, labels: list[str]) -> tuple[list, list[str]]:

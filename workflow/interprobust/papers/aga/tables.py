@@ -142,9 +142,11 @@ def grid_table(inputs, *, labels, reference, max_drop, seeds=None, recipes=None)
 
 
 def cost_table(inputs, *, arch, rows, steps, seed=0, device="auto", threads=None):
-    """AGA Table 2: training-step time (and CUDA peak memory) of each row's recipe relative to the first."""
+    """AGA Table 2: training-step time (and CUDA peak memory) of each row's recipe relative to the first,
+    at equal batch size (the first row's), and the time per epoch at each recipe's own batch size."""
     from .cost import step_costs
     df = step_costs(inputs["data"][0], arch=arch, rows=rows, steps=steps, seed=seed, device=device)
     df["time_vs_first"] = df["seconds_per_step"] / df["seconds_per_step"].iloc[0]
     df["memory_vs_first"] = df["peak_mib"] / df["peak_mib"].iloc[0]
+    df["epoch_time_vs_first"] = df["seconds_per_epoch"] / df["seconds_per_epoch"].iloc[0]
     return Table(df)
