@@ -193,3 +193,43 @@ def test_table2_compares_rows_at_equal_batch_size_and_reports_epochs(tmp_path, m
     t = tables.cost_table({"data": ["meta.json"]}, arch="lenet", rows=rows, steps=1, device="cpu").table
     assert t.time_vs_first.tolist() == pytest.approx([1.0, 4.0])            # per step, equal batch
     assert t.epoch_time_vs_first.tolist() == pytest.approx([1.0, 4.0])      # 2.0 s x 8 steps vs 1.0 s x 4
+
+
+# ------------------------------------------------------- ImageNet-100's RandomResizedCrop on the device
+def test_crop_resize_is_the_box_at_its_own_size_and_boxes_follow_torchvision():
+    from interprobust.data import batches as B
+    x = torch.rand(3, 2, 12, 10, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    boxes = torch.tensor([[0, 0, 12, 10], [2, 3, 6, 6], [5, 1, 6, 6]], dtype=torch.float64)
+    full = B.crop_resize(x[:1], boxes[:1], 12)[:, :, :, :]
+    assert full.shape == (1, 2, 12, 12)
+    six = B.crop_resize(x, boxes, 6)
+    torch.testing.assert_close(six[1], x[1, :, 2:8, 3:9])       # a box at its own size is the slice
+    torch.testing.assert_close(six[2], x[2, :, 5:11, 1:7])
+    same = B.crop_resize(x[:, :, :10, :10], torch.tensor([[0, 0, 10, 10]] * 3, dtype=torch.float64), 10)
+    torch.testing.assert_close(same, x[:, :, :10, :10])
+    b = B.resized_crop_boxes(4000, 256, 256, torch.Generator().manual_seed(1))
+    top, left, h, w = b.T
+    assert (top >= 0).all() and (left >= 0).all() and (top + h <= 256).all() and (left + w <= 256).all()
+    area = h * w / 256 ** 2
+    assert area.min() >= 0.07 and area.max() <= 1.0 and 0.45 < area.mean() < 0.6     # U(0.08, 1) of the area
+    r = w / h
+    assert r.min() >= 0.74 and r.max() <= 1.36
+    again = B.resized_crop_boxes(4000, 256, 256, torch.Generator().manual_seed(1))
+    assert torch.equal(b, again)                                 # seeded
+    out = B.random_resized_crop(torch.rand(2, 3, 32, 32), 24, torch.Generator().manual_seed(2))
+    assert out.shape == (2, 3, 24, 24)
+
+
+def test_training_takes_a_resized_crop_when_asked():
+    """Stored 12x12 training images, an 8x8 model: train.fit crops them to 8x8 on the device first."""
+    from interprobust import train
+    rng = np.random.default_rng(0)
+    data = Prepared(Path("."), {}, (rng.random((16, 12, 12, 3)) * 255).astype(np.uint8), np.arange(16) % 3,
+                    (rng.random((6, 8, 8, 3)) * 255).astype(np.uint8), np.arange(6) % 3)
+    model = _model()                                            # LeNet for 8x8 inputs: 12x12 would not fit
+    shapes = []
+    model.register_forward_pre_hook(lambda m, inp: shapes.append(tuple(inp[0].shape[-2:])))
+    cfg = train.TrainConfig.from_dict({"resized_crop": 8, "crop_padding": 0, "epochs": 1, "batch_size": 8,
+                                       "optimizer": "adam", "lr": 1e-3, "schedule": "constant"})
+    train.fit(model, data, config=cfg, show_progress=False)
+    assert shapes and set(shapes) == {(8, 8)}

@@ -149,7 +149,7 @@ class Plan:
         if spec.kind == "embedded":
             return quoted_json(data.get("embedded", {}))
         if spec.name == "imagenet100":
-            return quoted_json({"imagenet_dir": data.get("imagenet_dir")})
+            return quoted_json({"imagenet_dir": data.get("imagenet_dir"), **data.get("imagenet100", {})})
         return quoted_json(data.get(spec.name, {}))
 
     # ---------------------------------------------------------------------------------- resources

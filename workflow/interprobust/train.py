@@ -41,6 +41,7 @@ class TrainConfig:
     grad_clip: float | None = None
     crop_padding: int = 4
     flip: bool = True
+    resized_crop: int = 0           # > 0: RandomResizedCrop to this size on the device first (ImageNet-100)
     bf16: bool = False
     channels_last: bool = False
     eval_batch_size: int = 512
@@ -222,6 +223,8 @@ def fit(model: torch.nn.Module, data: Prepared, *, loss: str = "ce", loss_params
             idx.sort()  # sorted gathers are much faster on memory-mapped arrays
             xb = batches.to_tensor(x_all[idx], device)
             yb = torch.as_tensor(y_all[idx], dtype=torch.long, device=device)
+            if cfg.resized_crop:
+                xb = batches.random_resized_crop(xb, cfg.resized_crop, gen)
             xb = batches.random_crop_flip(xb, cfg.crop_padding, cfg.flip, gen)
             if cfg.channels_last:
                 xb = xb.contiguous(memory_format=torch.channels_last)

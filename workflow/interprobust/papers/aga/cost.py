@@ -28,6 +28,9 @@ def step_costs(data_meta: str, *, arch: str, rows: dict, steps: int, seed: int =
 
     def timed(settings, n):
         x = batches.to_tensor(data.train_x[:n], device)
+        size = int(settings["training"].get("resized_crop", 0) or 0)
+        if size:   # the training batch as train.fit makes it (ImageNet-100's stored images are larger)
+            x = batches.random_resized_crop(x, size, torch.Generator().manual_seed(seed))
         y = torch.tensor(data.train_y[:n], dtype=torch.long, device=device)
         model = build_for_data(arch, data.meta, settings.get("model", {}), seed)[1].to(device)
         return step_cost(model, settings["loss"], settings["loss_params"], x, y, steps=steps, seed=seed)
