@@ -108,3 +108,14 @@ def test_aga_rps_tolerance_is_absolute_and_separates_the_rows():
     assert S.verdict(0.931, 0.905, "absolute", 0.02) == "differs"
     assert S.tolerance({**cell, "key": cell["key"][:3] + ("ins",)}) == ("relative", 0.10)
     assert S.tolerance({**cell, "key": ("cifar10_resnet18", "CE", "acc")}) == ("points", 3.0)
+
+
+def test_aga_table2_atex_step3_is_our_atex_row(tmp_path):
+    from interprobust.papers.aga.scorecard import lookup
+    from interprobust.results import Results
+    t2 = _write(tmp_path, "aga/table2_x.csv", [dict(model="CE", time_vs_first=1.0, memory_vs_first=1.0),
+                                               dict(model="ATEX", time_vs_first=2.5, memory_vs_first=3.0)])
+    results = Results({"artifacts": {"aga/table2": [{"name": "x", "stands_for": "cifar10_lenet",
+                                                     "files": {"csv": t2}}]}})
+    assert lookup(results, "table2_cost", ("cifar10_lenet", "ATEX_step3", "time"))[0] == 2.5
+    assert lookup(results, "table2_cost", ("cifar10_lenet", "ATEX_step3", "memory"))[0] == 3.0

@@ -129,7 +129,7 @@ _add(DatasetSpec(
 _add(DatasetSpec(
     "imagenet100", "real",
     "ImageNet-100 (RobustAGA's 100 classes; CMC's with data.imagenet100.classes) from the user's ImageNet-1k, 224x224 RGB", 224, 3, 100,
-    user_provided=True, n_train=126689, n_test=5000, approx_size="~19 GB prepared at 224x224 (from a local ImageNet-1k)"))
+    user_provided=True, n_train=126689, n_test=5000, approx_size="~26 GB prepared: training images 256x256, test 224x224 (from a local ImageNet-1k)"))
 
 # ------------------------------------------------------------------------------------------ embedded
 _add(DatasetSpec(
