@@ -233,3 +233,26 @@ def test_training_takes_a_resized_crop_when_asked():
                                        "optimizer": "adam", "lr": 1e-3, "schedule": "constant"})
     train.fit(model, data, config=cfg, show_progress=False)
     assert shapes and set(shapes) == {(8, 8)}
+
+
+def test_fig2_averages_seeds_and_draws_the_reconstructions(tmp_path):
+    import pandas as pd
+    from interprobust.io import write_arrays
+    from interprobust.papers.aga import figures
+    curves, maps, labels, seeds = [], [], [], []
+    for label, seed, p in [("CE", 0, 0.2), ("CE", 1, 0.4), ("L2", 0, 0.5)]:
+        c = tmp_path / f"{label}{seed}.csv"
+        pd.DataFrame([dict(method="gradient", kind=k, fraction=f, probability=p + f / 10)
+                      for k in ("insertion", "adv_insertion") for f in (0.0, 0.5)]).to_csv(c, index=False)
+        m = tmp_path / f"{label}{seed}.npz"
+        write_arrays(m, {"x": np.full((1, 3, 8, 8), seed, np.float32), "map": np.random.rand(1, 8, 8),
+                         "fill": np.array([0.5, 0.4, 0.3], np.float32)})
+        curves.append(c)
+        maps.append(m)
+        labels.append(label)
+        seeds.append(seed)
+    fig = figures.fig2({"curves": curves, "maps": maps}, labels=labels, title="t", seeds=seeds)
+    n = fig.numbers
+    ce = n[(n.model == "CE") & (n.kind == "insertion") & (n.fraction == 0.0)].iloc[0]
+    assert ce.probability == pytest.approx(0.3) and ce.seeds == 2
+    assert len(fig.figure.axes) == 1 + 2 * len(figures.FIG2B_GAMMAS)   # (a) one panel; (b) rows x gammas
