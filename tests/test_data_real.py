@@ -82,23 +82,6 @@ def test_idx_download_prepare_roundtrip(tmp_path, name):
     _no_leftovers(tmp_path / "out", {"meta.json", "train_x.npy", "train_y.npy", "test_x.npy", "test_y.npy"})
 
 
-def test_imagenet100_training_images_are_resized_whole(tmp_path):
-    """A left-dark / right-bright image keeps both halves: resized, not centre-cropped."""
-    wnids = imagenet100_classes()
-    _imagenet_folder(tmp_path / "imagenet", wnids, n_train=1)
-    first = sorted(wnids)[0]
-    img = np.zeros((8, 40, 3), dtype=np.uint8)
-    img[:, 36:] = 250                                       # only the outer right tenth is bright
-    path = next((tmp_path / "imagenet" / "train" / first).glob("*.JPEG"))
-    Image.fromarray(img).save(path, quality=95, subsampling=0)
-    prepare_imagenet100(None, tmp_path / "out", imagenet_dir=str(tmp_path / "imagenet"),
-                        resize=8, crop=8, train_size=8, workers=1)
-    x = store.load_prepared(tmp_path / "out").train_x[0]
-    assert x[:, -1].mean() > 150 and x[:, 0].mean() < 30    # a centre crop would have cut the bright edge
-    with pytest.raises(DataError, match="train_size"):
-        prepare_imagenet100(None, tmp_path / "out2", imagenet_dir=str(tmp_path / "imagenet"), crop=8, train_size=4)
-
-
 def test_read_idx_rejects_a_file_that_is_not_idx(tmp_path):
     path = tmp_path / "t10k-images-idx3-ubyte.gz"
     with gzip.open(path, "wb") as f:
@@ -158,23 +141,6 @@ def test_cifar10_download_prepare_roundtrip(tmp_path):
     assert data.test_y.tolist() == batches["test_batch"][b"labels"]
     assert meta["classes"] == list(CIFAR10_CLASSES)
     _no_leftovers(tmp_path / "out", {"meta.json", "train_x.npy", "train_y.npy", "test_x.npy", "test_y.npy"})
-
-
-def test_imagenet100_training_images_are_resized_whole(tmp_path):
-    """A left-dark / right-bright image keeps both halves: resized, not centre-cropped."""
-    wnids = imagenet100_classes()
-    _imagenet_folder(tmp_path / "imagenet", wnids, n_train=1)
-    first = sorted(wnids)[0]
-    img = np.zeros((8, 40, 3), dtype=np.uint8)
-    img[:, 36:] = 250                                       # only the outer right tenth is bright
-    path = next((tmp_path / "imagenet" / "train" / first).glob("*.JPEG"))
-    Image.fromarray(img).save(path, quality=95, subsampling=0)
-    prepare_imagenet100(None, tmp_path / "out", imagenet_dir=str(tmp_path / "imagenet"),
-                        resize=8, crop=8, train_size=8, workers=1)
-    x = store.load_prepared(tmp_path / "out").train_x[0]
-    assert x[:, -1].mean() > 150 and x[:, 0].mean() < 30    # a centre crop would have cut the bright edge
-    with pytest.raises(DataError, match="train_size"):
-        prepare_imagenet100(None, tmp_path / "out2", imagenet_dir=str(tmp_path / "imagenet"), crop=8, train_size=4)
 
 
 def test_cifar100_uses_the_fine_labels(tmp_path):
@@ -327,23 +293,6 @@ def test_tinyimagenet_download_prepare_roundtrip(tmp_path):
     _no_leftovers(tmp_path / "out", {"meta.json", "train_x.npy", "train_y.npy", "test_x.npy", "test_y.npy"})
 
 
-def test_imagenet100_training_images_are_resized_whole(tmp_path):
-    """A left-dark / right-bright image keeps both halves: resized, not centre-cropped."""
-    wnids = imagenet100_classes()
-    _imagenet_folder(tmp_path / "imagenet", wnids, n_train=1)
-    first = sorted(wnids)[0]
-    img = np.zeros((8, 40, 3), dtype=np.uint8)
-    img[:, 36:] = 250                                       # only the outer right tenth is bright
-    path = next((tmp_path / "imagenet" / "train" / first).glob("*.JPEG"))
-    Image.fromarray(img).save(path, quality=95, subsampling=0)
-    prepare_imagenet100(None, tmp_path / "out", imagenet_dir=str(tmp_path / "imagenet"),
-                        resize=8, crop=8, train_size=8, workers=1)
-    x = store.load_prepared(tmp_path / "out").train_x[0]
-    assert x[:, -1].mean() > 150 and x[:, 0].mean() < 30    # a centre crop would have cut the bright edge
-    with pytest.raises(DataError, match="train_size"):
-        prepare_imagenet100(None, tmp_path / "out2", imagenet_dir=str(tmp_path / "imagenet"), crop=8, train_size=4)
-
-
 def test_tinyimagenet_zip_with_traversal_is_refused(tmp_path):
     _zip(tmp_path / "tiny-imagenet-200.zip", {"tiny-imagenet-200/wnids.txt": b"n1\n", "../../evil.txt": b"x"})
     with pytest.raises(DataError, match=r"\.\./\.\./evil\.txt"):
@@ -408,23 +357,6 @@ def test_cub200_download_prepare_roundtrip(tmp_path):
     for x, y in [(data.train_x[1], 2), (data.train_x[2], 1), (data.test_x[0], 1), (data.test_x[1], 0)]:
         assert np.abs(x.reshape(-1, 3).mean(0) - CUB_COLOURS[y]).max() < 6
     _no_leftovers(tmp_path / "out", {"meta.json", "train_x.npy", "train_y.npy", "test_x.npy", "test_y.npy"})
-
-
-def test_imagenet100_training_images_are_resized_whole(tmp_path):
-    """A left-dark / right-bright image keeps both halves: resized, not centre-cropped."""
-    wnids = imagenet100_classes()
-    _imagenet_folder(tmp_path / "imagenet", wnids, n_train=1)
-    first = sorted(wnids)[0]
-    img = np.zeros((8, 40, 3), dtype=np.uint8)
-    img[:, 36:] = 250                                       # only the outer right tenth is bright
-    path = next((tmp_path / "imagenet" / "train" / first).glob("*.JPEG"))
-    Image.fromarray(img).save(path, quality=95, subsampling=0)
-    prepare_imagenet100(None, tmp_path / "out", imagenet_dir=str(tmp_path / "imagenet"),
-                        resize=8, crop=8, train_size=8, workers=1)
-    x = store.load_prepared(tmp_path / "out").train_x[0]
-    assert x[:, -1].mean() > 150 and x[:, 0].mean() < 30    # a centre crop would have cut the bright edge
-    with pytest.raises(DataError, match="train_size"):
-        prepare_imagenet100(None, tmp_path / "out2", imagenet_dir=str(tmp_path / "imagenet"), crop=8, train_size=4)
 
 
 def test_cub200_refuses_a_crop_larger_than_the_resize(tmp_path):
