@@ -193,6 +193,13 @@ def test_table2_compares_rows_at_equal_batch_size_and_reports_epochs(tmp_path, m
     t = tables.cost_table({"data": ["meta.json"]}, arch="lenet", rows=rows, steps=1, device="cpu").table
     assert t.time_vs_first.tolist() == pytest.approx([1.0, 4.0])            # per step, equal batch
     assert t.epoch_time_vs_first.tolist() == pytest.approx([1.0, 4.0])      # 2.0 s x 8 steps vs 1.0 s x 4
+    # the options' JSON sorts the rows: the order and the reference are explicit
+    rows = {"Hessian": rows["Hessian"], "CE": rows["CE"]}
+    calls.clear()
+    t = tables.cost_table({"data": ["meta.json"]}, arch="lenet", rows=rows, order=["CE", "Hessian"],
+                          reference="CE", steps=1, device="cpu").table
+    assert list(t.model) == ["CE", "Hessian"] and t.time_vs_first.tolist() == pytest.approx([1.0, 4.0])
+    assert calls[0] == ("ce", 64)                                            # CE's batch size for every row
 
 
 # ------------------------------------------------------- ImageNet-100's RandomResizedCrop on the device

@@ -25,7 +25,10 @@ def _titled(plan, w):
 
 def _cost_options(plan, w):
     s = plan.aga.setting(w["name"])
-    return {"arch": s["arch"], "rows": plan.aga.cost_rows(w["name"]), "steps": plan.aga.s.get("cost_steps", 3)}
+    rows = plan.aga.cost_rows(w["name"])
+    # the options travel as sorted JSON: the row order and the reference (CE, the first row) go explicitly
+    return {"arch": s["arch"], "rows": rows, "order": list(rows), "reference": next(iter(rows)),
+            "steps": plan.aga.s.get("cost_steps", 3)}
 
 
 def _grid_options(plan, w):

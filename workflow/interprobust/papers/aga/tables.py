@@ -141,12 +141,22 @@ def grid_table(inputs, *, labels, reference, max_drop, seeds=None, recipes=None)
     return Table(t, markdown=mean_std_markdown(t))
 
 
-def cost_table(inputs, *, arch, rows, steps, seed=0, device="auto", threads=None):
-    """AGA Table 2: training-step time (and CUDA peak memory) of each row's recipe relative to the first,
-    at equal batch size (the first row's), and the time per epoch at each recipe's own batch size."""
+def cost_table(inputs, *, arch, rows, steps, order=None, reference=None, seed=0, device="auto", threads=None):
+    """AGA Table 2: training-step time (and CUDA peak memory) of each row's recipe relative to the
+    ``reference`` row (CE; default the first of ``order``), every row at the reference's batch size,
+    and the time per epoch at each recipe's own batch size relative to the reference's. ``order``: the
+    rows' order (the options' JSON sorts ``rows``)."""
     from .cost import step_costs
-    df = step_costs(inputs["data"][0], arch=arch, rows=rows, steps=steps, seed=seed, device=device)
-    df["time_vs_first"] = df["seconds_per_step"] / df["seconds_per_step"].iloc[0]
-    df["memory_vs_first"] = df["peak_mib"] / df["peak_mib"].iloc[0]
-    df["epoch_time_vs_first"] = df["seconds_per_epoch"] / df["seconds_per_epoch"].iloc[0]
+    order = list(order or rows)
+    reference = reference or order[0]
+    if reference not in rows or set(order) != set(rows):
+        raise ValueError(f"Table 2: reference {reference!r} / order {order} do not match the rows {sorted(rows)}")
+    timed_first = [reference] + [r for r in order if r != reference]      # the first row sets the batch size
+    df = step_costs(inputs["data"][0], arch=arch, rows={r: rows[r] for r in timed_first}, steps=steps, seed=seed,
+                    device=device)
+    df = df.set_index("model").loc[order].reset_index()
+    ref = df.set_index("model").loc[reference]
+    df["time_vs_first"] = df["seconds_per_step"] / ref["seconds_per_step"]
+    df["memory_vs_first"] = df["peak_mib"] / ref["peak_mib"]
+    df["epoch_time_vs_first"] = df["seconds_per_epoch"] / ref["seconds_per_epoch"]
     return Table(df)
