@@ -33,10 +33,11 @@ def insertion_curves(curves: pd.DataFrame, title: str = "", maps: list[dict] | N
     test image reconstructed from its top-gamma Gradient pixels, per model and gamma."""
     methods = list(dict.fromkeys(curves["method"]))
     if maps:
-        fig = plt.figure(figsize=(max(3.6 * len(methods), 1.3 * len(gammas) * 2), 3.3 + 1.3 * len(maps)))
-        top, bottom = fig.subfigures(2, 1, height_ratios=[3.3, 1.3 * len(maps)])
-        axes = top.subplots(1, len(methods), squeeze=False)
-        grid = bottom.subplots(len(maps), len(gammas), squeeze=False)
+        fig = plt.figure(figsize=(max(3.6 * len(methods), 1.3 * len(gammas) * 2), 3.6 + 1.5 * len(maps)))
+        outer = fig.add_gridspec(2, 1, height_ratios=[3.3, 1.4 * len(maps)], hspace=0.45)
+        top, bottom = outer[0].subgridspec(1, len(methods), wspace=0.3), outer[1].subgridspec(len(maps), len(gammas))
+        axes = [[fig.add_subplot(top[0, j]) for j in range(len(methods))]]
+        grid = [[fig.add_subplot(bottom[i, j]) for j in range(len(gammas))] for i in range(len(maps))]
         for i, (m, label) in enumerate(zip(maps, labels)):
             for j, gamma in enumerate(gammas):
                 img = reconstruct(m["x"][0], m["map"][0], m["fill"], gamma)
@@ -47,7 +48,8 @@ def insertion_curves(curves: pd.DataFrame, title: str = "", maps: list[dict] | N
                     ax.set_title(f"γ = {gamma:g}", fontsize=8)
                 if j == 0:
                     ax.set_ylabel(label, fontsize=8)
-        bottom.suptitle(f"{title}: reconstructed from the top-γ Gradient pixels", fontsize=9)
+        grid[0][0].annotate(f"{title}: reconstructed from the top-γ Gradient pixels", (0, 1.35),
+                            xycoords="axes fraction", fontsize=9)
     else:
         fig, axes = plt.subplots(1, len(methods), figsize=(3.6 * len(methods), 3.3), squeeze=False)
     for ax, method in zip(axes[0], methods):
