@@ -228,12 +228,43 @@ def test_lrp_conserves_relevance_without_biases(arch, activation):
     torch.testing.assert_close(r.flatten(1).sum(1), logit, rtol=1e-6, atol=1e-10)
 
 
-def test_lrp_refuses_unsupported_models_and_create_graph():
+def test_lrp_refuses_unsupported_models():
     m = _model("wrn28", width=0.05, image_size=8)
     with pytest.raises(ValueError, match="LRP is implemented for"):
         A.attribute("lrp", m, _images(s=8), TARGET)
-    with pytest.raises(ValueError, match="create_graph"):
-        A.attribute("lrp", _model(), _images(), TARGET, create_graph=True)
+
+
+@pytest.mark.parametrize("arch", ["lenet", "resnet18"])
+def test_lrp_is_differentiable_and_keeps_its_values(arch):
+    """RobustAGA attacks LRP maps (create_graph=True): the differentiable LRP has the same values as the
+    detached one (so still the layer-wise reference) and its derivative in x passes gradcheck."""
+    m = _model(arch, "softplus", image_size=8, in_channels=1, num_classes=3)
+    x, t = _images(b=1, c=1, s=8).requires_grad_(True), torch.tensor([2])
+    r = A.attribute("lrp", m, x, t, create_graph=True)
+    assert r.requires_grad
+    torch.testing.assert_close(r.detach(), A.attribute("lrp", m, x, t), rtol=1e-12, atol=1e-14)
+    assert torch.autograd.gradcheck(lambda z: A.attribute("lrp", m, z, t, create_graph=True), (x,), fast_mode=True)
+    # through a non-leaf input (the attack's x0 + delta) and to the parameters
+    delta = torch.zeros_like(x, requires_grad=True)
+    A.attribute("lrp", m, x.detach() + delta, t, create_graph=True).pow(2).sum().backward()
+    assert delta.grad.abs().sum() > 0
+    assert all(not d for d in _hook_dicts(m))          # zennit's hooks removed
+
+
+def test_lrp_map_is_moved_by_the_adv_insertion_attack():
+    """The frame-target attack of Adv-Insertion now attacks LRP: the attacked map is closer to the target."""
+    from interprobust.explain.manipulation import ExplanationAttack
+    from interprobust.papers.aga.evaluate import frame_map
+    m = _model("lenet", "softplus", image_size=16)
+    x, t = _images(), TARGET
+    target = frame_map(16, 16).double()
+    attack = ExplanationAttack.aga(8 / 255, explain="lrp", steps=20, seed=0)
+    x_adv = attack(m, x, t, target_map=target)
+    assert (x_adv - x).abs().max() <= 8 / 255 + 1e-9 and (x_adv - x).abs().max() > 0
+
+    def dist(z):
+        return (maps.heatmap(A.attribute("lrp", m, z, t)) - target).pow(2).flatten(1).sum(1)
+    assert bool((dist(x_adv) < dist(x)).all())
 
 
 # ------------------------------------------------------------------------------ differentiability

@@ -90,7 +90,7 @@ CASES = {
                        r"at aga\.grid\.0\.params\.lam_coss: unknown parameter of loss 'gradient_alignment': "
                        r"'lam_coss'; valid keys: eps, lam_cos, lam_l2$"),
     "aga grid row": ("aga: {grid: [{setting: main, row: L3, reference: CE, params: {lam_cos: [0.1]}}]}",
-                     r"at aga\.grid\.0\.row: 'L3' is not a row of setting 'main'; valid rows: CE, Hessian, L2, "),
+                     r"at aga\.grid\.0\.row: 'L3' is not a row of setting 'main'; valid rows: ATEX, CE, Hessian, IGA, L2, "),
     "toy variant param": ("aga: {toy: {variant_params: {Softplus + MaxEnt: {lamb: 1.0}}}}",
                           r"at aga\.toy\.variant_params\.Softplus \+ MaxEnt\.lamb: unknown parameter of loss "
                           r"'maxent': 'lamb'; valid keys: lam$"),
@@ -141,7 +141,7 @@ CASES = {
     "recipe in glime.settings": ("glime: {settings: [{name: main, dataset: digits_rgb32, arch: resnet18, "
                                  "recipe: nope}]}",
                                  r"at glime\.settings\.0\.recipe: unknown recipe 'nope'; valid recipes: "),
-    "recipe in aga.settings": (f"aga: {{settings: [{AGA_MAIN}]}}",
+    "recipe in aga.settings": (f"aga: {{settings: [{AGA_MAIN}], grid: []}}",
                                r"at aga\.settings\.0\.recipes\.CE: unknown recipe 'nope'; valid recipes: "),
     "recipe in limeref": ("limeref: {refined_recipe: limereff}",
                           r"at limeref\.refined_recipe: unknown recipe 'limereff'; valid recipes: .*limeref"),

@@ -330,11 +330,18 @@ def test_cub200_refuses_a_crop_larger_than_the_resize(tmp_path):
 
 
 # --------------------------------------------------------------------------------------- ImageNet-100
-def test_the_shipped_imagenet100_list_is_cmcs():
-    wnids = imagenet100_classes()
-    assert len(wnids) == 100 and len(set(wnids)) == 100
-    assert all(re.fullmatch(r"n\d{8}", w) for w in wnids)
-    assert wnids[:3] == ["n02869837", "n01749939", "n02488291"] and wnids[-1] == "n02090622"
+def test_the_shipped_imagenet100_lists_are_agas_by_default_and_cmcs():
+    cmc = imagenet100_classes("cmc")
+    assert len(cmc) == 100 and len(set(cmc)) == 100
+    assert all(re.fullmatch(r"n\d{8}", w) for w in cmc)
+    assert cmc[:3] == ["n02869837", "n01749939", "n02488291"] and cmc[-1] == "n02090622"
+    aga = imagenet100_classes()          # RobustAGA's scripts/imagenet100_generation.sh, in its order
+    assert aga == imagenet100_classes("aga") and len(set(aga)) == 100
+    assert aga[:3] == ["n01968897", "n01770081", "n01818515"] and aga[-1] == "n01514668"
+    assert sorted(aga)[0] == "n01440764" and sorted(aga)[-1] == "n02077923"
+    assert len(set(aga) & set(cmc)) == 8                # "another dataset": 8 classes in common
+    with pytest.raises(DataError, match="class list"):
+        imagenet100_classes("imagenet")
 
 
 def _imagenet_colour(i: int) -> tuple[int, int, int]:
@@ -360,15 +367,35 @@ def test_imagenet100_from_a_local_folder(tmp_path):
     Image.new("RGB", (12, 9), _imagenet_colour(sorted(wnids).index(wnids[5]))).save(extra, quality=95)
     (tmp_path / "imagenet" / "train" / "n99999999").mkdir()               # other ImageNet classes: ignored
     meta = prepare_imagenet100(None, tmp_path / "out", imagenet_dir=str(tmp_path / "imagenet"),
-                               resize=9, crop=8, workers=2)
+                               resize=9, crop=8, train_size=10, workers=2)
     data = store.load_prepared(tmp_path / "out", verify=True)
-    assert meta["classes"] == sorted(wnids)
-    assert data.train_x.shape == (101, 8, 8, 3) and data.test_x.shape == (100, 8, 8, 3)
+    assert meta["classes"] == sorted(wnids) and meta["info"]["classes"] == "aga"
+    # training images: the whole 12x9 image resized to 10x10 (no crop: RandomResizedCrop at training time);
+    # test images: resize 9 + centre crop 8 (the evaluation transform)
+    assert data.train_x.shape == (101, 10, 10, 3) and data.test_x.shape == (100, 8, 8, 3)
+    assert meta["image_size"] == [8, 8]
     assert data.test_y.tolist() == list(range(100))
     assert np.bincount(data.train_y).tolist() == [2 if c == wnids[5] else 1 for c in sorted(wnids)]
     for x, y in [*zip(data.train_x, data.train_y), *zip(data.test_x, data.test_y)]:
         assert np.abs(x.reshape(-1, 3).mean(0) - _imagenet_colour(int(y))).max() < 6
     _no_leftovers(tmp_path / "out", {"meta.json", "train_x.npy", "train_y.npy", "test_x.npy", "test_y.npy"})
+
+
+def test_imagenet100_training_images_are_resized_whole(tmp_path):
+    """A left-dark / right-bright image keeps both halves: resized, not centre-cropped."""
+    wnids = imagenet100_classes()
+    _imagenet_folder(tmp_path / "imagenet", wnids, n_train=1)
+    first = sorted(wnids)[0]
+    img = np.zeros((8, 40, 3), dtype=np.uint8)
+    img[:, 36:] = 250                                       # only the outer right tenth is bright
+    path = next((tmp_path / "imagenet" / "train" / first).glob("*.JPEG"))
+    Image.fromarray(img).save(path, quality=95, subsampling=0)
+    prepare_imagenet100(None, tmp_path / "out", imagenet_dir=str(tmp_path / "imagenet"),
+                        resize=8, crop=8, train_size=8, workers=1)
+    x = store.load_prepared(tmp_path / "out").train_x[0]
+    assert x[:, -1].mean() > 150 and x[:, 0].mean() < 30    # a centre crop would have cut the bright edge
+    with pytest.raises(DataError, match="train_size"):
+        prepare_imagenet100(None, tmp_path / "out2", imagenet_dir=str(tmp_path / "imagenet"), crop=8, train_size=4)
 
 
 @pytest.mark.parametrize("value", [None, "", "does/not/exist"])

@@ -355,3 +355,170 @@ def test_limeref_loss_parts_reach_the_training_history(embedded_dir, tmp_path):
     assert len(history) == 2
     for part in ("train_task", "train_adv", "train_reg"):
         assert all(np.isfinite(h[part]) and h[part] > 0 for h in history), (part, history)
+
+
+# ------------------------------------------------- AGA: penalties in the normalised space of RobustAGA
+_MEAN, _STD = [0.49, 0.48, 0.45], [0.25, 0.24, 0.26]
+
+
+def _normalised_model(std=_STD):
+    from interprobust.models import Normalize
+    torch.manual_seed(0)
+    rest = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.Softplus(beta=3.0),
+                               torch.nn.Flatten(), torch.nn.Linear(4 * 8 * 8, 3))
+    return torch.nn.Sequential(Normalize(_MEAN, std), rest).double(), rest.double()
+
+
+def _grad_z(rest, z, y, create_graph=False):
+    z = z.detach().requires_grad_(True)
+    (g,) = torch.autograd.grad(rest(z).gather(1, y[:, None]).sum(), z, create_graph=create_graph)
+    return g
+
+
+def test_alignment_terms_equal_robustagas_formula_in_normalised_space():
+    """RobustAGA by hand: z = (x - mu) / sigma, delta = U(-1, 1) eps / sigma, gradients d g_y / dz."""
+    m, rest = _normalised_model()
+    x, y, eps = torch.rand(4, 3, 8, 8, dtype=torch.float64), torch.tensor([0, 1, 2, 0]), 4 / 255
+    mu, sigma = m[0].mean.double(), m[0].std.double()
+    torch.manual_seed(7)
+    l2, cosd = aga.gradient_alignment_terms(m, x, y, eps=eps)
+    torch.manual_seed(7)
+    z = (x - mu) / sigma
+    z_r = z + torch.empty_like(x).uniform_(-1, 1) * eps / sigma
+    g0, g1 = _grad_z(rest, z, y).flatten(1), _grad_z(rest, z_r, y).flatten(1)
+    assert l2.item() == pytest.approx((g0 - g1).pow(2).sum(1).mean().item(), rel=1e-6)
+    cos = (g0 * g1).sum(1) / (g0.norm(dim=1) * g1.norm(dim=1))
+    assert cosd.item() == pytest.approx(((1 - cos) / 2).mean().item(), rel=1e-6, abs=1e-12)
+    # the pixel-space criterion is ~1/sigma^2 larger: the defect this replaces
+    torch.manual_seed(7)
+    delta = torch.empty_like(x).uniform_(-eps, eps)
+    p0 = _grad_z(m, x, y).flatten(1)
+    p1 = _grad_z(m, x + delta, y).flatten(1)
+    assert (p0 - p1).pow(2).sum(1).mean().item() > 10 * l2.item()
+    # and the training loss uses the same terms
+    torch.manual_seed(7)
+    loss, _ = losses.get_loss("gradient_alignment")(m, x, y, {"lam_l2": 2.0, "lam_cos": 0.5, "eps": eps})
+    ce, _ = losses.get_loss("ce")(m, x, y, {})
+    assert loss.item() == pytest.approx((ce + 2.0 * l2 + 0.5 * cosd).item(), rel=1e-9)
+
+
+def test_hessian_estimate_equals_robustagas_formula_in_normalised_space():
+    m, rest = _normalised_model()
+    x, y = torch.rand(4, 3, 8, 8, dtype=torch.float64), torch.tensor([0, 1, 2, 0])
+    torch.manual_seed(3)
+    got = aga.hessian_norm_estimate(m, x, y)
+    torch.manual_seed(3)
+    z = ((x - m[0].mean) / m[0].std).requires_grad_(True)
+    (g,) = torch.autograd.grad(rest(z).gather(1, y[:, None]).sum(), z, create_graph=True)
+    v = torch.randn_like(z)                                     # the probe, in normalised space
+    (hv,) = torch.autograd.grad((g * v).sum(), z)
+    assert got.item() == pytest.approx(hv.pow(2).flatten(1).sum(1).mean().item(), rel=1e-6)
+
+
+def test_cosd_is_scale_free_and_l2_scales_with_sigma_squared():
+    """With one sigma for every channel the normalised gradient is sigma * the pixel gradient: the
+    cosine criterion does not change, the l2 criterion is sigma^2 times the pixel-space one."""
+    x, y, eps = torch.rand(4, 3, 8, 8, dtype=torch.float64), torch.tensor([0, 1, 2, 0]), 0.05
+    out = {}
+    for s in (1.0, 0.2):
+        m, _ = _normalised_model(std=[s] * 3)
+        m[0].mean.zero_()                                      # the same function of x up to the scale s
+        with torch.no_grad():
+            m[1][0].weight.mul_(s)                             # conv(x / s) with weights * s = conv(x)
+        torch.manual_seed(9)
+        out[s] = aga.gradient_alignment_terms(m, x, y, eps=eps)
+    (l2_1, cos_1), (l2_s, cos_s) = out[1.0], out[0.2]
+    assert cos_s.item() == pytest.approx(cos_1.item(), rel=1e-6) and cos_1.item() > 0
+    assert l2_s.item() == pytest.approx(0.2 ** 2 * l2_1.item(), rel=1e-6)
+
+
+# --------------------------------------------------------------------------------- AGA's ATEX and IGA rows
+from interprobust.losses import atex, iga  # noqa: E402
+
+
+class _Constant(torch.nn.Module):
+    """Logits b whatever the input (and a weight so that SmoothGrad has a graph)."""
+
+    def __init__(self, b):
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.zeros(()))
+        self.b = torch.nn.Parameter(b)
+
+    def forward(self, x):
+        return self.b.expand(x.shape[0], -1) + self.w * x.flatten(1).sum(1, keepdim=True)
+
+
+def test_atex_known_value_on_a_constant_model():
+    b = torch.tensor([0.3, -1.0, 2.0], dtype=torch.float64)
+    m = _Constant(b).double()
+    x, y = torch.rand(4, 1, 4, 4, dtype=torch.float64), torch.tensor([0, 1, 2, 0])
+    loss, _ = losses.get_loss("atex")(m, x, y, {"lam": 0.5, "temperature": 2.0})
+    ce = torch.nn.functional.cross_entropy(b.expand(4, -1), y)
+    p, q = torch.softmax(b / 2.0, 0), torch.softmax(b, 0)
+    kl = (p * (p.log() - q.log())).sum()                       # KL(softmax(b/T) || softmax(b)), each example
+    assert loss.item() == pytest.approx((ce + 0.5 * kl).item(), rel=1e-9)
+    same, _ = losses.get_loss("atex")(m, x, y, {"lam": 0.5, "temperature": 1.0})
+    assert same.item() == pytest.approx(ce.item(), rel=1e-9)   # T = 1: the same prediction, KL 0
+
+
+def test_atex_samples_lie_along_and_perpendicular_to_the_explanation():
+    m, x, y = _model(), torch.rand(4, 3, 8, 8), torch.tensor([0, 1, 2, 0])
+    params = {"mag": 0.05, "n_along": 5}
+    torch.manual_seed(0)
+    x_a, x_t, h = atex.atex_samples(m, x, y, params)
+    assert not (x_a.requires_grad or x_t.requires_grad or h.requires_grad)
+    step = (x_a - x).flatten(1).abs().amax(1)                  # |s| mag, s on ATEX's grid
+    grid = atex.along_positions(5).abs().float() * 0.05
+    assert all(torch.isclose(grid, v, atol=1e-6).any() for v in step)
+    d = h / h.pow(2).sum((2, 3), keepdim=True).sqrt()
+    assert (((x_t - x_a) * d).sum((2, 3))).abs().max() < 1e-5    # perpendicular per channel
+    assert (x_t - x_a).abs().max() > 0
+    assert torch.allclose(atex.along_positions(4), torch.tensor([-2, -1, 0, 1], dtype=torch.float64) / 3)
+
+
+def test_atex_gradient_flows_only_through_the_two_predictions():
+    m, x, y = _model(), torch.rand(4, 3, 8, 8), torch.tensor([0, 1, 2, 0])
+    params = {"lam": 2.0, "mag": 0.05, "temperature": 1.5}
+    torch.manual_seed(4)
+    loss, _ = losses.get_loss("atex")(m, x, y, params)
+    got = torch.autograd.grad(loss, list(m.parameters()))
+    torch.manual_seed(4)
+    x_a, x_t, _ = atex.atex_samples(m, x, y, params)          # the same draws
+    soft = torch.softmax(m(x_a).detach() / 1.5, 1)
+    by_hand = torch.nn.functional.cross_entropy(m(x), y) + 2.0 * torch.nn.functional.kl_div(
+        torch.log_softmax(m(x_t), 1), soft, reduction="batchmean")
+    want = torch.autograd.grad(by_hand, list(m.parameters()))
+    assert loss.item() == pytest.approx(by_hand.item(), rel=1e-6)
+    for g, w in zip(got, want):
+        torch.testing.assert_close(g, w, rtol=1e-5, atol=1e-7)
+
+
+def test_iga_known_value_on_a_linear_model():
+    torch.manual_seed(0)
+    lin = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 4 * 4, 3)).double()
+    x, y = torch.rand(4, 3, 4, 4, dtype=torch.float64), torch.tensor([0, 1, 2, 0])
+    loss, _ = losses.get_loss("iga")(lin, x, y, {"lam": 0.7, "eps": 0.0})
+    w = lin[1].weight[y]                                        # the input gradient of a linear model
+    cos = torch.nn.functional.cosine_similarity(w, x.flatten(1), dim=1)
+    ce = torch.nn.functional.cross_entropy(lin(x), y)
+    assert loss.item() == pytest.approx((ce + 0.7 * (1 - cos).mean()).item(), rel=1e-9)
+    # the alignment term's gradient reaches the weights (through the input gradient: double backprop)
+    (gw,) = torch.autograd.grad(loss - ce, lin[1].weight)
+    assert gw.abs().sum() > 0
+
+
+def test_iga_worst_case_stays_in_the_ball_and_raises_the_objective_and_trains():
+    m, x, y = _model(), torch.rand(4, 3, 8, 8), torch.tensor([0, 1, 2, 0])
+    params = {"lam": 1.0, "eps": 0.03, "steps": 5, "step_size": 0.01}
+    torch.manual_seed(2)
+    x_t = iga.iga_worst_case(m, x, y, params)
+    assert (x_t - x).abs().max() <= 0.03 + 1e-6 and x_t.min() >= 0 and x_t.max() <= 1
+    assert not x_t.requires_grad
+    assert iga.iga_objective(m, x_t, y, 1.0)[0] > iga.iga_objective(m, x, y, 1.0)[0]
+    torch.manual_seed(2)
+    loss, _ = losses.get_loss("iga")(m, x, y, params)
+    z = x_t.clone().requires_grad_(True)
+    want = torch.nn.functional.cross_entropy(m(z), y) + iga.misalignment(m, z, y).mean()
+    assert loss.item() == pytest.approx(want.item(), rel=1e-5)
+    loss.backward()                                             # double backprop through grad g_y(x~)
+    assert m[0].weight.grad is not None and m[0].weight.grad.abs().sum() > 0

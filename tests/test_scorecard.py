@@ -49,7 +49,8 @@ def test_cells_match_our_outputs_and_missing_ones_are_not_run(tmp_path):
     assert card.loc["cifar10_resnet18/CE/acc", "verdict"] == "within tolerance"      # 1 point off, accuracy
     assert card.loc["cifar10_resnet18/CE/acc", "source"] == tidy                      # the manifest's file
     assert card.loc["cifar10_resnet18/CE/grad/rps", "ours"] == 0.70                   # cosine at the largest eps
-    assert card.loc["cifar10_resnet18/CE/grad/rps", "verdict"] == "within tolerance"  # 3.3 % off
+    assert card.loc["cifar10_resnet18/CE/grad/rps", "verdict"] == "differs"      # 0.024 off: AGA's RPS is ±0.02 absolute
+    assert card.loc["cifar10_resnet18/CE/grad/rps", "tolerance"] == "±0.02"
     assert card.loc["cifar10_resnet18/CE/grad/ins", "verdict"] == "differs"           # 50 vs 40.8: 23 % off
     assert card.loc["cifar10_resnet18/CE/grad/a_ins", "verdict"] == "not run"         # no adv_insertion row
     assert pd.isna(card.loc["cifar10_resnet18/CE/grad/a_ins", "ours"])
@@ -230,3 +231,24 @@ def test_a_cifar10c_cell_is_inflated_from_the_corrupted_honesty_table(tmp_path):
     card = S.scorecard(values, manifest).set_index("key")
     assert card.loc["pgd_0.01/brightness/refined", "verdict"] == "inflated"
     assert card.loc["pgd_0.01/brightness/baseline", "verdict"] == "within tolerance"
+
+
+def test_aga_rps_tolerance_is_absolute_and_separates_the_rows():
+    """±10 % of 0.90 (0.81..0.99) spans AGA's CE through L2+Cosd rows; ±0.02 absolute does not."""
+    cell = {"paper": "AGA", "table": "table1", "key": ("cifar10_resnet18", "L2+Cosd", "grad", "rps")}
+    assert S.tolerance(cell) == ("absolute", 0.02)
+    assert S.verdict(0.931, 0.915, "absolute", 0.02) == "within tolerance"
+    assert S.verdict(0.931, 0.905, "absolute", 0.02) == "differs"
+    assert S.tolerance({**cell, "key": cell["key"][:3] + ("ins",)}) == ("relative", 0.10)
+    assert S.tolerance({**cell, "key": ("cifar10_resnet18", "CE", "acc")}) == ("points", 3.0)
+
+
+def test_aga_table2_atex_step3_is_our_atex_row(tmp_path):
+    from interprobust.papers.aga.scorecard import lookup
+    from interprobust.results import Results
+    t2 = _write(tmp_path, "aga/table2_x.csv", [dict(model="CE", time_vs_first=1.0, memory_vs_first=1.0),
+                                               dict(model="ATEX", time_vs_first=2.5, memory_vs_first=3.0)])
+    results = Results({"artifacts": {"aga/table2": [{"name": "x", "stands_for": "cifar10_lenet",
+                                                     "files": {"csv": t2}}]}})
+    assert lookup(results, "table2_cost", ("cifar10_lenet", "ATEX_step3", "time"))[0] == 2.5
+    assert lookup(results, "table2_cost", ("cifar10_lenet", "ATEX_step3", "memory"))[0] == 3.0

@@ -374,8 +374,8 @@ class Listing:
             rows = settings["rows"]
             model = next(iter(rows.values()), {}).get("model", {})
             flops = model_flops(settings["arch"], self._dataset(meta), json.dumps(model, sort_keys=True))
-        elif opts.get("model"):
-            model = opts["model"][0]
+        elif opts.get("model") or opts.get("candidates"):
+            model = (opts.get("model") or opts["candidates"])[0]   # aga's selected point: any candidate's FLOPs
             if model not in self.models:
                 raise ValueError(f"no train job of the listing makes {model}")
             flops = model_flops(*self.models[model])

@@ -285,10 +285,14 @@ def adv_insertion_curve(model: nn.Module, x_clean: torch.Tensor, target, order_m
 # G-LIME: superpixel deletion / insertion (InterpretDL's evaluate_interpreter/deletion_insertion.py)
 
 
-def crc_upper_bound(model: nn.Module, x: torch.Tensor, target, eps: float, seed: int = 0
-                    ) -> tuple[torch.Tensor, torch.Tensor]:
-    """AGA Fig. 3(b), per image: (bound, crc) for one random unit direction d (seeded, L2-normalised
-    Gaussian) with g = the target logit:
+CRC_DIRECTIONS = ("unit", "gaussian")
+
+
+def crc_upper_bound(model: nn.Module, x: torch.Tensor, target, eps: float, seed: int = 0,
+                    direction: str = "unit") -> tuple[torch.Tensor, torch.Tensor]:
+    """AGA Fig. 3(b), per image: (bound, crc) for one random direction d (seeded Gaussian; ``unit``:
+    L2-normalised, ``gaussian``: per-pixel N(0, 1) as RobustAGA perturbs, i.e. eps is the per-pixel
+    standard deviation of the perturbation) with g = the target logit:
 
     bound = eps * ||H_g(x) d||_2 / ||grad g(x + eps d)||_2   (Theorem 6 without O(eps^2), the paper's
     "slightly tighter" form), crc = (1 - cos(grad g(x + eps d), grad g(x))) / 2  (Definition 4).
@@ -298,8 +302,11 @@ def crc_upper_bound(model: nn.Module, x: torch.Tensor, target, eps: float, seed:
     x = x.detach().to(device)
     gen = torch.Generator(device=device)
     gen.manual_seed(int(seed))
+    if direction not in CRC_DIRECTIONS:
+        raise ValueError(f"unknown direction {direction!r}; valid: {', '.join(CRC_DIRECTIONS)}")
     d = torch.randn(x.shape, generator=gen, device=device, dtype=x.dtype)
-    d = d / d.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, *[1] * (x.dim() - 1))
+    if direction == "unit":
+        d = d / d.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, *[1] * (x.dim() - 1))
     with eval_mode(model), torch.enable_grad():
         target = resolve_target(model, x, target)
         xi = x.clone().requires_grad_(True)

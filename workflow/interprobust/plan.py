@@ -161,7 +161,7 @@ class Plan:
         if spec.kind == "embedded":   # a set's own section (data.mnist5k) over the shared data.embedded
             return quoted_json({**data.get("embedded", {}), **data.get(spec.name, {})})
         if spec.name == "imagenet100":
-            return quoted_json({"imagenet_dir": data.get("imagenet_dir")})
+            return quoted_json({"imagenet_dir": data.get("imagenet_dir"), **data.get("imagenet100", {})})
         return quoted_json(data.get(spec.name, {}))
 
     # ---------------------------------------------------------------------------------- resources

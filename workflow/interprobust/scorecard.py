@@ -21,7 +21,8 @@ LIST_COLUMNS = {  # what the positions of a list value mean, by paper and table
     ("AGA", "table2_cost"): ["time", "memory"],
     ("SEP", "*"): ["expl_start", "expl_end", "clean_acc", "adv_acc"],
 }
-TOLERANCE = {"accuracy": 3.0, "relative": 0.10}   # accuracy cells: +-3 points; every other cell: +-10 %
+TOLERANCE = {"accuracy": 3.0, "relative": 0.10,   # accuracy cells: +-3 points; every other cell: +-10 %
+             "aga_rps": 0.02}                      # AGA's RPS (cosine): +-0.02 absolute (+-10 % spans CE..ours)
 ACCURACY_KEYS = ("acc", "clean_acc", "adv_acc", "baseline", "refined", "clean", "adv", "baseline_peak")
 
 
@@ -94,8 +95,10 @@ def not_comparable(cell: dict) -> str | None:
 
 
 def tolerance(cell: dict) -> tuple[str, float]:
-    """("points", 3) for accuracies, ("relative", 0.1) for every other number."""
+    """("points", 3) for accuracies, ("absolute", 0.02) for AGA's RPS, ("relative", 0.1) for every other number."""
     last = cell["key"][-1] if cell["key"] else ""
+    if cell["paper"] == "AGA" and cell["table"] == "table1" and last == "rps":
+        return "absolute", TOLERANCE["aga_rps"]
     if last in ACCURACY_KEYS or cell["table"] in ("fgsm", "pgd") or "accuracy" in cell["key"]:
         return "points", TOLERANCE["accuracy"]
     if cell["paper"] == "LIMEREF":
@@ -106,7 +109,7 @@ def tolerance(cell: dict) -> tuple[str, float]:
 def verdict(paper: float, ours: float | None, kind: str, tol: float) -> str:
     if ours is None or (isinstance(ours, float) and math.isnan(ours)):
         return "not run"
-    gap = abs(ours - paper) if kind == "points" else abs(ours - paper) / max(abs(paper), 1e-12)
+    gap = abs(ours - paper) if kind in ("points", "absolute") else abs(ours - paper) / max(abs(paper), 1e-12)
     return "within tolerance" if gap <= tol else "differs"
 
 
@@ -146,7 +149,7 @@ def scorecard(values: dict, manifest: dict) -> pd.DataFrame:
         rows.append(dict(paper=cell["paper"], table=cell["table"], key="/".join(cell["key"]),
                          paper_value=cell["paper_value"], ours=ours,
                          difference=None if ours is None else ours - cell["paper_value"],
-                         tolerance=f"±{tol:g} points" if kind == "points" else f"±{tol:.0%}",
+                         tolerance={"points": f"±{tol:g} points", "absolute": f"±{tol:g}"}.get(kind, f"±{tol:.0%}"),
                          scale=scale if ours is not None else "", verdict=judged,
                          source=source if ours is not None else "", note=note))
     return pd.DataFrame(rows)

@@ -42,6 +42,7 @@ class TrainConfig:
     grad_clip: float | None = None
     crop_padding: int = 4
     flip: bool = True
+    resized_crop: int = 0           # > 0: RandomResizedCrop to this size on the device first (ImageNet-100)
     bf16: bool | str = "auto"       # auto: bf16 autocast on CUDA for first-order losses (not double backprop)
     channels_last: bool | str = "auto"   # auto: channels_last on CUDA
     eval_batch_size: int = 512
@@ -223,8 +224,13 @@ class _Feed:
         b, cfg = self.cfg.batch_size, self.cfg
         perm = torch.randperm(self.n, generator=gen).numpy()
         self.order = np.concatenate([np.sort(perm[i:i + b]) for i in range(0, self.n, b)])
-        draws = [batches.crop_flip_draws(min(b, self.n - i), cfg.crop_padding, cfg.flip, gen)
-                 for i in range(0, self.n, b)]
+        h, w = self.x.shape[-2:]
+        draws = []                  # per batch, in a per-step draw's order: the resized crop's boxes first
+        for i in range(0, self.n, b):
+            m = min(b, self.n - i)
+            boxes = batches.resized_crop_boxes(m, h, w, gen) if cfg.resized_crop else None
+            draws.append((*batches.crop_flip_draws(m, cfg.crop_padding, cfg.flip, gen), boxes))
+        self.boxes = torch.cat([d[2] for d in draws]) if cfg.resized_crop else None
         self.offsets = self._send(torch.cat([d[0] for d in draws])) if cfg.crop_padding > 0 else None
         self.flips = self._send(torch.cat([d[1] for d in draws])) if cfg.flip else None
         if self.placement == "device":
@@ -242,6 +248,8 @@ class _Feed:
                 xb = torch.from_numpy(np.ascontiguousarray(xb)).pin_memory()
                 yb = yb.pin_memory()
             xb, yb = batches.to_tensor(xb, self.device), yb.to(self.device, non_blocking=True)
+        if self.boxes is not None:
+            xb = batches.crop_resize(xb, self.boxes[lo:hi], self.cfg.resized_crop)
         xb = batches.apply_crop_flip(xb, self.cfg.crop_padding,
                                      None if self.offsets is None else self.offsets[lo:hi],
                                      None if self.flips is None else self.flips[lo:hi])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Iterator
 
 import numpy as np
@@ -78,3 +79,48 @@ def random_crop_flip(x: torch.Tensor, padding: int, flip: bool, generator: torch
     Offsets come from ``generator`` (a CPU generator, so runs are reproducible on any device).
     """
     return apply_crop_flip(x, padding, *crop_flip_draws(len(x), padding, flip, generator))
+
+
+# ---------------------------------------------------------------- RandomResizedCrop (ImageNet-100)
+def resized_crop_boxes(b: int, h: int, w: int, generator: torch.Generator, scale=(0.08, 1.0),
+                       ratio=(3 / 4, 4 / 3), attempts: int = 10) -> torch.Tensor:
+    """(B, 4) boxes (top, left, height, width) drawn as torchvision's ``RandomResizedCrop.get_params``:
+    area fraction ~ U(scale), log aspect ~ U(log ratio), the first of ``attempts`` that fits; else the
+    whole image's centred crop at the nearest allowed aspect. From ``generator`` (CPU), all at once."""
+    area = h * w
+    s = torch.empty(b, attempts).uniform_(scale[0], scale[1], generator=generator) * area
+    r = torch.empty(b, attempts).uniform_(math.log(ratio[0]), math.log(ratio[1]), generator=generator).exp()
+    cw, ch = (s * r).sqrt().round(), (s / r).sqrt().round()
+    fits = (cw >= 1) & (cw <= w) & (ch >= 1) & (ch <= h)
+    first = fits.float().argmax(1, keepdim=True)
+    cw, ch = cw.gather(1, first)[:, 0], ch.gather(1, first)[:, 0]
+    # fallback (torchvision): the whole image cropped to the nearest allowed aspect ratio, centred
+    in_ratio = w / h
+    fw, fh = ((float(w), round(w / ratio[0])) if in_ratio < ratio[0] else
+              (round(h * ratio[1]), float(h)) if in_ratio > ratio[1] else (float(w), float(h)))
+    ok = fits.any(1)
+    cw, ch = torch.where(ok, cw, torch.tensor(float(fw))), torch.where(ok, ch, torch.tensor(float(fh)))
+    u = torch.rand(b, 2, generator=generator)
+    top = torch.where(ok, (u[:, 0] * (h - ch + 1)).floor(), ((h - ch) / 2).round())
+    left = torch.where(ok, (u[:, 1] * (w - cw + 1)).floor(), ((w - cw) / 2).round())
+    return torch.stack([top, left, ch, cw], 1)
+
+
+def crop_resize(x: torch.Tensor, boxes: torch.Tensor, size: int) -> torch.Tensor:
+    """Each image's box (top, left, height, width) resized to ``size`` x ``size`` (bilinear, on x's
+    device, batched: one affine grid per image)."""
+    b, c, h, w = x.shape
+    top, left, ch, cw = (boxes.to(x.device, x.dtype)[:, i] for i in range(4))
+    theta = torch.zeros(b, 2, 3, device=x.device, dtype=x.dtype)
+    theta[:, 0, 0], theta[:, 1, 1] = cw / w, ch / h
+    theta[:, 0, 2] = (2 * left + cw) / w - 1
+    theta[:, 1, 2] = (2 * top + ch) / h - 1
+    grid = torch.nn.functional.affine_grid(theta, [b, c, size, size], align_corners=False)
+    return torch.nn.functional.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
+def random_resized_crop(x: torch.Tensor, size: int, generator: torch.Generator) -> torch.Tensor:
+    """torchvision's RandomResizedCrop(size) (scale 0.08-1, ratio 3/4-4/3, bilinear) on a batch, on its
+    device; boxes from ``generator`` (CPU, reproducible on any device)."""
+    b, _, h, w = x.shape
+    return crop_resize(x, resized_crop_boxes(b, h, w, generator), int(size))

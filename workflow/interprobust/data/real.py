@@ -399,10 +399,33 @@ def prepare_cub200(raw_dir: Path | None, out_dir: Path, *, resize: int = 256, cr
 
 
 # -------------------------------------------------------------------------------------- ImageNet-100
-def imagenet100_classes() -> list[str]:
-    """The 100 WNIDs of CMC's ``imagenet100.txt`` (HobbitLong/CMC), in that file's order."""
-    text = resources.files("interprobust").joinpath("resources/imagenet100_classes.txt").read_text()
+IMAGENET100_CLASS_LISTS = {
+    # AGA's ImageNet-100: the WNIDs of RobustAGA's scripts/imagenet100_generation.sh (the paper's data)
+    "aga": ("resources/imagenet100_aga_wnids.txt", "joshua840/RobustAGA scripts/imagenet100_generation.sh"),
+    # CMC's ImageNet-100 (Tian et al.): shares 8 classes with AGA's
+    "cmc": ("resources/imagenet100_classes.txt", "HobbitLong/CMC imagenet100.txt"),
+}
+
+
+def imagenet100_classes(class_list: str = "aga") -> list[str]:
+    """The 100 WNIDs of an ImageNet-100 class list (``IMAGENET100_CLASS_LISTS``), in that file's order:
+    ``aga`` (default, RobustAGA's) or ``cmc`` (CMC's ``imagenet100.txt``)."""
+    if class_list not in IMAGENET100_CLASS_LISTS:
+        raise DataError(f"unknown ImageNet-100 class list {class_list!r}; valid: {', '.join(IMAGENET100_CLASS_LISTS)}")
+    text = resources.files("interprobust").joinpath(IMAGENET100_CLASS_LISTS[class_list][0]).read_text()
     return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def _squash_loader(size: int) -> Callable[[Path], np.ndarray]:
+    """Decode an image as uint8 RGB resized (bilinear) to ``size`` x ``size``: the whole image, no crop."""
+    def load(path):
+        from PIL import Image, UnidentifiedImageError
+        try:
+            with Image.open(path) as im:
+                return np.asarray(im.convert("RGB").resize((size, size), Image.BILINEAR), dtype=np.uint8)
+        except (UnidentifiedImageError, OSError) as e:
+            raise DataError(f"cannot decode the image {path} ({e}); the archive may be damaged") from None
+    return load
 
 
 def _class_images(folder: Path) -> list[Path]:
@@ -437,27 +460,37 @@ def _imagenet_split(root: Path, split: str, wnids: Sequence[str]) -> tuple[list[
 
 
 def prepare_imagenet100(raw_dir: Path | None, out_dir: Path, *, imagenet_dir: str | os.PathLike | None = None,
-                        resize: int = 256, crop: int = 224, workers: int | None = None) -> dict:
-    """ImageNet-100 (CMC's 100 classes) from the user's ImageNet-1k folder (``raw_dir`` is unused).
+                        classes: str = "aga", resize: int = 256, crop: int = 224, train_size: int = 256,
+                        workers: int | None = None) -> dict:
+    """ImageNet-100 from the user's ImageNet-1k folder (``raw_dir`` is unused): the 100 classes of
+    ``classes`` (``aga``: RobustAGA's list, the paper's data; ``cmc``: CMC's).
 
     Classes in sorted WNID order (what ``torchvision.datasets.ImageFolder`` gives a folder of these 100
-    classes); the ImageNet val set is the test set. Each image: RGB, shorter side resized to ``resize``
-    (bilinear), centre crop ``crop`` x ``crop``; decoded straight into memory maps (about 19 GB at 224).
+    classes); the ImageNet val set is the test set. Training images are stored *resized only*: the whole
+    image at ``train_size`` x ``train_size`` (bilinear, not cropped), so that training takes
+    RandomResizedCrop(``crop``) + flip on the device (``training.resized_crop``). Test images are stored
+    as the evaluation transform gives them: shorter side to ``resize``, centre crop ``crop`` (the
+    deterministic Resize(256) + CenterCrop(224), computed once). Decoded straight into memory maps.
     """
     out_dir = Path(out_dir)
     root = _imagenet_root(imagenet_dir)
-    loader = _resize_crop_loader(resize, crop)
-    wnids = sorted(imagenet100_classes())
+    if train_size < crop:
+        raise DataError(f"imagenet100 train_size ({train_size}) must be at least the crop ({crop})")
+    wnids = sorted(imagenet100_classes(classes))
     train_paths, train_y = _imagenet_split(root, "train", wnids)
     test_paths, test_y = _imagenet_split(root, "val", wnids)
     with _scratch(out_dir) as scratch:
-        train_x = _decode_split(scratch, "train_x", train_paths, crop, loader, workers, "ImageNet-100 train")
-        test_x = _decode_split(scratch, "test_x", test_paths, crop, loader, workers, "ImageNet-100 val")
+        train_x = _decode_split(scratch, "train_x", train_paths, train_size, _squash_loader(train_size), workers,
+                                "ImageNet-100 train")
+        test_x = _decode_split(scratch, "test_x", test_paths, crop, _resize_crop_loader(resize, crop), workers,
+                               "ImageNet-100 val")
         return store.write_prepared(
             out_dir, name="imagenet100", classes=wnids, train_x=train_x, train_y=np.array(train_y, np.int64),
             test_x=test_x, test_y=np.array(test_y, np.int64),
-            source={"files": {}, "imagenet_dir": str(root), "class_list": "HobbitLong/CMC imagenet100.txt"},
-            info={"resize": resize, "crop": crop, "interpolation": "bilinear", "test_split": "val",
+            source={"files": {}, "imagenet_dir": str(root), "class_list": IMAGENET100_CLASS_LISTS[classes][1]},
+            info={"classes": classes, "train": f"whole image resized to {train_size}x{train_size} (bilinear)",
+                  "test": f"resize {resize} + centre crop {crop}", "resize": resize, "crop": crop,
+                  "train_size": train_size, "interpolation": "bilinear", "test_split": "val",
                   "class_order": "sorted wnid"}, move_memmaps=True)
 
 

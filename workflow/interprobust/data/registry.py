@@ -128,8 +128,8 @@ _add(DatasetSpec(
     n_train=5994, n_test=5794, approx_size="1.2 GB download, 1.8 GB prepared"))
 _add(DatasetSpec(
     "imagenet100", "real",
-    "ImageNet-100 (CMC's 100 classes) built from the user's ImageNet-1k folder, 224x224 RGB", 224, 3, 100,
-    user_provided=True, n_train=126689, n_test=5000, approx_size="~19 GB prepared at 224x224 (from a local ImageNet-1k)"))
+    "ImageNet-100 (RobustAGA's 100 classes; CMC's with data.imagenet100.classes) from the user's ImageNet-1k, 224x224 RGB", 224, 3, 100,
+    user_provided=True, n_train=126689, n_test=5000, approx_size="~26 GB prepared: training images 256x256, test 224x224 (from a local ImageNet-1k)"))
 
 # G-LIME Table 8: Oxford Flowers-102 (downloadable: torchvision's Flowers102 URLs and MD5s) and Stanford
 # Cars (its original URL is dead and torchvision's StanfordCars refuses to download: a user folder)

@@ -30,7 +30,7 @@ Methods (``ATTRIBUTIONS``):
                           ``lenet``, ``convnet``, ``resnet18`` and plain sequential nets.
 
 With ``create_graph=True`` the result stays differentiable with respect to x and the parameters
-(double backprop for regularisers and explanation attacks): all methods but ``lrp``. Otherwise
+(double backprop for regularisers and explanation attacks): every method, ``lrp`` included. Otherwise
 the result is detached. During a call the model is in eval mode (``model_eval=False`` keeps its
 current mode, e.g. inside a training step); every submodule's mode, hooks and attributes are
 restored afterwards, also on errors. Parameters' ``.grad`` are never touched.
@@ -196,10 +196,15 @@ def smoothgrad(model, x, target, *, create_graph=False, n=50, sigma=0.15, seed=0
 
 
 # -------------------------------------------------------------------------------------------- LRP
+def normalize_module(model: nn.Module):
+    """The model's ``Normalize`` (its first layer), or None."""
+    from ..models import Normalize
+    return next((m for m in model.modules() if isinstance(m, Normalize)), None)
+
+
 def _box_bounds(model: nn.Module, dtype, device):
     """The [0, 1] pixel box in the first layer's input space, i.e. mapped through ``Normalize``."""
-    from ..models import Normalize
-    norm = next((m for m in model.modules() if isinstance(m, Normalize)), None)
+    norm = normalize_module(model)
     if norm is None:
         return torch.zeros((), dtype=dtype, device=device), torch.ones((), dtype=dtype, device=device)
     mean, std = norm.mean.to(device, dtype), norm.std.to(device, dtype)
@@ -266,20 +271,24 @@ def _lrp_composite(low, high, stabilizer: float):
 
 
 def lrp(model, x, target, *, create_graph=False, start="logit", stabilizer=1e-8):
-    """LRP: z^B (pixel box [0, 1]) in the first layer, z+ above; see the module docstring."""
-    if create_graph:
-        raise ValueError("lrp is not differentiable here; create_graph=True is for the gradient-based methods")
+    """LRP: z^B (pixel box [0, 1]) in the first layer, z+ above; see the module docstring.
+
+    With ``create_graph`` the relevance stays differentiable in x and the parameters (zennit's hooks
+    build their backward with ``create_graph`` when the incoming relevance carries a graph; RobustAGA
+    builds its LRP with ``create_graph=True`` and its Adv-Insertion attack attacks LRP like any map).
+    The starting relevance R = logit_t then keeps its own dependence on x.
+    """
     if start not in ("logit", "one"):
         raise ValueError(f"unknown start {start!r}; valid: logit, one")
     _check_lrp_model(model)
     low, high = _box_bounds(model, x.dtype, x.device)
-    xi = x.detach().requires_grad_(True)
+    xi = x if (create_graph and x.requires_grad) else x.detach().requires_grad_(True)
     with _lrp_composite(low, high, stabilizer).context(model):
         out = model(xi)
         onehot = torch.zeros_like(out).scatter_(1, target[:, None], 1.0)
-        relevance = onehot * out.detach() if start == "logit" else onehot
-        (r,) = torch.autograd.grad(out, xi, grad_outputs=relevance)
-    return r.detach()
+        relevance = onehot * (out if create_graph else out.detach()) if start == "logit" else onehot
+        (r,) = torch.autograd.grad(out, xi, grad_outputs=relevance, create_graph=create_graph)
+    return r if create_graph else r.detach()
 
 
 # ------------------------------------------------------------------------------------ the registry

@@ -17,22 +17,46 @@ def _input_gradient(model, x, y, create_graph, model_eval=False):
     return attribute("gradient", model, x, y, create_graph=create_graph, model_eval=model_eval)
 
 
+def input_std(model, x: torch.Tensor) -> torch.Tensor:
+    """sigma of the model's ``Normalize`` (shape (1, C, 1, 1)), or 1 for a model without one.
+
+    The penalties live in the space RobustAGA tuned its lambdas in: the *normalised* input
+    z = (x - mu) / sigma. By the chain rule d g / dz = sigma * d g / dx, and a delta ~ U(-eps, eps) in
+    [0, 1] pixels is RobustAGA's U(-1, 1) * eps / sigma in z, so one pixel-space computation with the
+    gradient multiplied by sigma (and the Hessian probe drawn in z) is exactly their quantity.
+    """
+    from ..explain.attributions import normalize_module
+    norm = normalize_module(model)
+    if norm is None:
+        return torch.ones((), dtype=x.dtype, device=x.device)
+    return norm.std.to(x.device, x.dtype).view(1, -1, *([1] * (x.dim() - 2)))
+
+
+def normalised_input_gradient(model, x, y, create_graph, model_eval=False):
+    """d g_y / dz at z = normalise(x) (RobustAGA's explanation), as a tensor shaped like x."""
+    return input_std(model, x) * _input_gradient(model, x, y, create_graph, model_eval=model_eval)
+
+
 def gradient_alignment_terms(model, x, y, eps: float,
                              reference: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """AGA's two robustness criteria for one delta ~ U(-eps, eps) per example (the paper's speed trick).
 
     Returns (l2, cosd), batch means: l2 = ||grad g_y(x) - grad g_y(x + delta)||^2 (squared, summed
     over pixels, as RobustAGA), cosd = (1 - cos(grad g_y(x), grad g_y(x + delta))) / 2, with g_y the
-    true-class logit. grad g_y(x) is a constant (detached); only grad g_y(x + delta) carries the
+    true-class logit and every gradient taken with respect to the *normalised* input (RobustAGA's
+    space, where its lambdas were tuned; :func:`normalised_input_gradient`). delta ~ U(-eps, eps) in
+    [0, 1] pixels is RobustAGA's U(-1, 1) eps / sigma in normalised space.
+    grad g_y(x) is a constant (detached); only grad g_y(x + delta) carries the
     second-order graph. x + delta is not clamped (as RobustAGA). delta comes from torch's global
-    generator, which ``train.fit`` seeds per epoch. ``reference`` = grad g_y(x) when the caller has it
-    already (the training loss takes it from its own forward pass, saving one forward and backward).
+    generator, which ``train.fit`` seeds per epoch. ``reference`` = the normalised-space grad g_y(x)
+    when the caller has it already (the training loss takes it from its own forward pass, saving one
+    forward and backward).
     """
     if reference is None:
-        reference = _input_gradient(model, x, y, create_graph=False)
+        reference = normalised_input_gradient(model, x, y, create_graph=False)
     reference = reference.detach().flatten(1)
     delta = torch.empty_like(x).uniform_(-eps, eps)
-    moved = _input_gradient(model, (x + delta).detach(), y, create_graph=True).flatten(1)
+    moved = normalised_input_gradient(model, (x + delta).detach(), y, create_graph=True).flatten(1)
     l2 = (moved - reference).pow(2).sum(1).mean()
     cosd = (1.0 - F.cosine_similarity(moved, reference, dim=1, eps=1e-12)).mean() / 2.0
     return l2, cosd
@@ -52,6 +76,7 @@ def gradient_alignment_loss(model, x, y, params):
     loss = F.cross_entropy(logits, y)
     # grad g_y(x) from the same forward pass (RobustAGA computes it there too)
     (reference,) = torch.autograd.grad(logits.gather(1, y[:, None]).sum(), xi, retain_graph=True)
+    reference = input_std(model, x) * reference          # d g_y / dz, RobustAGA's space
     l2, cosd = gradient_alignment_terms(model, x, y, float(params.get("eps", 4 / 255)), reference=reference)
     loss = loss + lam_l2 * l2 + lam_cos * cosd
     return loss, logits
@@ -60,8 +85,10 @@ def gradient_alignment_loss(model, x, y, params):
 
 
 def hessian_norm_estimate(model, x, y) -> torch.Tensor:
-    """One-sample estimate of ||H||_F^2 of the true-class logit w.r.t. the input (Dombrowski et al.
-    2022, as RobustAGA): v ~ N(0, I), Hv = d(v . grad g_y(x))/dx, batch mean of ||Hv||^2.
+    """One-sample estimate of ||H||_F^2 of the true-class logit w.r.t. the *normalised* input z
+    (Dombrowski et al. 2022, as RobustAGA, whose lambdas were tuned there): v ~ N(0, I) in z,
+    H_z v = d(v . grad_z g_y)/dz = sigma * d(v . sigma grad_x g_y)/dx, batch mean of ||H_z v||^2
+    (1/sigma^4 smaller than the pixel-space norm).
 
     Training on ||Hv||^2 needs third derivatives, which torch's fused BatchNorm does not have: its
     BatchNorm layers run as plain tensor ops on the batch statistics for this term (same values,
@@ -71,9 +98,10 @@ def hessian_norm_estimate(model, x, y) -> torch.Tensor:
     xi = x.detach().requires_grad_(True)
     with _differentiable_batchnorm(model):
         g = _input_gradient(model, xi, y, create_graph=True)
-    v = torch.randn_like(xi)
-    (hv,) = torch.autograd.grad((g * v).sum(), xi, create_graph=True)
-    return hv.pow(2).flatten(1).sum(1).mean()
+    std = input_std(model, xi)
+    v = torch.randn_like(xi)                                   # the probe, drawn in normalised space
+    (hv,) = torch.autograd.grad((std * g * v).sum(), xi, create_graph=True)
+    return (std * hv).pow(2).flatten(1).sum(1).mean()
 
 
 def _batchnorm_ops(self, x):

@@ -16,7 +16,7 @@ def _rows(**names):
 
 
 def _labels(plan, w):
-    return {"labels": plan.aga.row_labels(w["name"])}
+    return {"labels": plan.aga.row_labels(w["name"]), "seeds": plan.aga.row_seeds(w["name"])}
 
 
 def _titled(plan, w):
@@ -25,13 +25,18 @@ def _titled(plan, w):
 
 def _cost_options(plan, w):
     s = plan.aga.setting(w["name"])
-    return {"arch": s["arch"], "rows": plan.aga.cost_rows(w["name"]), "steps": plan.aga.s.get("cost_steps", 3)}
+    rows = plan.aga.cost_rows(w["name"])
+    # the options travel as sorted JSON: the row order and the reference (CE, the first row) go explicitly
+    return {"arch": s["arch"], "rows": rows, "order": list(rows), "reference": next(iter(rows)),
+            "steps": plan.aga.s.get("cost_steps", 3)}
 
 
 def _grid_options(plan, w):
     g = plan.aga.grid_entry(w["name"])
-    return {"labels": [p["label"] for p in g["points"]], "reference": g.get("reference", "CE"),
-            "max_drop": plan.aga.s.get("grid_max_drop", 1.0)}
+    runs = plan.aga.grid_runs(w["name"])
+    return {"labels": [p["label"] for p, _ in runs], "seeds": [s for _, s in runs],
+            "recipes": {p["label"]: p["recipe"] for p in g["points"][1:]},
+            "reference": g.get("reference", "CE"), "max_drop": plan.aga.s.get("grid_max_drop", 1.0)}
 
 
 ARTIFACTS = [
@@ -45,9 +50,9 @@ ARTIFACTS = [
     Artifact("aga", "rps", "the appendix RPS table: cosine / Pearson / SSIM per eps",
              "results/aga/rps_{name}", (*TABLE_FORMATS, "tidy"), "papers.aga.tables:rps_table",
              _rows(scores="scores.csv"), _settings, _labels, caption="aga_rps.rst", category="AGA"),
-    Artifact("aga", "fig2", "insertion and adv-insertion curves per attribution",
+    Artifact("aga", "fig2", "insertion and adv-insertion curves per attribution; images reconstructed at γ",
              "results/aga/fig2_{name}", FIGURE_FORMATS, "papers.aga.figures:fig2",
-             _rows(curves="curves.csv"), _settings, _titled, caption="aga_fig2.rst", category="AGA"),
+             _rows(curves="curves.csv", maps="maps.npz"), _settings, _titled, caption="aga_fig2.rst", category="AGA"),
     Artifact("aga", "table2", "training-step time and memory of each regulariser relative to CE",
              "results/aga/table2_{name}", TABLE_FORMATS, "papers.aga.tables:cost_table",
              lambda plan, w: {"data": [prepared(plan.aga.setting(w["name"])["dataset"])]}, _settings, _cost_options,

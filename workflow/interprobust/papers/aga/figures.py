@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import pandas as pd
 
 from ...plotting import plt
@@ -9,11 +12,46 @@ from ...io import read_arrays as npz
 from ...render import Figure, combine
 
 
-def insertion_curves(curves: pd.DataFrame, title: str = ""):
-    """AGA Fig. 2: insertion (solid) and adv-insertion (dashed) curves, one panel per attribution,
-    one colour per model (``model`` column)."""
+FIG2B_GAMMAS = (0.05, 0.2, 0.4, 0.6)   # the paper's Fig. 2(b)
+
+
+def reconstruct(x: np.ndarray, heat: np.ndarray, fill, gamma: float) -> np.ndarray:
+    """An insertion image: the top floor(gamma * H * W) pixels of x (C, H, W) by ``heat`` (H, W), ties
+    by pixel index (as ``metrics.insertion_curve``), the ``fill`` colour (per channel) elsewhere."""
+    c, h, w = x.shape
+    order = np.argsort(-heat.reshape(-1), kind="stable")
+    keep = np.zeros(h * w, dtype=bool)
+    keep[order[:math.floor(round(gamma * h * w, 6))]] = True
+    base = np.broadcast_to(np.asarray(fill, dtype=x.dtype).reshape(-1, 1, 1), x.shape)
+    return np.where(keep.reshape(1, h, w), x, base)
+
+
+def insertion_curves(curves: pd.DataFrame, title: str = "", maps: list[dict] | None = None,
+                     labels: list[str] | None = None, gammas=FIG2B_GAMMAS):
+    """AGA Fig. 2: (a) insertion (solid) and adv-insertion (dashed) curves, one panel per attribution,
+    one colour per model (``model`` column); (b) with ``maps`` (one per model, ``labels``): the first
+    test image reconstructed from its top-gamma Gradient pixels, per model and gamma."""
     methods = list(dict.fromkeys(curves["method"]))
-    fig, axes = plt.subplots(1, len(methods), figsize=(3.6 * len(methods), 3.3), squeeze=False)
+    if maps:
+        fig = plt.figure(figsize=(max(3.6 * len(methods), 1.3 * len(gammas) * 2), 3.6 + 1.5 * len(maps)))
+        outer = fig.add_gridspec(2, 1, height_ratios=[3.3, 1.4 * len(maps)], hspace=0.45)
+        top, bottom = outer[0].subgridspec(1, len(methods), wspace=0.3), outer[1].subgridspec(len(maps), len(gammas))
+        axes = [[fig.add_subplot(top[0, j]) for j in range(len(methods))]]
+        grid = [[fig.add_subplot(bottom[i, j]) for j in range(len(gammas))] for i in range(len(maps))]
+        for i, (m, label) in enumerate(zip(maps, labels)):
+            for j, gamma in enumerate(gammas):
+                img = reconstruct(m["x"][0], m["map"][0], m["fill"], gamma)
+                ax = grid[i][j]
+                ax.imshow(np.clip(img.transpose(1, 2, 0), 0, 1).squeeze(), cmap="gray" if img.shape[0] == 1 else None)
+                ax.set(xticks=[], yticks=[])
+                if i == 0:
+                    ax.set_title(f"γ = {gamma:g}", fontsize=8)
+                if j == 0:
+                    ax.set_ylabel(label, fontsize=8)
+        grid[0][0].annotate(f"{title}: reconstructed from the top-γ Gradient pixels", (0, 1.35),
+                            xycoords="axes fraction", fontsize=9)
+    else:
+        fig, axes = plt.subplots(1, len(methods), figsize=(3.6 * len(methods), 3.3), squeeze=False)
     for ax, method in zip(axes[0], methods):
         for i, (model, g) in enumerate(curves[curves.method == method].groupby("model", sort=False)):
             for kind, ls in (("insertion", "-"), ("adv_insertion", "--")):
@@ -84,15 +122,36 @@ def fig1(inputs):
     return Figure(toy_gradients(d), pd.DataFrame({"variant": d["variants"], "l2": d["l2"], "cosine": d["cosine"]}))
 
 
-def fig2(inputs, *, labels, title):
-    numbers = combine(inputs["curves"], labels)
-    return Figure(insertion_curves(numbers, title), numbers)
+def mean_curves(curves: pd.DataFrame) -> pd.DataFrame:
+    """Insertion curves averaged over seeds (``probability`` = the mean, ``std`` over seeds)."""
+    g = curves.groupby(["model", "method", "kind", "fraction"], sort=False, dropna=False)["probability"]
+    return g.agg(probability="mean", std="std", seeds="count").reset_index()
 
 
-def fig3(inputs, *, labels, title):
+def fig2(inputs, *, labels, title, seeds=None):
+    from .tables import with_seeds
+    numbers = mean_curves(with_seeds(inputs["curves"], labels, seeds))
+    maps, rows = None, None
+    if inputs.get("maps"):
+        files, rows = _first_seed(inputs["maps"], labels)
+        maps = [npz(p) for p in files]
+    return Figure(insertion_curves(numbers, title, maps, rows), numbers)
+
+
+def _first_seed(files: list, labels: list[str]) -> tuple[list, list[str]]:
+    """One file per row (its first seed): Fig. 3 shows one model per row."""
+    first = {}
+    for f, label in zip(files, labels):
+        first.setdefault(label, f)
+    return list(first.values()), list(first)
+
+
+def fig3(inputs, *, labels, title, seeds=None):
     if not (len(inputs["maps"]) == len(labels) == len(inputs["bounds"])):
         raise ValueError(f"{len(inputs['maps'])} maps, {len(labels)} labels, {len(inputs['bounds'])} bounds: "
                          "one each per model")
-    maps = [npz(p) for p in inputs["maps"]]
-    fig = attacked_maps(maps, [pd.read_csv(p) for p in inputs["bounds"]], labels, title)
-    return Figure(fig, combine(inputs["bounds"], labels))
+    map_files, rows = _first_seed(inputs["maps"], labels)
+    bound_files, _ = _first_seed(inputs["bounds"], labels)
+    maps = [npz(p) for p in map_files]
+    fig = attacked_maps(maps, [pd.read_csv(p) for p in bound_files], rows, title)
+    return Figure(fig, combine(bound_files, rows))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from ...results import NotRun, Results, one
 
 ATTRIBUTIONS = {"grad": "gradient", "xgrad": "input_x_gradient", "gbp": "guided_backprop", "lrp": "lrp"}
+TABLE2_ROWS = {"ATEX_step3": "ATEX"}   # the paper's Table 2 row label -> ours
 
 
 def lookup(results: Results, table: str, key: tuple) -> tuple[float | None, str]:
@@ -22,5 +23,6 @@ def lookup(results: Results, table: str, key: tuple) -> tuple[float | None, str]
         return one(rows, "value", metric={"ins": "insertion", "a_ins": "adv_insertion"}[key[3]]), str(f)
     if table == "table2_cost":
         df, f = results.read("aga/table2", stands_for=key[0])
-        return one(df, {"time": "time_vs_first", "memory": "memory_vs_first"}[key[2]], model=key[1]), str(f)
+        row = TABLE2_ROWS.get(key[1], key[1])
+        return one(df, {"time": "time_vs_first", "memory": "memory_vs_first"}[key[2]], model=row), str(f)
     raise NotRun(f"no AGA output holds {table}")
