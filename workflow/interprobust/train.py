@@ -69,7 +69,7 @@ class TrainConfig:
 
 # Losses that differentiate an input gradient (create_graph=True): their training step is a double
 # backward, kept in fp32 by ``bf16: auto`` (tests/test_train.py checks the names against the registry).
-DOUBLE_BACKPROP_LOSSES = frozenset({"limeref", "gradient_alignment", "hessian", "sep"})
+DOUBLE_BACKPROP_LOSSES = frozenset({"limeref", "gradient_alignment", "hessian", "iga", "sep"})
 
 # Every read of a device value by the host in ``fit`` goes through :func:`_to_host`, which counts it
 # here by where it happens ("epoch": once per epoch; "step" would be a per-step synchronisation, of
