@@ -112,9 +112,11 @@ def test_cost_estimate_covers_every_paper_from_the_embedded_timings(workdir, emb
 def test_aga_table_is_sane(workdir, embedded_run):
     import pandas as pd
     scores = pd.read_csv(workdir / "results/aga/table1_main_tidy.csv")
-    assert list(dict.fromkeys(scores.model)) == ["CE", "Hessian", "L2", "L2+Cosd"]
+    assert list(dict.fromkeys(scores.model)) == ["CE", "ATEX", "IGA", "Hessian", "L2", "L2+Cosd"]
     acc = scores[scores.metric == "accuracy"].set_index("model").value
     assert acc["CE"] > 30  # a Softplus ResNet-18 learns the digits in 4 epochs
+    lrp = scores[(scores.metric == "adv_insertion") & (scores.method == "lrp")].value
+    assert len(lrp) == 6 and lrp.notna().all()      # LRP is attacked like every other map, in every row
     rps = scores[scores.metric.str.startswith("rps_")].value
     assert rps.between(-1, 1).all()
     ins = scores[scores.metric.isin(["insertion", "adv_insertion"])].dropna().value
