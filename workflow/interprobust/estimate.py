@@ -181,6 +181,8 @@ def _passes(name: str, attack: dict | None) -> int:
     """Forward-backward passes per image of one attack run: steps x restarts (FGSM: 1)."""
     attack = attack or {}
     kind = attack.get("attack", name)
+    if kind == "square":   # gradient-free: one forward pass per query, counted as a whole pass (an upper bound)
+        return max(1, int(attack.get("n_queries") or 5000))
     steps = 1 if kind == "fgsm" else (attack.get("steps") or _DEFAULT_STEPS.get(kind, 1))
     return max(1, int(steps)) * max(1, int(attack.get("restarts") or 1))
 
@@ -265,6 +267,10 @@ WORK = {
         max(1, d.corruptions) * len(s.get("severities") or range(max(1, d.severities)))
         * _cap(d.n_test, s.get("max_samples"))
         * sum(len(eps) * _passes(a, s["attacks"].get(a, {})) for a, eps in s["attack_eps"].items())),
+    "limeref corrupted-strong": lambda s, d, c: (
+        max(1, d.corruptions) * len(s.get("severities") or range(max(1, d.severities)))
+        * _cap(d.n_test, s.get("max_samples"))
+        * (1 + len(s["eps"]) * (_attacks(s["attacks"]) + _attacks(s.get("reference") or {})))),
     "aga evaluate": _explanations,
     "render aga/table2": lambda s, d, c: 1,   # a fixed number of timed steps per row: only the model's FLOPs scale
     "aga toy": lambda s, d, c: 1,    # a fixed two-moons problem on the CPU
@@ -352,17 +358,7 @@ class Listing:
             raise ValueError(f"rule {job.rule} ({job.key}): {e}") from e
 
     def _work(self, cmd: str, opts: dict) -> JobWork:
-        settings = json.loads(opts["settings"][0]) if opts.get("settings") and cmd != "data prepare" else {}
-        if cmd.startswith("render "):   # a table whose render function runs a model: --options, --in data <meta>
-            settings = json.loads(opts["options"][0])
-            opts = {**opts, "data": opts["in"][1:2]}
-        meta = (opts.get("meta") or opts.get("data") or [None])[0]
-        sizes = dataset_sizes(self._dataset(meta), meta) if meta else Sizes(1, 1)
-        tracked = None
-        if opts.get("track-corruptions"):
-            tracked_meta = str(Path(opts["track-corruptions"][0]) / "meta.json")
-            tracked = dataset_sizes(self._dataset(tracked_meta), tracked_meta)
-        pairs = self.pairs.get(opts["pairs"][0]) if opts.get("pairs") else None
+        settings, opts, meta, sizes, tracked, pairs = job_context(self, cmd, opts)
         if opts.get("pairs") and pairs is None:
             raise ValueError(f"no `sep pairs` job of the listing makes {opts['pairs'][0]}")
         passes = float(WORK[cmd](settings, sizes, _Context(opts, pairs, tracked)))
@@ -379,6 +375,8 @@ class Listing:
             if model not in self.models:
                 raise ValueError(f"no train job of the listing makes {model}")
             flops = model_flops(*self.models[model])
+        elif cmd == "glime clusters":   # no --model: the pretrained ResNet-101's stem (its whole forward: an upper bound)
+            flops = model_flops("resnet101", self._dataset(meta))
         return JobWork(passes, flops)
 
 
@@ -649,13 +647,12 @@ def _per_image(arch: str, dataset: str, model_options: str) -> dict[str, float]:
     return flops.per_image(arch, spec.channels, spec.image_size, spec.num_classes, json.loads(model_options))
 
 
-def listing_flop_work(listing: "Listing", job: Job) -> FlopWork | None:
-    """The FLOP model of one job (None: a job that runs no model: tables, figures, data preparation)."""
-    cmd, opts = parse_command(job.command)
-    if cmd not in WORK or cmd in ("data prepare", "aga toy"):
-        return None
-    settings = json.loads(opts["settings"][0]) if opts.get("settings") else {}
-    if cmd.startswith("render "):
+def job_context(listing: "Listing", cmd: str, opts: dict) -> tuple[dict, dict, str | None, "Sizes", "Sizes | None", object]:
+    """What both work models read off one job's command: its settings, its options (a render job's
+    ``--in data <meta>`` as ``data``), its dataset's meta.json, that dataset's sizes, the tracked
+    corruption set's, its pairs."""
+    settings = json.loads(opts["settings"][0]) if opts.get("settings") and cmd != "data prepare" else {}
+    if cmd.startswith("render "):   # a table whose render function runs a model: --options, --in data <meta>
         settings = json.loads(opts["options"][0])
         opts = {**opts, "data": opts["in"][1:2]}
     meta = (opts.get("meta") or opts.get("data") or [None])[0]
@@ -665,6 +662,15 @@ def listing_flop_work(listing: "Listing", job: Job) -> FlopWork | None:
         tracked_meta = str(Path(opts["track-corruptions"][0]) / "meta.json")
         tracked = dataset_sizes(listing._dataset(tracked_meta), tracked_meta)
     pairs = listing.pairs.get(opts["pairs"][0]) if opts.get("pairs") else None
+    return settings, opts, meta, sizes, tracked, pairs
+
+
+def listing_flop_work(listing: "Listing", job: Job) -> FlopWork | None:
+    """The FLOP model of one job (None: a job that runs no model: tables, figures, data preparation)."""
+    cmd, opts = parse_command(job.command)
+    if cmd not in WORK or cmd in ("data prepare", "aga toy"):
+        return None
+    settings, opts, meta, sizes, tracked, pairs = job_context(listing, cmd, opts)
     if cmd == "train":
         model = (opts["arch"][0], listing._dataset(opts["data"][0]), json.dumps(settings.get("model", {}), sort_keys=True))
     elif cmd == "render aga/table2":
