@@ -103,7 +103,7 @@ def bench_arch(arch: str, args, device: torch.device) -> dict:
               f"by > 1e-4: {int((d > 1e-4).sum())}/{n}; same returned iterate: {int((sb == sp).sum())}/{n}; "
               f"max relative difference of the final explanation loss: {rel:.3g}")
         row["ratio"] = t_p / t_b
-        print(f"{arch} ratio: {row['ratio']:.3f}x per-pair loop over batched")
+        print(f"ratio: {row['ratio']:.3f}x per-pair loop over batched ({arch})")
     return row
 
 
@@ -126,7 +126,11 @@ def main(argv=None) -> list[dict]:
     where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"{torch.get_num_threads()} threads"
     print(f"device {device} ({where}), width {args.width}, softplus(1), 32x32x3, {args.pairs} pairs, "
           f"{args.steps} steps, eps {args.eps:.5f}, input x gradient, torch {torch.__version__}")
-    return [bench_arch(a, args, device) for a in args.arch]
+    rows = [bench_arch(a, args, device) for a in args.arch]
+    if not args.per_pair:   # the benchmarks' last line is a ratio: here the planned chunk over one pair per call
+        for r in rows:
+            print(f"ratio: {r['chunk']:.0f}x pairs per call, planned from the memory budget, over one ({r['arch']})")
+    return rows
 
 
 if __name__ == "__main__":

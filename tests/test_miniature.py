@@ -26,7 +26,9 @@ def test_a_miniature_prepares_at_the_real_shape_with_every_class(mini, tmp_path,
     spec = registry.get(name)
     options = {}
     if spec.user_provided:
-        options = {"imagenet_dir": data["imagenet_dir"], "workers": 1}
+        options = ({"folder": data["stanfordcars"]["folder"]} if name == "stanfordcars"
+                   else {"imagenet_dir": data["imagenet_dir"]})
+        options["workers"] = 1
         raw = None
     else:
         raw = tmp_path / "raw"
@@ -41,7 +43,8 @@ def test_a_miniature_prepares_at_the_real_shape_with_every_class(mini, tmp_path,
     train_pc, test_pc = miniature.PER_CLASS[name]
     assert np.bincount(d.test_y, minlength=k).tolist() == [test_pc] * k
     if train_pc:
-        assert d.train_x.shape[1:] == (size, size, c)
+        train_size = 256 if name == "imagenet100" else size   # stored resized only: RandomResizedCrop at training
+        assert d.train_x.shape[1:] == (train_size, train_size, c)
         assert np.bincount(d.train_y, minlength=k).tolist() == [train_pc] * k
         # a class-dependent mean colour survives preparation: the class means differ
         means = np.stack([d.train_x[d.train_y == j].mean() for j in range(min(k, 5))])

@@ -33,7 +33,8 @@ from .registry import CORRUPTIONS, DATASETS
 
 # what each dataset's miniature holds by default: (train images per class, test images per class)
 PER_CLASS = {"mnist": (3, 2), "fmnist": (3, 2), "cifar10": (3, 2), "cifar100": (2, 1), "cifar10c": (0, 2),
-             "tinyimagenet": (2, 1), "cub200": (1, 1), "imagenet100": (1, 1)}   # 224 px sets: one per class
+             "tinyimagenet": (2, 1), "cub200": (1, 1), "imagenet100": (1, 1),     # 224 px sets: one per class
+             "flowers102": (2, 1), "stanfordcars": (1, 1)}   # Flowers: one in trnid and one in valid per class
 
 
 # ---------------------------------------------------------------------------------------- writers
@@ -215,8 +216,53 @@ def _imagenet(folder: Path, rng, train_pc: int, test_pc: int) -> None:
             (d / name).write_bytes(jpeg_bytes(x))
 
 
+def _mat_bytes(mdict: dict) -> bytes:
+    from scipy.io import savemat
+    buf = io.BytesIO()
+    savemat(buf, mdict)
+    return buf.getvalue()
+
+
+def _flowers102(folder: Path, rng, train_pc: int, test_pc: int) -> None:
+    """torchvision's Flowers102 files: 102flowers.tgz (jpg/image_%05d.jpg), imagelabels.mat (labels 1..102),
+    setid.mat (trnid / valid / tstid, 1-based image ids); the training images split between trnid and valid."""
+    xtr, ytr, xte, yte = _split(rng, "flowers102", train_pc, test_pc, (40, 52, 3))
+    x, y = np.concatenate([xtr, xte]), np.concatenate([ytr, yte])
+    ids = np.arange(1, len(y) + 1)
+    tar_files(folder / "102flowers.tgz", {f"jpg/image_{i:05d}.jpg": jpeg_bytes(img) for i, img in zip(ids, x)})
+    (folder / "imagelabels.mat").write_bytes(_mat_bytes({"labels": (y + 1)[None, :]}))
+    train_ids = ids[:len(ytr)]
+    half = len(train_ids) // 2 if train_pc > 1 else len(train_ids)
+    (folder / "setid.mat").write_bytes(_mat_bytes({"trnid": train_ids[:half][None, :],
+                                                   "valid": train_ids[half:][None, :] if half < len(train_ids)
+                                                   else train_ids[:1][None, :],
+                                                   "tstid": ids[len(ytr):][None, :]}))
+
+
+def _stanfordcars(folder: Path, rng, train_pc: int, test_pc: int) -> None:
+    """The user-provided Stanford Cars folder in torchvision's layout: stanford_cars/{devkit/cars_meta.mat,
+    devkit/cars_train_annos.mat, cars_test_annos_withlabels.mat, cars_train/, cars_test/}."""
+    xtr, ytr, xte, yte = _split(rng, "stanfordcars", train_pc, test_pc, (34, 60, 3))
+    root = folder / "stanford_cars"
+    (root / "devkit").mkdir(parents=True, exist_ok=True)
+    names = np.array([f"Car model {j + 1}" for j in range(DATASETS["stanfordcars"].num_classes)], dtype=object)
+    (root / "devkit" / "cars_meta.mat").write_bytes(_mat_bytes({"class_names": names[None, :]}))
+
+    def annotations(files, labels):
+        return np.array([(f, int(c) + 1) for f, c in zip(files, labels)],
+                        dtype=[("fname", object), ("class", object)])[None, :]
+    for split, xs, ys, ann in (("cars_train", xtr, ytr, root / "devkit" / "cars_train_annos.mat"),
+                               ("cars_test", xte, yte, root / "cars_test_annos_withlabels.mat")):
+        files = [f"{i + 1:05d}.jpg" for i in range(len(ys))]
+        (root / split).mkdir(exist_ok=True)
+        for f, img in zip(files, xs):
+            (root / split / f).write_bytes(jpeg_bytes(img))
+        ann.write_bytes(_mat_bytes({"annotations": annotations(files, ys)}))
+
+
 BUILDERS = {"mnist": _idx, "fmnist": _idx, "cifar10": _cifar10, "cifar100": _cifar100, "cifar10c": _cifar10c,
-            "tinyimagenet": _tinyimagenet, "cub200": _cub200, "imagenet100": _imagenet}
+            "tinyimagenet": _tinyimagenet, "cub200": _cub200, "imagenet100": _imagenet,
+            "flowers102": _flowers102, "stanfordcars": _stanfordcars}
 
 
 def build(out_dir: str | Path, datasets: list[str] | None = None, *, seed: int = 0,
@@ -240,6 +286,9 @@ def build(out_dir: str | Path, datasets: list[str] | None = None, *, seed: int =
             BUILDERS[name](folder, np.random.default_rng(seed + i), *counts[name])
         if name == "imagenet100":
             fragment["imagenet_dir"] = str(folder)
+            continue
+        if name == "stanfordcars":      # a folder the user provides, as for ImageNet
+            fragment["stanfordcars"] = {"folder": str(folder)}
             continue
         for remote in DATASETS[name].files:
             key = f"{name}/{remote.filename}"
