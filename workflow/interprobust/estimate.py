@@ -155,19 +155,12 @@ def dataset_sizes(name: str, meta_path: str | None = None) -> Sizes:
 
 @lru_cache(maxsize=None)
 def model_flops(arch: str, dataset: str, model_options: str = "{}") -> float:
-    """Forward FLOPs of one image through ``arch`` built for ``dataset`` (torch's FLOP counter)."""
-    import torch
-    from torch.utils.flop_counter import FlopCounterMode
-
-    from . import models
+    """Forward FLOPs of one image through ``arch`` built for ``dataset``: the FLOP table's forward pass
+    (:mod:`interprobust.flops`, counted with torch's FLOP counter; measured afresh for a model it lacks)."""
+    from . import flops
     spec = DATASETS[dataset]
-    opts = {k: v for k, v in json.loads(model_options).items() if k in ("width", "activation", "softplus_beta")}
-    model = models.build_model(arch, num_classes=spec.num_classes, in_channels=spec.channels,
-                               image_size=spec.image_size, mean=[0.5] * spec.channels,
-                               std=[0.5] * spec.channels, **opts).eval()
-    with FlopCounterMode(display=False) as counter, torch.no_grad():
-        model(torch.zeros(1, spec.channels, spec.image_size, spec.image_size))
-    return float(counter.get_total_flops())
+    return flops.per_image(arch, spec.channels, spec.image_size, spec.num_classes,
+                           json.loads(model_options))["forward"]
 
 
 def _cap(n: int, cap) -> int:
