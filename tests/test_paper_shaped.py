@@ -159,3 +159,14 @@ def test_the_ci_subset_runs(workdir):
     assert proc.returncode == 0, f"{proc.stdout[-4000:]}\n{proc.stderr[-8000:]}"
     missing = [t for t in targets if not (workdir / t).exists()]
     assert not missing, missing
+
+
+def test_the_readmes_paper_shaped_commands_are_the_ones_tested():
+    """The README's paper-shaped block is run by this file (not by the embedded README test): its two
+    commands must be the ones the fixture and ``overlay_args`` reproduce."""
+    text = (ROOT / "README.md").read_text()
+    block = next(b for b in re.findall(r"```bash\n(.*?)```", text, flags=re.S) if "paper-shaped" in b)
+    lines = [line.split("#")[0].split() for line in block.strip().splitlines()]
+    assert lines[0] == ["interprobust", "data", "miniature", "--out", "resources/miniature"]
+    assert lines[1][:3] == ["snakemake", "--cores", "all"]
+    assert lines[1][3:] == ["--configfile", "config/paper-shaped.yaml", "resources/miniature/overlay.yaml"]
