@@ -176,6 +176,30 @@ def test_differentiable_batchnorm_equals_the_fused_layer():
     assert all("_fused_forward" not in vars(mod) and "forward" not in vars(mod) for mod in m.modules())
 
 
+def test_differentiable_batchnorm_can_update_running_statistics_as_the_fused_layer():
+    """The Hessian loss runs its one forward through the differentiable BatchNorm: the running
+    statistics it leaves must be the fused layer's, and its loss CE + lam * the separate estimate."""
+    import copy
+    from interprobust.models import build_model
+    torch.manual_seed(0)
+    m = build_model("resnet18", num_classes=3, in_channels=3, image_size=8, mean=[0.5] * 3, std=[0.25] * 3,
+                    width=0.125, activation="softplus").train()
+    fused = copy.deepcopy(m)
+    x, y = torch.rand(6, 3, 8, 8), torch.tensor([0, 1, 2, 0, 1, 2])
+    for _ in range(2):
+        with aga._differentiable_batchnorm(m, update_running_stats=True):
+            m(x)
+        fused(x)
+    ours, theirs = m.state_dict(), fused.state_dict()
+    keys = [k for k in theirs if "running" in k or "num_batches" in k]
+    assert keys and all(torch.allclose(ours[k].float(), theirs[k].float(), atol=1e-6) for k in keys)
+    torch.manual_seed(5)
+    loss, _ = losses.get_loss("hessian")(fused, x, y, {"lam": 0.5})
+    torch.manual_seed(5)
+    expect = losses.get_loss("ce")(fused, x, y, {})[0] + 0.5 * aga.hessian_norm_estimate(fused, x, y)
+    assert loss.item() == pytest.approx(expect.item(), rel=1e-5)
+
+
 # ------------------------------------------------------------------------------ Madry AT and TRADES
 def test_trades_with_beta_zero_is_ce_and_madry_with_eps_zero_is_ce():
     m, x, y = _model(), torch.rand(4, 3, 8, 8), torch.tensor([0, 1, 2, 0])

@@ -66,11 +66,15 @@ def test_a_malformed_checksum_is_a_clear_error(mini, tmp_path):
                          checksums={"cifar-10-python.tar.gz": "sha256:abc"}, progress=False)
 
 
-def test_epoch_caps_name_every_recipe_that_sets_its_own_epochs(tmp_path):
+def test_count_caps_name_every_recipe_that_sets_its_own_epochs_or_batch(tmp_path):
     cfg = tmp_path / "c.yaml"
     cfg.write_text(yaml.safe_dump({"recipes": {"a": {"loss": "ce", "training": {"epochs": 25, "lr": 0.1}},
-                                               "b": {"base": "a", "params": {}}, "c": {"loss": "ce"}}}))
+                                               "b": {"base": "a", "params": {}}, "c": {"loss": "ce"},
+                                               "h": {"loss": "hessian", "training": {"batch_size": 64}},
+                                               "s": {"loss": "ce", "training": {"batch_size": 8}}}}))
     more = tmp_path / "d.yaml"
     more.write_text(yaml.safe_dump({"recipes": {"c": {"training": {"epochs": 9}}}}))
-    assert miniature.epoch_caps([cfg]) == {"a": {"training": {"epochs": 1}}}
-    assert miniature.epoch_caps([cfg, more]) == {"a": {"training": {"epochs": 1}}, "c": {"training": {"epochs": 1}}}
+    caps = {"a": {"training": {"epochs": 1}}, "h": {"training": {"batch_size": 16}},
+            "s": {"training": {"batch_size": 8}}}     # a smaller batch stays as it is
+    assert miniature.count_caps([cfg]) == caps
+    assert miniature.count_caps([cfg, more]) == {**caps, "c": {"training": {"epochs": 1}}}

@@ -297,33 +297,45 @@ def build(out_dir: str | Path, datasets: list[str] | None = None, *, seed: int =
     return fragment
 
 
-def epoch_caps(config_files: list[str | Path], epochs: int = 1) -> dict:
-    """``{recipe: {"training": {"epochs": epochs}}}`` for every recipe of ``config_files`` (merged in
-    order) that sets its own ``training.epochs``: a recipe's epochs win over ``training.epochs``, so an
-    overlay that cuts epochs must name each such recipe (its ``base`` children inherit the cut)."""
+def count_caps(config_files: list[str | Path], epochs: int = 1, batch_size: int = 16) -> dict:
+    """``{recipe: {"training": {...}}}`` for every recipe of ``config_files`` (merged in order) that sets
+    its own ``training.epochs`` (capped to ``epochs``) or ``training.batch_size`` (capped to
+    ``batch_size``): a recipe's settings win over ``training:``, so an overlay that cuts counts must name
+    each such recipe (its ``base`` children inherit the cut). The batch cap keeps third-order losses at
+    224 px inside a CPU's memory (a batch of 64 ImageNet-100 images under the Hessian loss was OOM-killed)."""
     import yaml
 
     from ..config import merge
     cfg: dict = {}
     for f in config_files:
         cfg = merge(cfg, yaml.safe_load(Path(f).read_text()) or {})
-    return {name: {"training": {"epochs": epochs}} for name, r in sorted((cfg.get("recipes") or {}).items())
-            if "epochs" in ((r or {}).get("training") or {})}
+    caps = {}
+    for name, r in sorted((cfg.get("recipes") or {}).items()):
+        training = (r or {}).get("training") or {}
+        cut = {}
+        if "epochs" in training:
+            cut["epochs"] = min(int(training["epochs"]), epochs)
+        if training.get("batch_size") is not None:
+            cut["batch_size"] = min(int(training["batch_size"]), batch_size)
+        if cut:
+            caps[name] = {"training": cut}
+    return caps
 
 
 def write_overlay(out_dir: str | Path, datasets: list[str] | None = None, *, seed: int = 0,
                   recipes_from: list[str | Path] | None = None) -> Path:
     """``build`` and write its fragment as ``out_dir/overlay.yaml`` (a config file: ``data: {...}``), with
-    ``recipes:`` capping every recipe of ``recipes_from`` (config files) that sets epochs to one epoch."""
+    ``recipes:`` capping every recipe of ``recipes_from`` (config files) that sets its own epochs or batch
+    size to one epoch and a batch of 16 (:func:`count_caps`)."""
     import yaml
 
     from ..io import atomic_path
     cfg = {"data": build(out_dir, datasets, seed=seed)}
     if recipes_from:
-        cfg["recipes"] = epoch_caps(recipes_from)
+        cfg["recipes"] = count_caps(recipes_from)
     path = Path(out_dir) / "overlay.yaml"
     with atomic_path(path) as tmp:
         Path(tmp).write_text("# written by `interprobust data miniature`: the miniature archives, their checksums"
-                             + (" and one epoch per recipe" if recipes_from else "") + "\n"
+                             + (" and one epoch and a batch of 16 per recipe" if recipes_from else "") + "\n"
                              + yaml.safe_dump(cfg, sort_keys=True))
     return path

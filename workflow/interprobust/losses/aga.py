@@ -84,23 +84,28 @@ def gradient_alignment_loss(model, x, y, params):
 
 
 
-def hessian_norm_estimate(model, x, y) -> torch.Tensor:
+def hessian_norm_estimate(model, x, y, *, inputs: torch.Tensor | None = None,
+                          logits: torch.Tensor | None = None) -> torch.Tensor:
     """One-sample estimate of ||H||_F^2 of the true-class logit w.r.t. the *normalised* input z
     (Dombrowski et al. 2022, as RobustAGA, whose lambdas were tuned there): v ~ N(0, I) in z,
     H_z v = d(v . grad_z g_y)/dz = sigma * d(v . sigma grad_x g_y)/dx, batch mean of ||H_z v||^2
     (1/sigma^4 smaller than the pixel-space norm).
 
     Training on ||Hv||^2 needs third derivatives, which torch's fused BatchNorm does not have: its
-    BatchNorm layers run as plain tensor ops on the batch statistics for this term (same values,
-    running statistics untouched). Eval-mode BatchNorm would be wrong here: the regulariser then
-    flattens the eval-mode network only, which collapsed test accuracy to chance in our runs.
+    BatchNorm layers run as plain tensor ops on the batch statistics for this term (same values).
+    Eval-mode BatchNorm would be wrong here: the regulariser then flattens the eval-mode network only,
+    which collapsed test accuracy to chance in our runs. ``inputs`` (requires grad) and ``logits`` =
+    the caller's forward pass of them under :func:`_differentiable_batchnorm`, to reuse (the training
+    loss does: one forward for CE and the penalty); without them this runs its own forward.
     """
-    xi = x.detach().requires_grad_(True)
-    with _differentiable_batchnorm(model):
-        g = _input_gradient(model, xi, y, create_graph=True)
-    std = input_std(model, xi)
-    v = torch.randn_like(xi)                                   # the probe, drawn in normalised space
-    (hv,) = torch.autograd.grad((std * g * v).sum(), xi, create_graph=True)
+    if logits is None:
+        inputs = x.detach().requires_grad_(True)
+        with _differentiable_batchnorm(model):
+            logits = model(inputs)
+    (g,) = torch.autograd.grad(logits.gather(1, y[:, None]).sum(), inputs, create_graph=True)
+    std = input_std(model, inputs)
+    v = torch.randn_like(inputs)                               # the probe, drawn in normalised space
+    (hv,) = torch.autograd.grad((std * g * v).sum(), inputs, create_graph=True)
     return (std * hv).pow(2).flatten(1).sum(1).mean()
 
 
@@ -111,6 +116,15 @@ def _batchnorm_ops(self, x):
     shape = [1, -1] + [1] * (x.dim() - 2)
     mean = x.mean(dims, keepdim=True)
     var = x.var(dims, unbiased=False, keepdim=True)
+    if self._track_update and self.track_running_stats:
+        # what the fused layer does to its running statistics (unbiased variance, momentum or
+        # cumulative average), so one differentiable forward can serve the task loss too
+        with torch.no_grad():
+            self.num_batches_tracked.add_(1)
+            m = self.momentum if self.momentum is not None else 1.0 / float(self.num_batches_tracked)
+            n = x.numel() / x.shape[1]
+            self.running_mean.mul_(1 - m).add_(mean.flatten(), alpha=m)
+            self.running_var.mul_(1 - m).add_(var.flatten() * (n / max(n - 1, 1)), alpha=m)
     out = (x - mean) / torch.sqrt(var + self.eps)
     if self.affine:
         out = out * self.weight.view(shape) + self.bias.view(shape)
@@ -118,25 +132,32 @@ def _batchnorm_ops(self, x):
 
 
 @contextlib.contextmanager
-def _differentiable_batchnorm(model):
-    """BatchNorm layers as plain tensor ops (any-order derivatives; no running-statistics update)."""
+def _differentiable_batchnorm(model, update_running_stats: bool = False):
+    """BatchNorm layers as plain tensor ops (any-order derivatives); the running statistics are
+    updated as the fused layer would only with ``update_running_stats``."""
     layers = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
     for m in layers:
         m._fused_forward = m.forward
+        m._track_update = update_running_stats
         m.forward = types.MethodType(_batchnorm_ops, m)
     try:
         yield model
     finally:
         for m in layers:
-            del m.forward, m._fused_forward  # back to the class's own forward
+            del m.forward, m._fused_forward, m._track_update  # back to the class's own forward
 
 
 @register_loss("hessian")
 def hessian_loss(model, x, y, params):
     """CE + lam * ||H||_F^2 estimate (the Hessian-norm baseline of AGA's tables). params: lam."""
-    logits = model(x)
-    loss = F.cross_entropy(logits, y)
     lam = float(params.get("lam", 0.0))
-    if lam:
-        loss = loss + lam * hessian_norm_estimate(model, x, y)
+    if not lam:
+        logits = model(x)
+        return F.cross_entropy(logits, y), logits
+    # one forward for both terms (AGA Table 2 times the regulariser against CE; a second forward for
+    # the penalty cost ~10 % more): BatchNorm as differentiable ops, running statistics updated as usual
+    xi = x.detach().requires_grad_(True)
+    with _differentiable_batchnorm(model, update_running_stats=True):
+        logits = model(xi)
+    loss = F.cross_entropy(logits, y) + lam * hessian_norm_estimate(model, x, y, inputs=xi, logits=logits)
     return loss, logits
