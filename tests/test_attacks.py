@@ -401,10 +401,51 @@ def test_corrupted_strong_batches_every_corruption_and_scores_each(trained):
     ref = df[df.attack == "fgsm-ref"].set_index("corruption").accuracy
     assert (ref == df[df.attack == "fgsm"].set_index("corruption").accuracy).all()   # same images, same attack
     assert set(zip(df.corruption, df.severity)) == {("a", 2), ("b", 2)} and (df.n == 50).all()
-    xb = torch.from_numpy(noisy[:50]).permute(0, 3, 1, 2).float() / 255
-    alone = A.robust_accuracy(model, xb, y[:50], A.FGSM(0.1))
+    from interprobust.data.subsets import stratified_indices
+    idx = stratified_indices(y[:60].numpy(), 50, 0)          # the evaluation's seeded stratified subset
+    xb, yb = torch.from_numpy(noisy[idx]).permute(0, 3, 1, 2).float() / 255, y[:60][idx]
+    alone = A.robust_accuracy(model, xb, yb, A.FGSM(0.1))
     got = df[(df.corruption == "a") & (df.attack == "fgsm")].accuracy.item()
     assert got == pytest.approx(alone)
-    oks = [A.robust_correct(model, xb, y[:50], A.make_attack(n, 0.1, **o)) for n, o in settings.items()]
+    oks = [A.robust_correct(model, xb, yb, A.make_attack(n, 0.1, **o)) for n, o in settings.items()]
     worst = df[(df.corruption == "a") & (df.attack == "worst-case")].accuracy.item()
     assert worst == pytest.approx(100.0 * float((oks[0] & oks[1]).float().mean()))
+
+
+def test_corrupted_attack_sweep_is_batched_and_scored_per_corruption(trained):
+    """LIMEREF Fig. 12-15's sweep attacks every corruption in one batched pass per (attack, eps): per
+    corruption it equals attacking that corruption's subset alone (FGSM: deterministic)."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from interprobust.data.subsets import stratified_indices
+    from interprobust.evaluation import corruption_attack_accuracy
+    model, x, y = trained
+    x8 = (x[:40] * 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
+    dark = (x8 // 2).astype(np.uint8)
+    data = SimpleNamespace(meta={"corruptions": ["a", "b"], "severities": [1]},
+                           test_x=np.stack([np.stack([x8]), np.stack([dark])]), test_y=y[:40].numpy())
+    df = corruption_attack_accuracy(model, data, attack_eps={"fgsm": [0.05, 0.1]}, attack_settings={"fgsm": {}},
+                                    max_samples=30, batch_size=16, show_progress=False)
+    assert len(df) == 4 and (df.n == 30).all() and set(df.corruption) == {"a", "b"}
+    idx = stratified_indices(y[:40].numpy(), 30, 0)
+    for name, arr in (("a", x8), ("b", dark)):
+        xb = torch.from_numpy(arr[idx]).permute(0, 3, 1, 2).float() / 255
+        for e in (0.05, 0.1):
+            got = df[(df.corruption == name) & (df.eps == e)].accuracy.item()
+            assert got == pytest.approx(A.robust_accuracy(model, xb, y[:40][idx], A.FGSM(e)))
+
+
+def test_evaluation_subsets_are_stratified_not_the_first_n():
+    import numpy as np
+
+    from interprobust.evaluation.robustness import subset
+    y = np.repeat(np.arange(10), 20)                      # a class-sorted split, as CUB's or ImageNet's
+    x = np.arange(200)
+    xs, ys = subset(x, y, 50)
+    assert len(ys) == 50 and set(ys) == set(range(10)) and (np.bincount(ys) == 5).all()
+    assert (y[xs] == ys).all()                            # images and labels stay paired
+    assert (subset(x, y, 50)[0] == xs).all() and not (subset(x, y, 50, seed=1)[0] == xs).all()
+    whole_x, whole_y = subset(x, y, None)
+    assert whole_x is x and (whole_y == y).all()

@@ -74,7 +74,8 @@ def test_cross_paper_row_has_every_metric(setup):
     row = cross_paper_row(model, data, pairs, settings=s).iloc[0]
     from interprobust.papers.matrix.tables import MATRIX_COLUMNS
     assert list(row.index) == MATRIX_COLUMNS
-    x, y = data.test_x[:16], data.test_y[:16]                # max_samples
+    from interprobust.evaluation.robustness import subset
+    x, y = subset(data.test_x, data.test_y, 16)              # max_samples: the seeded stratified subset
     assert row.clean_acc == A.clean_accuracy(model, x, y)
     assert row.fgsm_acc == A.robust_accuracy(model, x, y, A.FGSM(0.03))
     assert row.pgd_acc == A.robust_accuracy(model, x, y, A.PGD(0.03, steps=3, step_size=0.01))

@@ -14,13 +14,19 @@ from ..attacks import clean_accuracy, make_attack, robust_correct
 from ..data.store import Prepared
 from ..io import progress
 
-__all__ = ["subset", "robustness", "corrupted_strong", "WORST_CASE"]
+__all__ = ["subset", "robustness", "corrupted_groups", "corrupted_robustness", "corrupted_strong", "WORST_CASE"]
 
 
-def subset(x, y, max_samples: int | None):
-    """The first ``max_samples`` images and labels (all with ``None``); labels as a numpy array."""
-    n = len(y) if max_samples is None else min(int(max_samples), len(y))
-    return x[:n], np.asarray(y[:n])
+def subset(x, y, max_samples: int | None, seed: int = 0):
+    """A seeded, class-stratified subset of ``max_samples`` images and labels (the whole set with
+    ``None``; :func:`~interprobust.data.subsets.stratified_indices`, never the first N of a stored split,
+    which may be class-sorted); labels as a numpy array."""
+    from ..data.subsets import stratified_indices
+    y = np.asarray(y)
+    if max_samples is None or int(max_samples) >= len(y):
+        return x, y
+    idx = stratified_indices(y, int(max_samples), seed)
+    return x[idx], y[idx]
 
 
 WORST_CASE = "worst-case"   # the row label of the per-sample worst case over a file's attacks
@@ -55,41 +61,62 @@ def robustness(model: torch.nn.Module, data: Prepared, *, eps: list[float], atta
     return pd.DataFrame(rows)
 
 
-def corrupted_strong(model: torch.nn.Module, corrupted: Prepared, *, eps: list[float], attack_settings: dict,
-                     batch_size: int = 256, max_samples: int | None = None, severities: list[int] | None = None,
-                     device="cpu", show_progress: bool = True, reference: dict | None = None) -> pd.DataFrame:
-    """The strong set on a corrupted test set: one row per (corruption, severity, attack, eps) and the
-    per-sample ``worst-case`` over the attacks. The images of every (corruption, severity) (the first
-    ``max_samples`` of each, as the per-corruption sweep takes them) are attacked together, batched on the
-    device, then scored per corruption. ``reference`` attacks (label -> arguments, e.g. the sweep's PGD-40)
-    run on the same images and get rows, but do not enter the worst case."""
+def corrupted_groups(corrupted: Prepared, max_samples: int | None = None, severities: list[int] | None = None,
+                     seed: int = 0):
+    """Every (corruption, severity) of a corrupted test set as one array, to attack in batches on the
+    device: (x, y, gid, groups, counts), ``groups`` = [(corruption, severity)], ``gid`` each image's
+    group. Each group holds the same stratified subset (:func:`subset`) of the shared labels."""
     names, sev = corrupted.meta["corruptions"], corrupted.meta["severities"]
-    groups = [(i, c, j, int(s)) for i, c in enumerate(names) for j, s in enumerate(sev)
-              if severities is None or s in severities]
+    cells = [(i, c, j, int(s)) for i, c in enumerate(names) for j, s in enumerate(sev)
+             if severities is None or s in severities]
     xs, ys, gid = [], [], []
-    for g, (i, _, j, _) in enumerate(groups):
-        x, y = subset(corrupted.test_x[i, j], corrupted.test_y, max_samples)
+    for g, (i, _, j, _) in enumerate(cells):
+        x, y = subset(corrupted.test_x[i, j], corrupted.test_y, max_samples, seed)
         xs.append(np.asarray(x))
         ys.append(y)
         gid.append(np.full(len(y), g))
-    x, y, gid = np.concatenate(xs), np.concatenate(ys), np.concatenate(gid)
-    counts = np.bincount(gid, minlength=len(groups))
+    groups = [(c, s) for _, c, _, s in cells]
+    gid = np.concatenate(gid)
+    return np.concatenate(xs), np.concatenate(ys), gid, groups, np.bincount(gid, minlength=len(groups))
+
+
+def corrupted_robustness(model: torch.nn.Module, corrupted: Prepared, *, attack_eps: dict[str, list[float]],
+                         attack_settings: dict, batch_size: int = 256, max_samples: int | None = None,
+                         severities: list[int] | None = None, device="cpu", show_progress: bool = True,
+                         worst_case: list[str] | None = None, seed: int = 0) -> pd.DataFrame:
+    """Accuracy under attack on a corrupted test set: one row per (corruption, severity, attack, eps).
+    The images of every (corruption, severity) are attacked together, batched on the device, then
+    scored per corruption. ``attack_eps``: attack label -> its eps; ``attack_settings``: label ->
+    arguments (as :func:`robustness`). ``worst_case``: labels whose per-sample worst case per eps is
+    added as rows ``attack = "worst-case"`` (the others, e.g. a PGD-40 reference, only get rows)."""
+    x, y, gid, groups, counts = corrupted_groups(corrupted, max_samples, severities, seed)
 
     def per_group(ok):
         return 100.0 * np.bincount(gid, weights=ok.numpy().astype(float), minlength=len(groups)) / np.maximum(counts, 1)
 
-    rows = []
-    settings = {**(reference or {}), **attack_settings}
-    jobs = [(name, float(e)) for e in eps for name in settings]
-    worst = {}
-    for name, e in progress(jobs, desc="corrupted x strong", disable=not show_progress):
-        ok = robust_correct(model, x, y, make_attack(name, e, **settings[name]), batch_size=batch_size,
-                            device=device)
-        if name in attack_settings:
+    rows, worst = [], {}
+    jobs = [(name, float(e)) for name, eps in attack_eps.items() for e in eps]
+    for name, e in progress(jobs, desc="corrupted x attacks", disable=not show_progress):
+        ok = robust_correct(model, x, y, make_attack(name, e, **attack_settings.get(name, {})),
+                            batch_size=batch_size, device=device)
+        if worst_case and name in worst_case:
             worst[e] = ok if e not in worst else worst[e] & ok
         rows += [dict(corruption=c, severity=s, attack=name, eps=e, accuracy=a, n=int(n))
-                 for (_, c, _, s), a, n in zip(groups, per_group(ok), counts)]
+                 for (c, s), a, n in zip(groups, per_group(ok), counts)]
     for e, ok in worst.items():
         rows += [dict(corruption=c, severity=s, attack=WORST_CASE, eps=e, accuracy=a, n=int(n))
-                 for (_, c, _, s), a, n in zip(groups, per_group(ok), counts)]
-    return pd.DataFrame(rows)
+                 for (c, s), a, n in zip(groups, per_group(ok), counts)]
+    return pd.DataFrame(rows, columns=["corruption", "severity", "attack", "eps", "accuracy", "n"])
+
+
+def corrupted_strong(model: torch.nn.Module, corrupted: Prepared, *, eps: list[float], attack_settings: dict,
+                     batch_size: int = 256, max_samples: int | None = None, severities: list[int] | None = None,
+                     device="cpu", show_progress: bool = True, reference: dict | None = None) -> pd.DataFrame:
+    """The strong set on a corrupted test set (:func:`corrupted_robustness` with every strong attack at
+    every eps, and their per-sample ``worst-case``). ``reference`` attacks (label -> arguments, e.g. the
+    sweep's PGD-40) run on the same images and get rows, but do not enter the worst case."""
+    settings = {**(reference or {}), **attack_settings}
+    return corrupted_robustness(model, corrupted, attack_eps={name: list(eps) for name in settings},
+                                attack_settings=settings, batch_size=batch_size, max_samples=max_samples,
+                                severities=severities, device=device, show_progress=show_progress,
+                                worst_case=list(attack_settings))

@@ -50,7 +50,7 @@ def cross_paper_row(model: torch.nn.Module, data: Prepared, pairs: dict | None, 
         row.update(expl_start=sep.expl_start, expl_end=sep.expl_end)
     lime_s = s.get("lime", {})
     k = int(lime_s.get("images", 8))
-    x = batches.to_tensor(data.test_x[:k], device)
+    x = batches.to_tensor(subset(data.test_x, data.test_y, k, s.get("seed", 0))[0], device)   # stratified, seeded
     runs = [Lime(n_samples=int(lime_s.get("n_samples", 200)), features="grid", patch=int(lime_s.get("patch", 4)),
                  seed=s.get("seed", 0) + r).explain(model, x).coef for r in range(2)]
     coefs = torch.stack(runs)
