@@ -366,3 +366,24 @@ def test_the_training_set_goes_on_the_gpu_only_when_it_fits_its_budget():
     assert train.data_placement(imagenet100, 40 * 2 ** 30, 0.25) == "pinned"
     assert train.data_placement(imagenet100, 40 * 2 ** 30, 0.5) == "device"
     assert train.data_placement(cifar, 100 * 2 ** 30, 0.0) == "pinned"    # 0: never on the GPU
+
+
+def test_max_steps_per_epoch_cuts_each_epoch_to_its_first_batches(small_data, monkeypatch):
+    """The paper-shaped run's count cut: each epoch stops after N batches (the history's train
+    statistics are over those batches only); null trains on every batch."""
+    calls = {"n": 0, "sizes": []}
+    real = losses.TRAINING_LOSSES["ce"]
+
+    def counting(model, x, y, params):
+        calls["n"] += 1
+        calls["sizes"].append(len(y))
+        return real(model, x, y, params)
+
+    monkeypatch.setitem(losses.TRAINING_LOSSES, "_counting", counting)
+    cfg = {**CFG, "batch_size": 8, "epochs": 2}
+    train.fit(_tiny_model(), small_data, loss="_counting", config=train.TrainConfig(**cfg, max_steps_per_epoch=3),
+              show_progress=False)
+    assert calls["n"] == 2 * 3 and set(calls["sizes"]) == {8}
+    calls["n"] = 0
+    train.fit(_tiny_model(), small_data, loss="_counting", config=train.TrainConfig(**cfg), show_progress=False)
+    assert calls["n"] == 2 * -(-len(small_data.train_x) // 8)

@@ -47,6 +47,7 @@ class TrainConfig:
     channels_last: bool | str = "auto"   # auto: channels_last on CUDA
     eval_batch_size: int = 512
     device_data_fraction: float = 0.25   # CUDA: keep the training set on the GPU when it fits this share of free memory
+    max_steps_per_epoch: int | None = None   # None: every batch; N: each epoch stops after N batches (a count cut)
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
@@ -289,6 +290,8 @@ def fit(model: torch.nn.Module, data: Prepared, *, loss: str = "ce", loss_params
         model.to(memory_format=torch.channels_last)
     n = len(data.train_x)
     steps_per_epoch = math.ceil(n / cfg.batch_size)
+    if cfg.max_steps_per_epoch:
+        steps_per_epoch = min(steps_per_epoch, int(cfg.max_steps_per_epoch))
     opt = make_optimizer(model, cfg)
     sched = make_schedule(opt, cfg, steps_per_epoch)
     history: list[dict] = []
