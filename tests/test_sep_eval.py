@@ -289,3 +289,17 @@ def test_flatness_readings_are_what_they_say():
     assert term(Scaled(model), normalize="none") == pytest.approx(9 * term(model, normalize="none"), rel=1e-4)
     with pytest.raises(ValueError, match="flat_reduction"):
         explanation_flatness(model, x, y, 0.1, reduction="median")
+
+
+def test_the_flatness_pilot_runs_on_real_mnist(tmp_path):
+    """The pilot (docs/replication-notes.md, SEP) is a script a reader reruns, on the stand-in or on real
+    MNIST: a tiny run gives MAT, SEP_pos and SEP_neg rows with finite numbers and a per-reading verdict
+    that follows the rule it states (SEP_pos < MAT < SEP_neg in expl at start, accuracies within tolerance)."""
+    from interprobust.papers.sep import pilot
+    df = pilot.main(["--out", str(tmp_path / "p.csv"), "--dataset", "mnist5k", "--epochs", "1", "--train", "60",
+                     "--readings", "mean_s0.05_sum", "--clusters", "2", "--per-cluster", "2",
+                     "--attack-steps", "2", "--acc-tolerance", "100"])
+    assert list(df.variant) == ["MAT", "SEP_pos", "SEP_neg"] and (tmp_path / "p.csv").exists()
+    assert np.isfinite(df[["expl_start", "expl_end", "clean_acc", "adv_acc"]].to_numpy()).all()
+    mat, pos, neg = (df.set_index("variant").loc[v] for v in ("MAT", "SEP_pos", "SEP_neg"))
+    assert bool(df.directions_ok.iloc[1]) == bool(pos.expl_start < mat.expl_start < neg.expl_start)

