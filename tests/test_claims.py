@@ -112,3 +112,34 @@ def test_a_gain_that_survives_the_strong_set_holds(tmp_path):
     assert v == ["holds", "holds", "holds", "holds"], df.to_string()
     v, _ = _honesty(tmp_path, {"baseline": 5.0, "refined": 30.0, "FGSM-only control": 40.0})
     assert v == ["holds under PGD-40 only", "holds under PGD-40 only", "holds", "does not hold"]
+
+
+def _budget_claims(tmp_path, budget):
+    """PGD-40 / FGSM at 0.03: baseline 10 / 20 (short-trained), refined 50 / 60, the equal-budget baseline
+    ``budget`` / ``budget + 10`` (None: not compared, as under from_scratch); worst case 1 point below
+    PGD-40 for every model (nothing inflated)."""
+    pgd = {"baseline": 10.0, "refined": 50.0, **({"equal-budget baseline": budget} if budget is not None else {})}
+    _write(tmp_path, "limeref/fig05_d.csv", [dict(model=m, attack="pgd", eps=0.03, accuracy=a) for m, a in pgd.items()])
+    _write(tmp_path, "limeref/fig04_d.csv", [dict(model=m, attack="fgsm", eps=0.03, accuracy=a + 10)
+                                             for m, a in pgd.items()])
+    _write(tmp_path, "limeref/honesty_d_tidy.csv",
+           [dict(model=m, attack="pgd", eps=0.03, accuracy=a) for m, a in pgd.items()]
+           + [dict(model=m, attack="worst-case", eps=0.03, accuracy=a - 1) for m, a in pgd.items()])
+    df = C.check_claims(manifest(tmp_path))
+    df = df[df.paper.eq("LIMEREF") & df.claim.str.contains("baseline")].reset_index(drop=True)
+    assert len(df) == 3, df.to_string()   # PGD, FGSM, the worst case
+    return list(df.verdict), df
+
+
+def test_the_refined_model_must_beat_the_equal_budget_baseline_when_it_is_compared(tmp_path):
+    # the short baseline (10 %) is far weaker, but CE for the same total epochs (60 %) beats the refined model
+    verdicts, df = _budget_claims(tmp_path, 60.0)
+    assert verdicts == ["does not hold"] * 3, df.to_string()
+    assert "equal-budget baseline 60.0 %" in df.numbers[0] and "baseline 10.0 %" in df.numbers[0]
+    assert "equal-budget baseline 59.0 %" in df.numbers[2]          # its worst case
+    # a weaker equal-budget baseline: the gain holds against both
+    verdicts, df = _budget_claims(tmp_path, 40.0)
+    assert verdicts == ["holds"] * 3, df.to_string()
+    # not compared (from_scratch: the baseline is the equal-budget one): judged against the baseline only
+    verdicts, df = _budget_claims(tmp_path, None)
+    assert verdicts == ["holds"] * 3 and not df.numbers.str.contains("equal-budget").any(), df.to_string()

@@ -199,9 +199,13 @@ def test_a_robustness_cell_the_strong_attacks_break_is_inflated(tmp_path):
     assert card.loc["fgsm/0.03/refined", "verdict"] == "inflated"      # the same model and eps
     assert card.loc["pgd/0.03/baseline", "verdict"] == "within tolerance"
     assert card.loc["pgd/0.03/refined", "ours"] == 39.0
-    # without the honesty table the verdict is the tolerance check's
+    assert card.loc["pgd/0.03/refined", "honesty"] == "inflated"
+    assert card.loc["pgd/0.03/baseline", "honesty"] == "honest"
+    # without the honesty table the verdict is the tolerance check's, and the cell says it is unchecked
     del manifest["artifacts"]["limeref/honesty"]
-    assert S.scorecard(values, manifest).set_index("key").loc["pgd/0.03/refined", "verdict"] == "within tolerance"
+    card = S.scorecard(values, manifest).set_index("key")
+    assert card.loc["pgd/0.03/refined", "verdict"] == "within tolerance"
+    assert card.loc["pgd/0.03/refined", "honesty"] == "strong set not run at ε = 0.03"
 
 
 def test_cifar10c_clean_accuracy_is_read_from_fig10_and_fig11(tmp_path):
@@ -220,20 +224,35 @@ def test_cifar10c_clean_accuracy_is_read_from_fig10_and_fig11(tmp_path):
 
 
 def test_a_cifar10c_cell_is_inflated_from_the_corrupted_honesty_table(tmp_path):
-    values = {"LIMEREF": {"cifar10c": {"pgd_0.01": {"brightness": {"baseline": 73.79, "refined": 90.72}}}}}
+    values = {"LIMEREF": {"cifar10c": {"pgd_0.01": {"brightness": {"baseline": 73.79, "refined": 90.72}},
+                                       "fgsm_0.1": {"brightness": {"baseline": 9.98, "refined": 26.69}}}}}
     fig = _write(tmp_path, "limeref/fig14_d.csv", [
         dict(model=m, corruption="brightness", severity=3, attack="pgd", eps=0.01, accuracy=a)
         for m, a in (("baseline", 74.0), ("refined", 90.0))])
+    fig12 = _write(tmp_path, "limeref/fig12_d.csv", [
+        dict(model=m, corruption="brightness", severity=3, attack="fgsm", eps=0.1, accuracy=a)
+        for m, a in (("baseline", 10.0), ("refined", 27.0))])
     tidy = _write(tmp_path, "limeref/corrupted_honesty_d_tidy.csv", [
         dict(model=m, corruption="brightness", attack=a, eps=0.01, accuracy=v)
         for m, a, v in (("baseline", "pgd", 74.0), ("baseline", "worst-case", 73.0),
                         ("refined", "pgd", 90.0), ("refined", "worst-case", 85.0))])
     corr = {"dataset": "d", "role": "corrupted"}
     manifest = {"artifacts": {"limeref/fig14": [{**corr, "files": {"csv": fig}}],
+                              "limeref/fig12": [{**corr, "files": {"csv": fig12}}],
                               "limeref/corrupted_honesty": [{**corr, "files": {"tidy": tidy}}]}}
     card = S.scorecard(values, manifest).set_index("key")
     assert card.loc["pgd_0.01/brightness/refined", "verdict"] == "inflated"
     assert card.loc["pgd_0.01/brightness/baseline", "verdict"] == "within tolerance"
+    assert card.loc["pgd_0.01/brightness/baseline", "honesty"] == "honest"
+    # Fig. 12's eps 0.1 has no strong-set row (e.g. the strong set ran at 0.01 only): unchecked, said so
+    for m in ("baseline", "refined"):
+        assert card.loc[f"fgsm_0.1/brightness/{m}", "verdict"] == "within tolerance"
+        assert card.loc[f"fgsm_0.1/brightness/{m}", "honesty"] == "strong set not run at ε = 0.1"
+    # no corrupted honesty table at all (corrupted_strong_eps: []): every Fig. 12-15 cell says so
+    del manifest["artifacts"]["limeref/corrupted_honesty"]
+    card = S.scorecard(values, manifest).set_index("key")
+    assert card.loc["pgd_0.01/brightness/refined", "honesty"] == "strong set not run at ε = 0.01"
+    assert card.loc["pgd_0.01/brightness/refined", "verdict"] == "within tolerance"
 
 
 def test_aga_rps_tolerance_is_absolute_and_separates_the_rows():

@@ -113,8 +113,8 @@ def test_limeref_honesty_table_side_by_side_with_worst_case_inflation_and_empty_
     evals, strong = [], []
     for m, clean, pgd, worst in (("b", 90, 3, 2), ("c", 85, 35, 33), ("r", 84, 39, 31)):
         e, s = tmp_path / f"{m}_sweep.csv", tmp_path / f"{m}_strong.csv"
-        pd.DataFrame([dict(attack="clean", eps=0.0, accuracy=clean, n=64), dict(attack="pgd", eps=0.03, accuracy=pgd, n=64)]
-                     ).to_csv(e, index=False)
+        pd.DataFrame([dict(attack="clean", eps=0.0, accuracy=clean, n=64), dict(attack="pgd", eps=0.03, accuracy=pgd, n=64),
+                      dict(attack="pgd", eps=0.1, accuracy=pgd / 3, n=64)]).to_csv(e, index=False)
         pd.DataFrame([dict(attack="clean", eps=0.0, accuracy=clean, n=32),
                       dict(attack="apgd-dlr", eps=0.03, accuracy=worst + 1, n=32),
                       dict(attack="square", eps=0.03, accuracy=worst + 2, n=32),
@@ -133,6 +133,33 @@ def test_limeref_honesty_table_side_by_side_with_worst_case_inflation_and_empty_
     assert inflated.model.tolist() == ["refined"]            # 8 points; the others lose 1 and 2
     assert "inflated" in t.markdown and "refined at ε = 0.03" in t.markdown
     assert "EMPTY" in t.markdown and wide.loc["refined", "|F_spurious|"] == 0
+    # the sweep's eps 0.1 has no strong-set row: said so, never silently fine
+    assert "strong set not run** at ε = 0.1:" in t.markdown and "ε = 0.03" not in t.markdown.split("not run**")[1]
+
+
+def test_limeref_corrupted_honesty_names_the_figure_eps_the_strong_set_did_not_run_at(tmp_path):
+    """Fig. 12-15's sweep runs FGSM 0.1 / 0.3 and PGD 0.01 / 0.03; a strong set at 0.03 only leaves the
+    other three unchecked, and the table says so."""
+    from interprobust.papers.limeref.tables import corrupted_honesty_table, unchecked_eps
+    labels = ["baseline", "refined"]
+    evals, strong = [], []
+    for m, pgd, worst in (("b", 5.0, 4.0), ("r", 40.0, 30.0)):
+        e, s = tmp_path / f"{m}_c.csv", tmp_path / f"{m}_cs.csv"
+        pd.DataFrame([dict(corruption="fog", severity=3, attack=a, eps=ep, accuracy=pgd)
+                      for a, ep in (("fgsm", 0.1), ("fgsm", 0.3), ("pgd", 0.01), ("pgd", 0.03))]).to_csv(e, index=False)
+        pd.DataFrame([dict(corruption="fog", severity=3, attack="pgd", eps=0.03, accuracy=pgd),
+                      dict(corruption="fog", severity=3, attack="worst-case", eps=0.03, accuracy=worst)]
+                     ).to_csv(s, index=False)
+        evals.append(str(e))
+        strong.append(str(s))
+    t = corrupted_honesty_table({"evals": evals, "strong": strong}, labels=labels)
+    assert t.table.set_index("model").loc["refined", "inflated ε=0.03"]
+    assert "strong set not run** at ε = 0.01, 0.1, 0.3: the FGSM / PGD cells" in t.markdown
+    sweep = pd.read_csv(evals[0])
+    assert unchecked_eps(sweep, pd.read_csv(strong[0])) == [("fgsm", 0.1), ("fgsm", 0.3), ("pgd", 0.01)]
+    # the strong set at every figure eps: nothing unchecked, no note
+    full = pd.DataFrame([dict(attack="worst-case", eps=e, accuracy=1.0) for e in (0.01, 0.03, 0.1, 0.3)])
+    assert unchecked_eps(sweep, full) == []
 
 
 def test_limeref_curves_on_a_cumulative_epoch_axis():
@@ -165,3 +192,16 @@ def test_limeref_honesty_compares_pgd40_and_the_worst_case_on_the_same_images():
     assert gap.accuracy.tolist() == [2.0] and not gap.inflated.iloc[0]     # 36 - 34 on the strong images, not 40 - 34
     assert df[(df.attack == "pgd") & (df.eps == 0.1)].accuracy.tolist() == [5.0]   # other eps keep the sweep's
     assert len(df[(df.attack == "pgd") & (df.eps == 0.03)]) == 1
+
+
+def test_limeref_fig11_says_it_shows_the_last_training_stage_only_under_fine_tune():
+    """Fig. 10/11 plot each model's own history (rounds do not track corruptions): under fine_tune the
+    refined curve starts from a trained model, and its title says so; from scratch it is the whole run."""
+    from pathlib import Path
+
+    from interprobust.papers.limeref.artifacts import LAST_STAGE, epochs_title
+    assert epochs_title("11", "refined", "d", fine_tune=True) == f"Fig. 11: d, refined, {LAST_STAGE}"
+    assert LAST_STAGE not in epochs_title("10", "baseline", "d", fine_tune=True)   # its history is its whole run
+    assert LAST_STAGE not in epochs_title("11", "refined", "d", fine_tune=False)
+    caption = (Path(__file__).parents[1] / "workflow/report/limeref_corrupted_epochs.rst").read_text()
+    assert "last training stage only" in caption and 'schedule"] == "fine_tune"' in caption

@@ -71,6 +71,17 @@ def flag(cell: dict, results: Results, ours: float | None) -> str | None:
         return None
 
 
+def honesty(cell: dict, results: Results, ours: float | None) -> str:
+    """The paper module's honesty check of a cell (``honesty(results, table, key, ours)``, where defined):
+    e.g. LIMEREF's "inflated", "honest" or "strong set not run at ε = 0.1" for a robustness cell; ""
+    where the paper has no check or the cell is not one it checks."""
+    check = _paper_hook(cell["paper"], "honesty")
+    try:
+        return (check(results, cell["table"], cell["key"], ours) or "") if check else ""
+    except NotRun:
+        return ""
+
+
 def our_value(cell: dict, results: Results) -> tuple[float | None, str]:
     """This run's counterpart of one paper cell and the file it comes from; None when not produced."""
     try:
@@ -126,8 +137,10 @@ def scorecard(values: dict, manifest: dict) -> pd.DataFrame:
     verdict ("within tolerance", "differs", "not run", "paper inconsistent" for a cell the paper
     contradicts elsewhere (:func:`inconsistent_cells`, the reason in ``note``), a paper's honesty flag
     such as LIMEREF's "inflated" (the number does not survive the strong attacks), or a paper module's
-    reason such as "scale not comparable": such cells are judged by order in the claims) and the file our
-    value comes from. ``manifest`` is the registry's (``registry.manifest``): which artifact instances
+    reason such as "scale not comparable": such cells are judged by order in the claims), the honesty
+    check's outcome (``honesty``: "inflated", "honest", "strong set not run at ε = …", or "" for a cell
+    no honesty check applies to: an unchecked robustness cell says so, it never reads as fine) and the
+    file our value comes from. ``manifest`` is the registry's (``registry.manifest``): which artifact instances
     this run built, and their files."""
     rows = []
     results = Results(manifest)
@@ -139,11 +152,11 @@ def scorecard(values: dict, manifest: dict) -> pd.DataFrame:
         note = flagged.get((cell["paper"], cell["table"], cell["key"]), "")
         judged = verdict(cell["paper_value"], ours, kind, tol)
         reason = not_comparable(cell)
-        honesty = flag(cell, results, ours)
+        override = flag(cell, results, ours)
         if note:
             judged = "paper inconsistent"       # the paper contradicts itself: not judged against ours
-        elif honesty:
-            judged = honesty                    # e.g. "inflated": our number does not survive strong attacks
+        elif override:
+            judged = override                   # e.g. "inflated": our number does not survive strong attacks
         elif reason and judged != "not run":
             judged = reason                     # judged by order in the claims, not by value
         rows.append(dict(paper=cell["paper"], table=cell["table"], key="/".join(cell["key"]),
@@ -151,6 +164,7 @@ def scorecard(values: dict, manifest: dict) -> pd.DataFrame:
                          difference=None if ours is None else ours - cell["paper_value"],
                          tolerance={"points": f"±{tol:g} points", "absolute": f"±{tol:g}"}.get(kind, f"±{tol:.0%}"),
                          scale=scale if ours is not None else "", verdict=judged,
+                         honesty=honesty(cell, results, ours),
                          source=source if ours is not None else "", note=note))
     return pd.DataFrame(rows)
 

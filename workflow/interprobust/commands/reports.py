@@ -19,7 +19,8 @@ def scorecard(a):
     head = summary(card)
     write_text(a.md, "# Replication scorecard\n\nScale: " + str(a.manifest.get("scale", "paper"))
                + ". Tolerance: ±3 points for accuracies, ±10 % for every other number; \"not run\" = this "
-               "configuration did not produce the cell.\n\n" + dataframe_to_markdown(head) + "\n\n"
+               "configuration did not produce the cell. Column honesty (LIMEREF robustness cells): inflated / honest / "
+               "strong set not run at that ε (unchecked).\n\n" + dataframe_to_markdown(head) + "\n\n"
                + dataframe_to_markdown(card.drop(columns=["source"]), digits=4) + "\n")
     print(head.to_string(index=False))
 

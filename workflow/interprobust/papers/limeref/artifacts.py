@@ -43,13 +43,27 @@ def _sweep(num, role, attack):
                     caption="limeref.rst", category="LIMEREF", extra={"role": role, "attack": attack})
 
 
+LAST_STAGE = "last training stage only (fine_tune)"
+
+
+def epochs_title(num, which, dataset, fine_tune: bool) -> str:
+    """Fig. 10/11's title. The curve is the model's own training history (the round training rule does
+    not track corruptions), so with ``fine_tune`` the refined model's curve starts from a trained model
+    (the baseline plus every round): the title says it shows the last training stage only. From scratch
+    (paper scale) the history is the whole run; the baseline's always is."""
+    title = f"Fig. {num}: {dataset}, {which}"
+    return title + (f", {LAST_STAGE}" if fine_tune and which != "baseline" else "")
+
+
 def _epochs(num, which):
     return Artifact("limeref", f"fig{num}", f"accuracy per corruption over epochs, {which} model (CIFAR-10-C)",
                     f"results/limeref/fig{num}_{{dataset}}", FIGURE_FORMATS,
                     "papers.limeref.figures:corruption_epochs_figure",
                     lambda plan, w: {"history": plan.limeref.pair(w["dataset"], "history.csv", "models", [which])},
-                    _corrupted, lambda plan, w: {"title": f"{_title(num)(w)}, {which}"},
-                    caption="limeref.rst", category="LIMEREF", extra={"role": "corrupted", "which": which})
+                    _corrupted, lambda plan, w: {"title": epochs_title(num, which, w["dataset"],
+                                                                       plan.limeref.fine_tunes())},
+                    caption="limeref_corrupted_epochs.rst", category="LIMEREF",
+                    extra={"role": "corrupted", "which": which})
 
 
 def _corruption_attack(num, attack, eps):
@@ -102,7 +116,7 @@ ARTIFACTS = [
              lambda plan, w: {"labels": plan.limeref.labels(), "schedule": plan.limeref.s.get("schedule", "from_scratch")},
              caption="limeref_honesty.rst", category="LIMEREF", extra={"table": "honesty"}),
     Artifact("limeref", "corrupted_honesty", "per corruption: PGD-40 vs the strong set and its worst case "
-             "(the honesty check of Fig. 14/15)",
+             "(the honesty check of Fig. 12-15; an eps it did not run at reads \"strong set not run\")",
              "results/limeref/corrupted_honesty_{dataset}", (*TABLE_FORMATS, "tidy"),
              "papers.limeref.tables:corrupted_honesty_table",
              lambda plan, w: {"evals": plan.limeref.pair(w["dataset"], "corruptions_adversarial.csv"),

@@ -190,8 +190,9 @@ class LimerefPlan(Section):
 
     def corrupted_strong_settings(self) -> str:
         """The strong set on the corrupted test set (Fig. 12-15's honesty check), with the sweep's PGD-40 as
-        the reference on the same images (the first ``corrupted_strong_max_samples`` of each corruption and
-        severity; null = ``evaluate.corrupted_max_samples``)."""
+        the reference on the same images (a seeded class-stratified subset of ``corrupted_strong_max_samples``
+        images, the same for each corruption and severity: ``evaluation.robustness.corrupted_groups``;
+        null = ``evaluate.corrupted_max_samples``)."""
         e = self.plan.config["evaluate"]
         n = self.s.get("corrupted_strong_max_samples") or e.get("corrupted_max_samples")
         reference = {"pgd": e["attacks"]["pgd"]} if "pgd" in e["attacks"] else {}

@@ -28,26 +28,45 @@ def strong_cell(results: Results, role: str, model: str, eps: float) -> tuple[bo
     return pgd - worst > INFLATION_POINTS, pgd, worst
 
 
-def flag(results: Results, table: str, key: tuple, ours: float | None) -> str | None:
-    """``inflated`` for a robustness cell (FGSM / PGD, CIFAR-10 / CIFAR-100) whose model's strong-set worst
-    case is more than 3 points below its PGD-40 accuracy at the same eps; None otherwise."""
+HONEST, INFLATED, NOT_RUN = "honest", "inflated", "strong set not run"
+
+
+def honesty(results: Results, table: str, key: tuple, ours: float | None) -> str | None:
+    """The honesty check of a robustness cell (FGSM / PGD on CIFAR-10 / CIFAR-100, Fig. 12-15 on
+    CIFAR-10-C): ``inflated`` when its model's strong-set worst case at that eps is more than 3 points
+    below its PGD-40 accuracy, ``honest`` when it is not, ``strong set not run`` when the honesty table
+    has no PGD-40 / worst-case row for it (the strong set did not run at that eps, or not at all: the
+    cell is unchecked, never silently fine); None for a cell that is not a robustness cell or has no
+    value of ours."""
     if ours is None or len(key) != 3:
         return None
     try:
         if table in ("cifar10", "cifar100") and key[0] in ("fgsm", "pgd"):
-            inflated, _, _ = strong_cell(results, table, key[2], float(key[1]))
+            eps = float(key[1])
+            check = lambda: strong_cell(results, table, key[2], eps)[0]   # noqa: E731
         elif table == "cifar10c" and "_" in key[0] and key[0] != "clean_accuracy":
-            inflated = _corrupted_inflated(results, key[2], key[1], float(key[0].split("_")[1]))
+            eps = float(key[0].split("_")[1])
+            check = lambda: _corrupted_inflated(results, key[2], key[1], eps)   # noqa: E731
         else:
             return None
-    except (NotRun, ValueError):
+    except ValueError:
         return None
-    return "inflated" if inflated else None
+    try:
+        return INFLATED if check() else HONEST
+    except NotRun:
+        return f"{NOT_RUN} at ε = {eps:g}"
+
+
+def flag(results: Results, table: str, key: tuple, ours: float | None) -> str | None:
+    """``inflated`` (overrides the tolerance verdict) for a robustness cell the strong set breaks (see
+    :func:`honesty`); None otherwise (the honesty column says whether the check ran)."""
+    return INFLATED if honesty(results, table, key, ours) == INFLATED else None
 
 
 def _corrupted_inflated(results: Results, model: str, corruption: str, eps: float) -> bool:
     """The CIFAR-10-C cells (Fig. 12-15): PGD-40 vs the strong worst case on that corruption (mean over
-    severities), from the corrupted honesty table."""
+    severities), from the corrupted honesty table; NotRun when it has no row at that eps (or the strong
+    set did not run on the corrupted test set at all)."""
     df, _ = results.read("limeref/corrupted_honesty", "tidy")
     pgd = one(df, "accuracy", model=model, corruption=corruption, attack="pgd", eps=eps)
     worst = one(df, "accuracy", model=model, corruption=corruption, attack=WORST, eps=eps)

@@ -35,16 +35,36 @@ def honesty_frame(sweep: pd.DataFrame, strong: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def unchecked_eps(sweep: pd.DataFrame, strong: pd.DataFrame) -> list[tuple[str, float]]:
+    """(attack, eps) of the sweep's FGSM / PGD cells at an eps where the strong set has no worst-case row:
+    cells with no honesty check, which the tables name ("strong set not run") rather than leave silent."""
+    checked = {round(float(e), 9) for e in strong.loc[strong.attack == WORST_CASE, "eps"]} if len(strong) else set()
+    cells = sweep[sweep.attack.isin(["fgsm", "pgd"])][["attack", "eps"]].drop_duplicates()
+    return [(a, float(e)) for a, e in cells.itertuples(index=False) if round(float(e), 9) not in checked]
+
+
+def _unchecked_notes(sweep: pd.DataFrame, strong: pd.DataFrame) -> list[str]:
+    cells = unchecked_eps(sweep, strong)
+    if not cells:
+        return []
+    eps = ", ".join(f"{e:g}" for e in sorted({e for _, e in cells}))
+    attacks = " / ".join(sorted({a.upper() for a, _ in cells}))
+    return [f"- **strong set not run** at ε = {eps}: the {attacks} cells there have no honesty check "
+            "(unchecked, not shown to be honest)"]
+
+
 def honesty_table(inputs, *, labels, schedule="from_scratch"):
     """Baseline, controls and refined model under the sweep's attacks (FGSM, PGD-40) and the strong set
     (PGD-100 with restarts, APGD-CE, APGD-DLR, Square, the per-sample worst case), side by side; a
     note says whether F_spurious was empty (the refined model is then FGSM training only)."""
     from ...io import dataframe_to_markdown, read_json
-    tidy = honesty_frame(combine(inputs["evals"], labels), combine(inputs["strong"], labels))
+    sweep, strong = combine(inputs["evals"], labels), combine(inputs["strong"], labels)
+    tidy = honesty_frame(sweep, strong)
     wide = robustness_wide(tidy.drop(columns=["inflated"], errors="ignore"))
     flagged = tidy[tidy.get("inflated", pd.Series(False, index=tidy.index)).fillna(False).astype(bool)]
     notes = [f"- **inflated**: {r.model} at ε = {r.eps:g}: PGD-40 is {r.accuracy:.1f} points above the strong "
              f"worst case (> {INFLATION_POINTS:g})" for r in flagged.itertuples()]
+    notes += _unchecked_notes(sweep, strong)
     for p in inputs.get("spurious", []):
         rec = read_json(p)
         size = rec.get("size", {}).get("global", int(sum(rec["sets"]["global"])))
@@ -61,9 +81,12 @@ def honesty_table(inputs, *, labels, schedule="from_scratch"):
 
 def corrupted_honesty_table(inputs, *, labels):
     """Per (model, corruption), mean over severities: PGD-40 and the strong set's attacks and worst case
-    at each eps of the strong set, the gap and whether it is inflated (> 3 points)."""
+    at each eps of the strong set, the gap and whether it is inflated (> 3 points); a note names every
+    eps of Fig. 12-15 the strong set did not run at ("strong set not run": those cells are unchecked)."""
+    from ...io import dataframe_to_markdown
     sweep = combine(inputs["evals"], labels)
     strong = combine(inputs["strong"], labels)
+    notes = _unchecked_notes(sweep, strong)
     eps = sorted(strong.eps.unique())
     # PGD-40 on the strong job's own images when it ran it (the reference), else the sweep's
     sweep = sweep[(sweep.attack == "pgd") & sweep.eps.round(9).isin([round(e, 9) for e in eps])]
@@ -78,7 +101,8 @@ def corrupted_honesty_table(inputs, *, labels):
             wide[f"inflated ε={e:g}"] = wide[p] - wide[w] > INFLATION_POINTS
     order = {m: i for i, m in enumerate(labels)}
     wide = wide.sort_values("model", key=lambda s: s.map(order), kind="stable").reset_index(drop=True)
-    return Table(wide, tidy=mean, digits=2)
+    md = dataframe_to_markdown(wide, digits=2) + ("\n\n" + "\n".join(notes) if notes else "")
+    return Table(wide, tidy=mean, digits=2, markdown=md)
 
 
 def spurious_rows(records: list[dict]) -> pd.DataFrame:
