@@ -281,3 +281,11 @@ def test_the_estimate_command_writes_the_report(tmp_path, monkeypatch):
     assert summary.loc["aga", "gpu_hours"] == pytest.approx((2 + 28 * 10 / 7) / 3600, rel=1e-4)
     text = (tmp_path / "e.md").read_text()
     assert "An estimate, not a measurement" in text and "**7×**" in text and "| train |" in text
+
+
+def test_glime_baselines_work_counts_its_own_ig_steps_and_smoothgrad_samples():
+    s = {"test_images": 10, "baseline_repeats": 3, "baselines": ["gradcam", "integrated_gradients", "smoothgrad"]}
+    sizes = est.Sizes(1000, 500)
+    assert est.WORK["glime baselines"](s, sizes, est._Context({})) == 10 * 3 * (1 + 50 + 50)      # the defaults
+    cut = {**s, "ig_steps": 2, "smoothgrad_samples": 4}
+    assert est.WORK["glime baselines"](cut, sizes, est._Context({})) == 10 * 3 * (1 + 2 + 4)

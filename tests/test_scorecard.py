@@ -105,19 +105,25 @@ def test_glime_mse_and_stability_cells_are_marked_scale_not_comparable(tmp_path)
     n = 100 to 1000) are on scales we cannot recover: marked, whatever our value; other cells compared."""
     values = {"GLIME": {"table4_stability": {"LIME": {"100": 0.7404}},
                         "table6_priors": {"LIME": {"r2": 0.3845, "mse": 0.2409}},
-                        "table7_networks": {"AlexNet": {"LIME": {"r2": 0.3308, "mse": 0.3273}}}}}
+                        "table7_networks": {"AlexNet": {"LIME": {"r2": 0.3308, "mse": 0.3273}}},
+                        "table8_datasets": {"Flowers": {"LIME": {"r2": 0.4207, "mse": 0.2784}}}}}
     t4 = _write(tmp_path, "glime/table4_g.csv", [{"estimator": "LIME", "n=100": 0.7404}])   # even equal
     t6 = _write(tmp_path, "glime/table6_g.csv", [dict(estimator="LIME", r2=0.39, mse=0.2409)])
     t7 = _write(tmp_path, "glime/table7_g.csv", [dict(model="AlexNet", estimator="LIME", r2=0.9, mse=0.01)])
+    t8 = _write(tmp_path, "glime/table8_g.csv", [dict(dataset="Flowers", estimator="LIME", r2=0.42, mse=0.2784)])
     inst = {"name": "g", "stands_for": "cub200_resnet101"}
-    manifest = {"artifacts": {f"glime/table{n}": [{**inst, "files": {"csv": f}}] for n, f in ((4, t4), (6, t6), (7, t7))}}
+    manifest = {"artifacts": {f"glime/table{n}": [{**inst, "files": {"csv": f}}]
+                              for n, f in ((4, t4), (6, t6), (7, t7), (8, t8))}}
     card = S.scorecard(values, manifest).set_index(["table", "key"])
     assert card.loc[("table4_stability", "LIME/100"), "verdict"] == "scale not comparable"
     assert card.loc[("table6_priors", "LIME/mse"), "verdict"] == "scale not comparable"
     assert card.loc[("table7_networks", "AlexNet/LIME/mse"), "verdict"] == "scale not comparable"
+    assert card.loc[("table8_datasets", "Flowers/LIME/mse"), "verdict"] == "scale not comparable"   # even equal
     assert card.loc[("table6_priors", "LIME/r2"), "verdict"] == "within tolerance"          # compared by value
     assert card.loc[("table7_networks", "AlexNet/LIME/r2"), "verdict"] == "differs"
+    assert card.loc[("table8_datasets", "Flowers/LIME/r2"), "verdict"] == "within tolerance"
     assert card.loc[("table6_priors", "LIME/mse"), "ours"] == 0.2409                         # still shown
+    assert card.loc[("table8_datasets", "Flowers/LIME/mse"), "ours"] == 0.2784
     empty = S.scorecard(values, {"artifacts": {}})
     assert set(empty.verdict) == {"not run"}                                                 # nothing produced
 

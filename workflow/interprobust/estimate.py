@@ -184,6 +184,12 @@ def _attacks(attacks: dict) -> int:
     return sum(_passes(name, a) for name, a in attacks.items())
 
 
+def _glime_baseline_passes(s: dict, explain: str) -> int:
+    """Gradient passes of one of G-LIME's Table 5 baselines (``ig_steps`` / ``smoothgrad_samples``)."""
+    return int({"integrated_gradients": s.get("ig_steps", 50),
+                "smoothgrad": s.get("smoothgrad_samples", 50)}.get(explain, 1))
+
+
 def _explainer_passes(s: dict, explain: str) -> int:
     """Gradient passes of one explanation: IG's steps or SmoothGrad's samples, else 1."""
     opts = (s.get("explain_options") or {}).get(explain, {})
@@ -276,7 +282,7 @@ WORK = {
     "glime stability": lambda s, d, c: int(s["stability_images"]) * sum(s["stability_samples"]) * int(
         s["stability_repeats"]),
     "glime baselines": lambda s, d, c: int(s["test_images"]) * int(s["baseline_repeats"]) * sum(
-        _explainer_passes(s, b) for b in s["baselines"]),
+        _glime_baseline_passes(s, b) for b in s["baselines"]),
     "sep pairs": lambda s, d, c: d.n_test,
     "sep evaluate": _sep_evaluate,
     "matrix evaluate": _matrix,

@@ -20,7 +20,8 @@ def _with_datasets(plan):
 
 
 def _datasets(plan, w):
-    return {"scores": [plan.glime.file(x["name"], "scores.csv") for x in plan.glime.datasets()]}
+    return {"scores": [plan.glime.file(x["name"], "scores.csv") for x in plan.glime.datasets()],
+            "clusters": [plan.glime.clusters(x["name"]) for x in plan.glime.datasets()]}
 
 
 def _dataset_labels(plan, w):
@@ -53,7 +54,8 @@ def _figure(num, what, render, inputs, options=lambda plan, w: {}):
 
 
 def _networks(plan, w):
-    return {"scores": [plan.glime.file(n, "scores.csv") for n in [w["name"]] + [x["name"] for x in plan.glime.networks()]]}
+    return {"scores": [plan.glime.file(n, "scores.csv") for n in [w["name"]] + [x["name"] for x in plan.glime.networks()]],
+            "clusters": [plan.glime.clusters(w["name"])]}       # the networks share the main network's clustering
 
 
 def _network_labels(plan, w):

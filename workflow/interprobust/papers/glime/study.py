@@ -153,9 +153,11 @@ def cluster_superpixels(model, ref_x: np.ndarray, ref_seg: np.ndarray, test_x: n
 
 
 def _lime(n_samples: int, seed: int, settings: dict) -> Lime:
+    """LIME's sampler (masks, model queries, kernel weights). Its own Ridge fit (``LimeResult.coef``) is not
+    used here: every estimator, the priors' LIME included, refits the samples with :func:`_glime`."""
     return Lime(n_samples=n_samples, features="superpixels", fill=settings.get("lime_fill", "mean"),
                 fill_value=settings.get("lime_fill_value", 0.0), kernel_width=settings.get("kernel_width", 0.25),
-                alpha=settings.get("alpha", 1.0), seed=seed)
+                seed=seed)
 
 
 def _glime(method: str, lam2: float, settings: dict, lime: Lime) -> G.GLime:
@@ -179,8 +181,8 @@ def _explain_chunks(lime: Lime, model, x: np.ndarray, seg: np.ndarray, device, c
 def build_priors(model, ref_x: np.ndarray, ref_seg: np.ndarray, ref_ids: np.ndarray, *, k: int, n_samples: int,
                  priors: list[str], settings: dict, seed: int = 0, device="cpu", chunk: int = 16,
                  labels=None, index=None) -> dict[str, np.ndarray]:
-    """Sec. 2.2: LIME (Ridge on all superpixels, the study's scale: ``standardize``) on every reference
-    image, explaining ``explain_class`` (true labels when ``labels`` are given, else the prediction),
+    """Sec. 2.2: LIME (Ridge(``prior_alpha``) on all superpixels, the study's scale: ``standardize``; no
+    prior) on every reference image, explaining ``explain_class`` (true labels when ``labels`` are given, else the prediction),
     each explanation mapped to the k clusters (superpixels of one cluster averaged) -> B (m, k); the
     class of each row for Homogeneity (``homogeneity_labels``: predicted or true); each global prior."""
     ids = per_image(ref_ids, ref_seg)
@@ -193,7 +195,7 @@ def build_priors(model, ref_x: np.ndarray, ref_seg: np.ndarray, ref_ids: np.ndar
     rows, classes = [], []
     model.eval()
     lime = _lime(n_samples, seed, settings)
-    est = _glime("ridge", float(settings.get("alpha", 1.0)), settings, lime)
+    est = _glime("ridge", float(settings.get("prior_alpha", 1.0)), settings, lime)   # vanilla LIME's Ridge alpha
     for sl, xi, _, _, res in _explain_chunks(lime, model, ref_x, ref_seg, device, chunk,
                                              desc="LIME on the reference set", labels=labels, index=index,
                                              explain_class=explain_class):
@@ -352,9 +354,12 @@ def baseline_scores(model, test_x: np.ndarray, test_seg: np.ndarray, *, methods:
     ``baseline_steps`` (20) percentile steps on the same grey fill (``protocol`` "pixel"); and, as an
     extra row per method (``protocol`` "superpixel"), the signed channel sum averaged per superpixel
     and scored with the superpixel deletion / insertion of LIME. ``repeats`` reseeds SmoothGrad's noise
-    (IG and Grad-CAM are deterministic). The class explained is ``explain_class``'s."""
-    kwargs = {"integrated_gradients": {"steps": settings.get("ig_steps", 50)},
-              "smoothgrad": {"n": settings.get("smoothgrad_samples", 50), "sigma": settings.get("smoothgrad_sigma", 0.15)}}
+    (IG and Grad-CAM are deterministic). The class explained is ``explain_class``'s. IG: ``ig_steps`` from
+    the zero image; SmoothGrad: ``smoothgrad_samples`` draws of N(0, ``smoothgrad_sigma``^2) in [0, 1] pixel
+    units (defaults 50 / 50 / 0.1: InterpretDL's, the authors' library)."""
+    kwargs = {"integrated_gradients": {"steps": int(settings.get("ig_steps", 50))},
+              "smoothgrad": {"n": int(settings.get("smoothgrad_samples", 50)),
+                             "sigma": float(settings.get("smoothgrad_sigma", 0.1))}}
     fill, n_steps = settings.get("deletion_fill", 0.5), int(settings.get("baseline_steps", 20))
     rows = []
     model.eval()

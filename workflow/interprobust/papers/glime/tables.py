@@ -106,18 +106,38 @@ def priors_table(inputs, *, n, lam2, standardize=True):
     note = ("Notes. Pull factor l2 / (l2 + mean diag(Xw'Xw)) of Eq. 7 towards the prior (mean over images), "
             f"per number of samples, l2 = {lam2:g}, columns of X and y {'scaled to unit norm (the authors recipe)' if standardize else 'not scaled'}: "
             + ", ".join(f"n = {int(r.n)}: {r.pull:.3f}" for r in pulls.itertuples()) + ".")
-    if inputs.get("clusters"):
-        from ...io import read_arrays
-        cl = read_arrays(inputs["clusters"][0])
-        if "stem" in cl:
-            note += (f" Superpixel clusters: K-Means on features of {cl['stem']} over the superpixels of "
-                     f"{cl['cluster_reference']}; one clustering per dataset, shared by its networks.")
+    note += clusters_note(inputs.get("clusters") or [])
     return Table(df, digits=4, markdown=dataframe_to_markdown(df, digits=4) + "\n\n" + note + "\n")
 
 
+def _clustering(path) -> str | None:
+    """What one clusters file was fitted on: "K-Means on features of <stem> over the superpixels of <set>"."""
+    from ...io import read_arrays
+    cl = read_arrays(path)
+    if "stem" not in cl:
+        return None
+    return f"K-Means on features of {cl['stem']} over the superpixels of {cl['cluster_reference']}"
+
+
+def clusters_note(paths, labels=None) -> str:
+    """Tables 6-8's note on the clustering source (pretrained stem or the model's own; ImageNet or the
+    training subset): one clusters file (Tables 6 / 7), or one per labelled dataset (Table 8)."""
+    if not paths:
+        return ""
+    if labels is None:
+        what = _clustering(paths[0])
+        return "" if what is None else f" Superpixel clusters: {what}; one clustering per dataset, shared by its networks."
+    parts = [f"{label}: {what}" for label, what in zip(labels, map(_clustering, paths)) if what is not None]
+    return f" Superpixel clusters: {'; '.join(parts)}; one clustering per dataset." if parts else ""
+
+
 def networks_table(inputs, *, labels, n, lam2):
-    df = combine(inputs["scores"], labels)
-    return Table(glime_fidelity(df, n, lam2, rows=["LIME", "G-LIME-N", "G-LIME-AVG"]), digits=4)
+    """G-LIME Table 7: Table 6's columns per network, on the main network's clusters (said in the notes)."""
+    from ...io import dataframe_to_markdown
+    df = glime_fidelity(combine(inputs["scores"], labels), n, lam2, rows=["LIME", "G-LIME-N", "G-LIME-AVG"])
+    note = ("Notes. Every network has its own priors, on the main network's superpixels and clusters."
+            + clusters_note(inputs.get("clusters") or []))
+    return Table(df, digits=4, markdown=dataframe_to_markdown(df, digits=4) + "\n\n" + note + "\n")
 
 
 def datasets_table(inputs, *, labels, n, lam2):
@@ -126,5 +146,6 @@ def datasets_table(inputs, *, labels, n, lam2):
     df = glime_fidelity(combine(inputs["scores"], labels), n, lam2, rows=["LIME", "G-LIME-N", "G-LIME-AVG"])
     df = df.rename(columns={"model": "dataset"})
     note = ("Notes. Each dataset runs the whole study on its own fine-tuned network, superpixels, clusters and "
-            "priors. The paper's tabular (GiveMeSomeCredit) and text (IMDb) rows are left out.")
+            "priors. The paper's tabular (GiveMeSomeCredit) and text (IMDb) rows are left out."
+            + clusters_note(inputs.get("clusters") or [], labels))
     return Table(df, digits=4, markdown=dataframe_to_markdown(df, digits=4) + "\n\n" + note + "\n")
