@@ -32,6 +32,7 @@ class Results:
     def __init__(self, manifest: dict):
         self.scale = manifest.get("scale", "paper")
         self.artifacts: dict[str, list[dict]] = manifest.get("artifacts", {})
+        self._tables: dict[Path, pd.DataFrame] = {}   # each file parsed once per run (hundreds of cells read it)
 
     def instances(self, key: str) -> list[dict]:
         return list(self.artifacts.get(key, []))
@@ -46,9 +47,11 @@ class Results:
 
     def read(self, key: str, fmt: str = "csv", **match) -> tuple[pd.DataFrame, Path]:
         path = self.file(key, fmt, **match)
-        if not path.exists():
-            raise NotRun(f"{path} not produced")
-        return pd.read_csv(path), path
+        if path not in self._tables:
+            if not path.exists():
+                raise NotRun(f"{path} not produced")
+            self._tables[path] = pd.read_csv(path)
+        return self._tables[path].copy(), path   # a copy: a caller may change its frame
 
 
 def artifact_id(paper: str, **extra) -> str:
